@@ -1,0 +1,1 @@
+"""Plugins bundled with the core; they register through the same hooks as external ones."""

@@ -1,0 +1,90 @@
+"""The built-in `text` domain: whitespace-separated words, for tests, tutorials and toy tasks."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import sciformer
+from sciformer.config import ModelConfig
+from sciformer.domain import DomainSpec, RecordReader
+from sciformer.engine.embedding import TokenEmbedder
+from sciformer.records import ExampleRecords, Record
+from sciformer.targets import class_names
+
+from .reader import read_lines, read_table
+from .vocabulary import WordTokenizer, build_vocabulary
+
+DOMAIN = "text"
+
+
+@sciformer.hookimpl
+def sciformer_domains() -> list[DomainSpec]:
+    """Declare the text domain."""
+    return [
+        DomainSpec(
+            name=DOMAIN,
+            record_type="a string of whitespace-separated words",
+            summary="Words as tokens; for tests, tutorials and small language tasks.",
+            tasks=("mlm", "clm", "sequence-classification", "sequence-regression"),
+            default_config={"dim": 64, "depth": 2, "heads": 2, "position": "learned", "max_positions": 256},
+        )
+    ]
+
+
+@sciformer.hookimpl
+def sciformer_readers(domain: str) -> list[RecordReader] | None:
+    """Plain text (one record per line) and CSV / TSV tables."""
+    if domain != DOMAIN:
+        return None
+    return [
+        RecordReader("text-lines", DOMAIN, (".txt",), read_lines, "one record per non-blank line"),
+        RecordReader("text-table", DOMAIN, (".csv", ".tsv"), read_table, "a text column and optional target / id columns"),
+    ]
+
+
+@sciformer.hookimpl
+def sciformer_prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig | None:
+    """Build the word vocabulary (unless given) and the class names from training records."""
+    if config.domain != DOMAIN:
+        return None
+    options = dict(config.domain_options)
+    if not options.get("vocab"):
+        texts = (r.data for r in records if isinstance(r.data, str))
+        options["vocab"] = build_vocabulary(texts, options.get("min_count", 1), options.get("lowercase", False))
+    changes: dict = {"domain_options": options}
+    if config.task == "sequence-classification" and not config.labels:
+        labels = class_names(r.target for r in records)
+        changes.update(labels=labels, num_labels=len(labels))
+    return config.replace(**changes)
+
+
+@sciformer.hookimpl
+def sciformer_tokenizer(config: ModelConfig) -> WordTokenizer | None:
+    """The word tokenizer for `domain_options.vocab`."""
+    if config.domain != DOMAIN:
+        return None
+    return WordTokenizer(config, config.option("vocab", ()), lowercase=config.option("lowercase", False))
+
+
+@sciformer.hookimpl
+def sciformer_embedder(config: ModelConfig) -> TokenEmbedder | None:
+    """Word embeddings plus the configured absolute positions."""
+    if config.domain != DOMAIN:
+        return None
+    tokenizer = sciformer_tokenizer(config)
+    return TokenEmbedder(config, tokenizer.vocab_size, tokenizer.padding_id, special_ids=tokenizer.special_ids)
+
+
+@sciformer.hookimpl
+def sciformer_examples(domain: str) -> ExampleRecords | None:
+    """Short sentences, and records a text tokenizer must reject."""
+    if domain != DOMAIN:
+        return None
+    return ExampleRecords(
+        good=(
+            Record("short", "the man ordered the chicken"),
+            Record("longer", "the woman ordered the beef and the man ordered the chicken"),
+            Record("unknown-words", "a zebra ordered soup"),
+        ),
+        bad=(Record("empty", "   "), Record("not-text", 42)),
+    )

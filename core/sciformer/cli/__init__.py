@@ -1,0 +1,1 @@
+"""The `sciformer` command line."""

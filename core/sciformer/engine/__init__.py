@@ -1,0 +1,1 @@
+"""The transformer engine: positions, attention, blocks, heads and the model that joins them."""

@@ -1,0 +1,57 @@
+"""Transformer blocks: [token mixer + MLP] with residuals, in pre-norm or post-norm order."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sciformer.config import ModelConfig
+from sciformer.engine.context import LayerContext
+
+ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "gelu": F.gelu,
+    "gelu_tanh": lambda x: F.gelu(x, approximate="tanh"),
+    "relu": F.relu,
+}
+
+
+class MLP(nn.Module):
+    """Two linear layers with an activation between them: (B, T, D) -> (B, T, D)."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(config.dim, config.mlp_dim)
+        self.fc2 = nn.Linear(config.mlp_dim, config.dim)
+        self.activation = ACTIVATIONS[config.activation]
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Apply the MLP token-wise."""
+        return self.fc2(self.dropout(self.activation(self.fc1(x))))
+
+
+class Block(nn.Module):
+    """One layer: a token mixer (attention or a plugin's) and an MLP, each with a residual.
+
+    Pre-norm: `x + mixer(norm1(x))`, then `x + mlp(norm2(x))`. Post-norm: `norm1(x + mixer(x))`,
+    then `norm2(x + mlp(x))`. The mixer is injected, so attention and AFNO share this block.
+    """
+
+    def __init__(self, config: ModelConfig, mixer: nn.Module) -> None:
+        super().__init__()
+        self.pre_norm = config.norm == "pre"
+        self.norm1 = nn.LayerNorm(config.dim, eps=config.norm_eps)
+        self.mixer = mixer
+        self.norm2 = nn.LayerNorm(config.dim, eps=config.norm_eps)
+        self.mlp = MLP(config)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: Tensor, ctx: LayerContext) -> Tensor:
+        """(B, T, D) -> (B, T, D)."""
+        if self.pre_norm:
+            x = x + self.dropout(self.mixer(self.norm1(x), ctx))
+            return x + self.dropout(self.mlp(self.norm2(x)))
+        x = self.norm1(x + self.dropout(self.mixer(x, ctx)))
+        return self.norm2(x + self.dropout(self.mlp(x)))

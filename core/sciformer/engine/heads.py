@@ -1,0 +1,174 @@
+"""Task heads the engine provides, each with its loss and its evaluation counts."""
+
+from __future__ import annotations
+
+import abc
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sciformer.config import ModelConfig
+from sciformer.data.batch import TokenBatch
+from sciformer.engine.context import Embedded
+from sciformer.errors import ConfigError
+
+IGNORE_INDEX = -100  # token targets with this value do not count (unmasked positions, padding)
+
+
+def pool(hidden: Tensor, embedded: Embedded, pooling: str) -> Tensor:
+    """(B, T, D) -> (B, D): the first token ("cls") or the mean over `embedded.pool_mask` ("mean")."""
+    if pooling == "cls":
+        return hidden[:, 0]
+    weights = embedded.pool_mask.to(hidden.dtype)[..., None]  # (B, T, 1)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+class Head(nn.Module, abc.ABC):
+    """A task head: final hidden states -> predictions, plus the task's loss and evaluation counts."""
+
+    @abc.abstractmethod
+    def forward(self, hidden: Tensor, embedded: Embedded, batch: TokenBatch) -> Tensor:
+        """Predictions (logits or values) from final hidden states (B, T, D)."""
+
+    @abc.abstractmethod
+    def loss(self, prediction: Tensor, batch: TokenBatch) -> Tensor:
+        """Scalar training loss against `batch.targets` (or the ids, for language models)."""
+
+    def evaluate(self, prediction: Tensor, batch: TokenBatch) -> dict[str, tuple[float, int]]:
+        """Sums and counts of evaluation metrics for one batch; the trainer reports sum / count."""
+        return {"loss": (float(self.loss(prediction, batch)) * batch.size, batch.size)}
+
+
+class MaskedLMHead(Head):
+    """BERT / ESM masked-LM head: dense, GELU, LayerNorm, then a decoder tied to the embeddings."""
+
+    def __init__(self, config: ModelConfig, embedding: nn.Embedding) -> None:
+        super().__init__()
+        self.dense = nn.Linear(config.dim, config.dim)
+        self.norm = nn.LayerNorm(config.dim, eps=config.norm_eps)
+        vocab = embedding.num_embeddings
+        self.decoder = nn.Linear(config.dim, vocab, bias=False)
+        if config.tie_embeddings:
+            self.decoder.weight = embedding.weight
+        self.bias = nn.Parameter(torch.zeros(vocab))
+
+    def forward(self, hidden: Tensor, embedded: Embedded, batch: TokenBatch) -> Tensor:
+        """(B, T, D) -> logits (B, T, V)."""
+        return self.decoder(self.norm(F.gelu(self.dense(hidden)))) + self.bias
+
+    def loss(self, prediction: Tensor, batch: TokenBatch) -> Tensor:
+        """Cross-entropy over masked positions (targets elsewhere are IGNORE_INDEX)."""
+        return F.cross_entropy(prediction.flatten(0, 1).float(), batch.targets.flatten(), ignore_index=IGNORE_INDEX)
+
+    def evaluate(self, prediction: Tensor, batch: TokenBatch) -> dict[str, tuple[float, int]]:
+        """Summed loss and accuracy over the masked positions."""
+        return _token_counts(prediction, batch.targets)
+
+
+class CausalLMHead(Head):
+    """GPT-style next-token head, tied to the embeddings."""
+
+    def __init__(self, config: ModelConfig, embedding: nn.Embedding) -> None:
+        super().__init__()
+        self.decoder = nn.Linear(config.dim, embedding.num_embeddings, bias=False)
+        if config.tie_embeddings:
+            self.decoder.weight = embedding.weight
+
+    def forward(self, hidden: Tensor, embedded: Embedded, batch: TokenBatch) -> Tensor:
+        """(B, T, D) -> next-token logits (B, T, V)."""
+        return self.decoder(hidden)
+
+    def loss(self, prediction: Tensor, batch: TokenBatch) -> Tensor:
+        """Cross-entropy of token t+1 given tokens up to t, over real tokens only."""
+        return F.cross_entropy(prediction[:, :-1].flatten(0, 1).float(), next_token_targets(batch).flatten(), ignore_index=IGNORE_INDEX)
+
+    def evaluate(self, prediction: Tensor, batch: TokenBatch) -> dict[str, tuple[float, int]]:
+        """Summed loss and accuracy over the predicted positions."""
+        return _token_counts(prediction[:, :-1], next_token_targets(batch))
+
+
+def next_token_targets(batch: TokenBatch) -> Tensor:
+    """(B, T-1) targets: the next id where it is a real token, IGNORE_INDEX elsewhere."""
+    targets = batch.ids[:, 1:].clone()
+    targets[~batch.padding_mask[:, 1:]] = IGNORE_INDEX
+    return targets
+
+
+class SequenceHead(Head):
+    """Pools the sequence (CLS or mean) and maps it to classes or regression outputs."""
+
+    def __init__(self, config: ModelConfig, regression: bool) -> None:
+        super().__init__()
+        self.pooling = config.pooling
+        self.regression = regression
+        self.dropout = nn.Dropout(config.dropout)
+        self.linear = nn.Linear(config.dim, config.num_labels)
+
+    def forward(self, hidden: Tensor, embedded: Embedded, batch: TokenBatch) -> Tensor:
+        """(B, T, D) -> (B, num_labels)."""
+        return self.linear(self.dropout(pool(hidden, embedded, self.pooling)))
+
+    def loss(self, prediction: Tensor, batch: TokenBatch) -> Tensor:
+        """Mean squared error (regression) or cross-entropy (classification)."""
+        if self.regression:
+            return F.mse_loss(prediction.float(), batch.targets.float().view_as(prediction))
+        return F.cross_entropy(prediction.float(), batch.targets.long())
+
+    def evaluate(self, prediction: Tensor, batch: TokenBatch) -> dict[str, tuple[float, int]]:
+        """Summed loss, plus squared error (regression) or correct predictions (classification)."""
+        counts = super().evaluate(prediction, batch)
+        if self.regression:
+            error = (prediction.float() - batch.targets.float().view_as(prediction)) ** 2
+            counts["mse"] = (float(error.sum()), error.numel())
+        else:
+            counts["accuracy"] = (float((prediction.argmax(dim=-1) == batch.targets).sum()), batch.size)
+        return counts
+
+
+class TokenClassificationHead(Head):
+    """One class per token; targets IGNORE_INDEX where a token carries no label."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(config.dropout)
+        self.linear = nn.Linear(config.dim, config.num_labels)
+
+    def forward(self, hidden: Tensor, embedded: Embedded, batch: TokenBatch) -> Tensor:
+        """(B, T, D) -> (B, T, num_labels)."""
+        return self.linear(self.dropout(hidden))
+
+    def loss(self, prediction: Tensor, batch: TokenBatch) -> Tensor:
+        """Cross-entropy over labelled tokens."""
+        return F.cross_entropy(prediction.flatten(0, 1).float(), batch.targets.flatten(), ignore_index=IGNORE_INDEX)
+
+    def evaluate(self, prediction: Tensor, batch: TokenBatch) -> dict[str, tuple[float, int]]:
+        """Summed loss and accuracy over labelled tokens."""
+        return _token_counts(prediction, batch.targets)
+
+
+def _token_counts(logits: Tensor, targets: Tensor) -> dict[str, tuple[float, int]]:
+    labelled = targets != IGNORE_INDEX
+    count = int(labelled.sum())
+    loss = F.cross_entropy(logits.flatten(0, 1).float(), targets.flatten(), ignore_index=IGNORE_INDEX, reduction="sum")
+    correct = (logits.argmax(dim=-1) == targets) & labelled
+    return {"loss": (float(loss), count), "accuracy": (float(correct.sum()), count)}
+
+
+def engine_head(config: ModelConfig, embedder: nn.Module) -> Head | None:
+    """The engine's head for `config.task`, or None for an encoder without a task."""
+    task = config.task
+    if task is None:
+        return None
+    if task in ("mlm", "clm"):
+        embedding = getattr(embedder, "token_embedding", None)
+        if not isinstance(embedding, nn.Embedding):
+            raise ConfigError(f"task {task!r} needs an embedder with a token_embedding (a vocabulary domain)")
+        return MaskedLMHead(config, embedding) if task == "mlm" else CausalLMHead(config, embedding)
+    if task == "sequence-classification":
+        return SequenceHead(config, regression=False)
+    if task == "sequence-regression":
+        return SequenceHead(config, regression=True)
+    if task == "token-classification":
+        return TokenClassificationHead(config)
+    raise ConfigError(f"no installed plugin provides a head for task {task!r} in domain {config.domain!r}")

@@ -1,0 +1,129 @@
+"""Every hook sciformer calls, grouped by phase.
+
+Plugins implement these with `@sciformer.hookimpl`. Hooks that take a `config` are called for every
+model of every domain: an implementation returns None unless `config.domain` is its own. Hooks
+that build components run once per model build, never per batch.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Sequence
+
+import pluggy
+
+if TYPE_CHECKING:
+    import click
+    from torch import nn
+
+    from sciformer.config import ModelConfig
+    from sciformer.domain import DomainSpec, RecordReader, ShippedModel, Tokenizer, WeightImporter
+    from sciformer.engine.bias import AttentionBias
+    from sciformer.engine.heads import Head
+    from sciformer.records import ExampleRecords, Record
+
+PROJECT = "sciformer"
+hookspec = pluggy.HookspecMarker(PROJECT)
+
+# -- declaring domains ------------------------------------------------------------------------------
+
+
+@hookspec
+def sciformer_domains() -> list[DomainSpec]:
+    """Declare the domains this plugin serves.
+
+    Returns a list of DomainSpec (name, record type, default model settings, supported tasks).
+    Every plugin's results are collected; two plugins declaring one name is an error.
+    """
+
+
+@hookspec(firstresult=True)
+def sciformer_examples(domain: str) -> ExampleRecords | None:
+    """Small good and bad example records of `domain`, for tests and the plugin harness.
+
+    First result wins; return None for a domain that is not yours.
+    """
+
+
+# -- reading and tokenizing -------------------------------------------------------------------------
+
+
+@hookspec
+def sciformer_readers(domain: str) -> list[RecordReader] | None:
+    """Readers for file formats holding records of `domain` (FASTA, CSV, HDF5, image folders, ...).
+
+    All results are collected, so a plugin may add a format to another plugin's domain. The host
+    picks a reader by file suffix, the first registered winning.
+    """
+
+
+@hookspec(firstresult=True)
+def sciformer_prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig | None:
+    """Complete a configuration from training records before a new model is built.
+
+    For settings learned from data: a vocabulary, normalisation statistics. Called once by the
+    trainer for a model trained from scratch. First result wins; None keeps `config` as it is.
+    """
+
+
+@hookspec(firstresult=True)
+def sciformer_tokenizer(config: ModelConfig) -> Tokenizer | None:
+    """The tokenizer of `config.domain` for this configuration (records -> TokenBatch).
+
+    First result wins. Its settings live in `config.domain_options`, so a checkpoint restores it.
+    """
+
+
+# -- building a model -------------------------------------------------------------------------------
+
+
+@hookspec(firstresult=True)
+def sciformer_embedder(config: ModelConfig) -> nn.Module | None:
+    """The embedding module of `config.domain`: TokenBatch -> sciformer.engine.context.Embedded.
+
+    First result wins. Vocabulary domains expose `token_embedding` so language-model heads can tie to it.
+    """
+
+
+@hookspec
+def sciformer_attention_biases(config: ModelConfig) -> list[AttentionBias] | None:
+    """Attention biases this plugin adds to models of `config.domain`.
+
+    Every plugin may contribute (all results are combined: logit biases summed, mixtures summed,
+    attention weights multiplied), so a third-party plugin can bias another plugin's domain. Each
+    bias is an `AttentionBias` module called once per layer; its parameters are saved with the model.
+    """
+
+
+@hookspec(firstresult=True)
+def sciformer_token_mixer(config: ModelConfig, layer: int) -> nn.Module | None:
+    """A module that replaces attention in block `layer` (such as AFNO's Fourier mixing).
+
+    It is called as `mixer(x, ctx)` with x (B, T, D) and a LayerContext, and returns (B, T, D).
+    First result wins; None keeps the engine's attention.
+    """
+
+
+@hookspec(firstresult=True)
+def sciformer_head(config: ModelConfig, embedder: nn.Module) -> Head | None:
+    """A head for `config.task` in `config.domain` (forecasting, a domain-specific LM head, ...).
+
+    First result wins; None falls back to the engine's heads (mlm, clm, sequence and token tasks).
+    """
+
+
+# -- tools ------------------------------------------------------------------------------------------
+
+
+@hookspec
+def sciformer_weight_importers() -> list[WeightImporter]:
+    """Importers of published weights from local files (`sciformer import NAME SOURCE --out DIR`)."""
+
+
+@hookspec
+def sciformer_models() -> list[ShippedModel]:
+    """Trained checkpoints this plugin ships, addressable by name wherever a model is asked for."""
+
+
+@hookspec
+def sciformer_cli_commands() -> list[click.Command]:
+    """Extra click commands or groups added to the `sciformer` command line."""

@@ -1,0 +1,168 @@
+"""The plugin host: a pluggy manager with the built-in plugins and those found through entry points."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pluggy
+
+from sciformer import hookspec
+from sciformer.domain import DomainSpec, RecordReader, ShippedModel, Tokenizer, WeightImporter
+from sciformer.errors import PluginError
+
+log = logging.getLogger(__name__)
+
+ENTRY_POINT_GROUP = "sciformer"
+ONLY_ENV = "SCIFORMER_PLUGINS"  # comma-separated plugin names to load; empty loads no external plugin
+BUILTIN_PLUGINS = ("sciformer.builtin.text",)
+
+
+@dataclass(frozen=True)
+class PluginInfo:
+    """A loaded plugin: its name, the distribution it came from and its version."""
+
+    name: str
+    distribution: str
+    version: str
+    builtin: bool
+
+
+class PluginHost:
+    """Owns one pluggy PluginManager; every CLI invocation or API user makes its own (no globals)."""
+
+    def __init__(self, *, entry_points: bool = True, only: set[str] | None = None) -> None:
+        self.pm = pluggy.PluginManager(hookspec.PROJECT)
+        self.pm.add_hookspecs(hookspec)
+        self.info: dict[str, PluginInfo] = {}
+        self.failures: dict[str, str] = {}
+        for module_name in BUILTIN_PLUGINS:
+            self.register(_import(module_name), name=module_name.rsplit(".", 1)[-1], builtin=True)
+        if entry_points:
+            self._load_entry_points(only if only is not None else _only_from_env())
+
+    def register(self, plugin: ModuleType | object, name: str, *, distribution: str = "sciformer", version: str | None = None, builtin: bool = False) -> None:
+        """Register a plugin object under `name` and check its hook implementations against the specs."""
+        try:
+            self.pm.register(plugin, name=name)
+            self.pm.check_pending()
+        except (pluggy.PluginValidationError, ValueError) as error:
+            if self.pm.is_registered(plugin):
+                self.pm.unregister(plugin)
+            raise PluginError(f"plugin {name!r} does not match sciformer's hooks: {error}") from error
+        self.info[name] = PluginInfo(name, distribution, version or _version(distribution), builtin)
+
+    def unregister(self, name: str) -> None:
+        """Remove a plugin by name (tests that register plugins inline clean up with this)."""
+        self.pm.unregister(name=name)
+        self.info.pop(name, None)
+
+    def _load_entry_points(self, only: set[str] | None) -> None:
+        for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
+            if only is not None and entry_point.name not in only:
+                continue
+            if entry_point.name in self.info:
+                continue
+            distribution = entry_point.dist.name if entry_point.dist else entry_point.value
+            try:
+                plugin = entry_point.load()
+                self.register(plugin, entry_point.name, distribution=distribution)
+            except Exception as error:  # a broken plugin must not take the others down
+                reason = f"{type(error).__name__}: {error}"
+                self.failures[entry_point.name] = reason
+                log.warning("plugin %r failed to load and is disabled: %s", entry_point.name, reason)
+
+    # -- domains and components -------------------------------------------------------------------
+
+    def domains(self) -> dict[str, DomainSpec]:
+        """Every declared domain by name."""
+        found: dict[str, DomainSpec] = {}
+        for impl in self.pm.hook.sciformer_domains.get_hookimpls():
+            for spec in impl.function() or []:
+                if spec.name in found:
+                    raise PluginError(f"domain {spec.name!r} is declared twice (again by plugin {impl.plugin_name!r})")
+                found[spec.name] = spec
+        return found
+
+    def domain(self, name: str) -> DomainSpec:
+        """The spec of one domain, or a PluginError naming the installed ones."""
+        domains = self.domains()
+        if name not in domains:
+            hint = f"; plugins that failed to load: {sorted(self.failures)}" if self.failures else ""
+            raise PluginError(f"no installed plugin serves domain {name!r} (installed domains: {sorted(domains)}){hint}")
+        return domains[name]
+
+    def domain_plugin(self, name: str) -> PluginInfo:
+        """The plugin that declares domain `name`."""
+        for impl in self.pm.hook.sciformer_domains.get_hookimpls():
+            if any(spec.name == name for spec in impl.function() or []):
+                return self.info[impl.plugin_name]
+        self.domain(name)  # raises with the list of installed domains
+        raise AssertionError("unreachable")
+
+    def tokenizer(self, config: Any) -> Tokenizer:
+        """The tokenizer for a model configuration."""
+        self.domain(config.domain)
+        tokenizer = self.pm.hook.sciformer_tokenizer(config=config)
+        if tokenizer is None:
+            raise PluginError(f"no plugin provides a tokenizer for domain {config.domain!r}")
+        return tokenizer
+
+    def readers(self, domain: str) -> list[RecordReader]:
+        """All readers registered for a domain, first registered first."""
+        self.domain(domain)
+        return [reader for result in self.pm.hook.sciformer_readers(domain=domain) for reader in result or []]
+
+    def reader_for(self, domain: str, path: Path) -> RecordReader:
+        """The reader for a file of a domain, chosen by suffix (a folder matches the suffix '/')."""
+        suffix = "/" if path.is_dir() else "".join(path.suffixes[-1:]).lower()
+        readers = self.readers(domain)
+        for reader in readers:
+            if suffix in reader.suffixes:
+                return reader
+        accepted = sorted({s for r in readers for s in r.suffixes})
+        raise PluginError(f"no reader for {suffix or 'suffix-less'} files in domain {domain!r}: {path} (accepted: {accepted})")
+
+    def importers(self) -> dict[str, WeightImporter]:
+        """Weight importers by name."""
+        return {imp.name: imp for result in self.pm.hook.sciformer_weight_importers() for imp in result or []}
+
+    def shipped_models(self) -> dict[str, ShippedModel]:
+        """Shipped trained models by name."""
+        return {m.name: m for result in self.pm.hook.sciformer_models() for m in result or []}
+
+    def describe(self) -> list[dict[str, Any]]:
+        """Loaded plugins with version, domains and implemented hooks; failed ones with their cause."""
+        rows = []
+        for name, info in sorted(self.info.items()):
+            plugin = self.pm.get_plugin(name)
+            hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+            domains = [d.name for d in (getattr(plugin, "sciformer_domains", lambda: [])() or [])]
+            rows.append({"name": name, "distribution": info.distribution, "version": info.version, "builtin": info.builtin, "domains": domains, "hooks": hooks})
+        rows.extend({"name": name, "error": reason} for name, reason in sorted(self.failures.items()))
+        return rows
+
+
+def _only_from_env() -> set[str] | None:
+    value = os.environ.get(ONLY_ENV)
+    if value is None:
+        return None
+    return {name.strip() for name in value.split(",") if name.strip()}
+
+
+def _import(module_name: str) -> ModuleType:
+    import importlib
+
+    return importlib.import_module(module_name)
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "unknown"

@@ -1,0 +1,47 @@
+"""Turning a record's target into what a sequence-level head trains on, the same way in every domain."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Iterable
+
+from sciformer.config import ModelConfig
+from sciformer.errors import BadRecordError
+from sciformer.records import Record
+
+
+def encode_target(record: Record, config: ModelConfig) -> int | float | None:
+    """Class index (classification, by `config.labels` or an integer label) or float (regression).
+
+    Returns None when the record has no target; raises BadRecordError for an unknown class or a
+    non-numeric / non-finite regression value.
+    """
+    target = record.target
+    if target is None or config.task not in ("sequence-classification", "sequence-regression"):
+        return None
+    if config.task == "sequence-regression":
+        try:
+            value = float(target)
+        except (TypeError, ValueError):
+            raise BadRecordError(record.id, f"regression target {target!r} is not a number") from None
+        if not math.isfinite(value):
+            raise BadRecordError(record.id, f"regression target {target!r} is not finite")
+        return value
+    if config.labels:
+        if str(target) not in config.labels:
+            raise BadRecordError(record.id, f"class {target!r} is not one of the model's labels {list(config.labels)}")
+        return config.labels.index(str(target))
+    try:
+        index = int(target)
+    except (TypeError, ValueError):
+        raise BadRecordError(record.id, f"class {target!r} is not an integer and the model has no label names") from None
+    if not 0 <= index < config.num_labels:
+        raise BadRecordError(record.id, f"class {index} outside 0..{config.num_labels - 1}")
+    return index
+
+
+def class_names(targets: Iterable[Any]) -> tuple[str, ...]:
+    """The sorted distinct class names among training targets (integers sort numerically)."""
+    names = {str(t) for t in targets if t is not None}
+    numeric = all(n.lstrip("-").isdigit() for n in names)
+    return tuple(sorted(names, key=int if numeric else str))

@@ -93,9 +93,15 @@ class WeightImporter:
 
 @dataclass(frozen=True)
 class ShippedModel:
-    """A trained checkpoint a plugin ships, addressable by name wherever a model is asked for."""
+    """A trained checkpoint a plugin ships, addressable by name wherever a model is asked for.
+
+    `example` is a small input file shipped with it (scored by `make demo`); `example_options` are
+    reader options for that file.
+    """
 
     name: str
     domain: str
     path: Path
     summary: str
+    example: Path | None = None
+    example_options: Mapping[str, Any] = field(default_factory=dict)

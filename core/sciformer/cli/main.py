@@ -1,2 +1,238 @@
-def main():
-    pass
+"""The `sciformer` command: plugins, registry, models, train, score, import, attention, and plugin commands."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+import click
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from sciformer import __version__
+from sciformer.errors import PluginError, SciformerError
+from sciformer.plugins import PluginHost
+
+console = Console()
+
+
+class SciformerGroup(click.Group):
+    """A click group that turns a SciformerError into one line on stderr and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; user mistakes become a ClickException, never a traceback."""
+        try:
+            return super().invoke(ctx)
+        except SciformerError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) -> None:
+    """Rows as a rich table."""
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*(_cell(row.get(c)) for c in columns))
+    console.print(table)
+
+
+def _cell(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return ", ".join(map(str, value))
+    return "" if value is None else str(value)
+
+
+def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
+    """`--option key=value` pairs as a dict (values read as YAML scalars)."""
+    from sciformer.training.recipe import parse_override
+
+    options = {}
+    for pair in pairs:
+        keys, value = parse_override(pair)
+        options[".".join(keys)] = value
+    return options
+
+
+@click.group(cls=SciformerGroup)
+@click.version_option(__version__, prog_name="sciformer")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.pass_context
+def cli(ctx: click.Context, verbose: int) -> None:
+    """sciformer: one transformer engine for science, extended by domain plugins."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=Console(stderr=True), show_path=False)], force=True)
+
+
+def host_of(ctx: click.Context) -> PluginHost:
+    """The PluginHost of this invocation; plugin commands get it with `@click.pass_obj`."""
+    host = ctx.find_object(PluginHost)
+    if host is None:
+        raise click.ClickException("sciformer commands must run through sciformer.cli.main.main")
+    return host
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def plugins(ctx: click.Context, as_json: bool) -> None:
+    """Installed plugins: name, version, domains and hooks (and those that failed to load)."""
+    rows = host_of(ctx).describe()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    print_table(rows, ["name", "distribution", "version", "domains", "hooks", "error"], "sciformer plugins")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def registry(ctx: click.Context, as_json: bool) -> None:
+    """The catalogue of known plugins, with what is installed."""
+    from sciformer.registry import load_registry, registry_status
+
+    rows = registry_status(host_of(ctx), load_registry())
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    print_table(rows, ["name", "domains", "distribution", "status", "installed", "version", "summary"], "sciformer registry")
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def models(ctx: click.Context, as_json: bool) -> None:
+    """Trained models that installed plugins ship (usable as --model NAME)."""
+    rows = [{"name": m.name, "domain": m.domain, "path": str(m.path), "summary": m.summary} for m in host_of(ctx).shipped_models().values()]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    print_table(rows, ["name", "domain", "summary", "path"], "shipped models")
+
+
+@cli.command()
+@click.argument("recipe", type=click.Path(path_type=Path))
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value, e.g. training.lr=1e-4.")
+@click.option("--resume", is_flag=True, help="Continue a stopped run from its saved state.")
+@click.pass_context
+def train(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], resume: bool) -> None:
+    """Train a model from a RECIPE.yaml (domain, task, data, model, optimisation)."""
+    from sciformer.training.recipe import train_recipe
+
+    result = train_recipe(recipe, host_of(ctx), overrides, resume=resume)
+    click.echo(json.dumps({"output": str(result.output), "steps": result.steps, "best_step": result.best_step, "valid": result.valid, "test": result.test}, indent=2))
+
+
+@cli.command()
+@click.option("--model", required=True, help="Checkpoint directory or shipped model name.")
+@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="Records to score (file or folder).")
+@click.option("--output", required=True, type=click.Path(path_type=Path), help="HDF5 file to write.")
+@click.option("--dataset", default=None, help="HDF5 dataset holding the records.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Reader option, e.g. data_column=smiles.")
+@click.option("--batch-tokens", default=16384, show_default=True, help="Token budget per batch.")
+@click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.pass_context
+def score(ctx: click.Context, model: str, input_path: Path, output: Path, dataset: str | None, options: tuple[str, ...], batch_tokens: int, device: str, dtype: str, overwrite: bool) -> None:
+    """Score every record of INPUT with a model into an HDF5 file (embeddings, predictions, status)."""
+    from sciformer.scoring import score as run_score
+
+    reader_options = parse_options(options)
+    if dataset:
+        reader_options["dataset"] = dataset
+    summary = run_score(model, input_path, output, host_of(ctx), options=reader_options, batch_tokens=batch_tokens, device=device, dtype=dtype, overwrite=overwrite, progress=sys.stderr.isatty())
+    click.echo(f"scored {summary.scored}, bad {summary.bad}, {summary.seconds:.2f} s ({summary.records_per_second:,.1f} records/s) -> {summary.output}")
+
+
+@cli.command("import")
+@click.argument("format_name", required=False, metavar="FORMAT")
+@click.argument("source", required=False, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(path_type=Path), help="Checkpoint directory to write.")
+@click.option("--list", "list_only", is_flag=True, help="List the available importers.")
+@click.pass_context
+def import_weights(ctx: click.Context, format_name: str | None, source: Path | None, out: Path | None, list_only: bool) -> None:
+    """Import published weights from a local SOURCE in FORMAT into a checkpoint directory."""
+    importers = host_of(ctx).importers()
+    if list_only or not format_name:
+        print_table([{"format": i.name, "domain": i.domain, "summary": i.summary} for i in importers.values()], ["format", "domain", "summary"], "weight importers")
+        return
+    if format_name not in importers:
+        raise click.ClickException(f"unknown import format {format_name!r}; available: {sorted(importers)}")
+    if source is None or out is None:
+        raise click.ClickException("give SOURCE and --out DIR")
+    if not source.exists():
+        raise click.ClickException(f"source not found: {source}")
+    written = importers[format_name].run(source, out)
+    click.echo(f"imported {format_name} weights from {source} -> {written}")
+
+
+@cli.command()
+@click.option("--model", required=True, help="Checkpoint directory or shipped model name.")
+@click.option("--input", "input_path", type=click.Path(path_type=Path), help="File of records (the first --limit are mapped).")
+@click.option("--record", "texts", multiple=True, help="A record given inline (for domains whose records are strings).")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Reader option.")
+@click.option("--limit", default=1, show_default=True, help="Records to map from --input.")
+@click.option("--layer", default=-1, show_default=True, help="Layer drawn as PNG (-1 = last).")
+@click.option("--head", "head_index", default=None, type=int, help="Head drawn as PNG (default: the mean over heads).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for .npy arrays and .png heatmaps.")
+@click.pass_context
+def attention(ctx: click.Context, model: str, input_path: Path | None, texts: tuple[str, ...], options: tuple[str, ...], limit: int, layer: int, head_index: int | None, out: Path) -> None:
+    """Export attention maps (every layer and head as .npy, one heatmap as .png) for chosen records."""
+    import itertools
+
+    import numpy as np
+
+    from sciformer.attention_maps import attention_maps, save_heatmap
+    from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
+    from sciformer.reading import read_records
+    from sciformer.records import Record
+
+    host = host_of(ctx)
+    model_dir = resolve_model(model, host)
+    info = read_checkpoint_info(model_dir)
+    records = [Record(id=f"record-{i + 1}", data=text) for i, text in enumerate(texts)]
+    if input_path is not None:
+        reader_options = {**info.extra.get("reader_options", {}), **parse_options(options)}
+        records += list(itertools.islice(read_records(host, info.config.domain, input_path, reader_options), limit))
+    if not records:
+        raise click.ClickException("give --record TEXT or --input PATH")
+    net = load_checkpoint(model_dir, host)
+    tokenizer = host.tokenizer(info.config)
+    out.mkdir(parents=True, exist_ok=True)
+    for record in records:
+        maps, labels = attention_maps(net, tokenizer, record)
+        stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in record.id)
+        np.save(out / f"{stem}.npy", maps)
+        chosen = maps[layer].mean(axis=0) if head_index is None else maps[layer, head_index]
+        which = "mean over heads" if head_index is None else f"head {head_index}"
+        png = save_heatmap(chosen, labels, out / f"{stem}.png", f"{record.id}: layer {layer % maps.shape[0]}, {which}")
+        click.echo(f"{record.id}: {maps.shape} -> {out / f'{stem}.npy'}, {png}")
+
+
+def build_cli(host: PluginHost) -> click.Group:
+    """A fresh command group: the core commands plus every plugin's extra commands."""
+    group = copy.copy(cli)
+    group.commands = dict(cli.commands)
+    for result in host.pm.hook.sciformer_cli_commands():
+        for command in result or []:
+            if command.name in group.commands:
+                raise PluginError(f"plugin command {command.name!r} clashes with an existing sciformer command")
+            group.add_command(command)
+    return group
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Entry point of the `sciformer` console script."""
+    try:
+        host = PluginHost()
+        group = build_cli(host)
+    except SciformerError as error:
+        click.echo(f"Error: {error}", err=True)
+        sys.exit(1)
+    group.main(args=list(argv) if argv is not None else None, prog_name="sciformer", obj=host)

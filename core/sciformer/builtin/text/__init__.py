@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import sciformer
 from sciformer.config import ModelConfig
-from sciformer.domain import DomainSpec, RecordReader
+from sciformer.domain import DomainSpec, RecordReader, ShippedModel
 from sciformer.engine.embedding import TokenEmbedder
 from sciformer.records import ExampleRecords, Record
 from sciformer.targets import class_names
@@ -15,6 +16,7 @@ from .reader import read_lines, read_table
 from .vocabulary import WordTokenizer, build_vocabulary
 
 DOMAIN = "text"
+HERE = Path(__file__).parent
 
 
 @sciformer.hookimpl
@@ -88,3 +90,17 @@ def sciformer_examples(domain: str) -> ExampleRecords | None:
         ),
         bad=(Record("empty", "   "), Record("not-text", 42)),
     )
+
+
+@sciformer.hookimpl
+def sciformer_models() -> list[ShippedModel]:
+    """The "who ordered what" causal model (recipes/who-ordered.yaml)."""
+    return [
+        ShippedModel(
+            name="text-who-ordered",
+            domain=DOMAIN,
+            path=HERE / "models" / "who-ordered",
+            summary="One-layer causal LM that learned who ordered what (toy task).",
+            example=HERE / "data" / "orders.txt",
+        )
+    ]

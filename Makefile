@@ -1,0 +1,34 @@
+# The two commands of the README: `make demo` (set up, then score the shipped examples with the
+# shipped models) and `make test` (set up, then run every test). Both create .venv as needed.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+SCIFORMER := $(VENV)/bin/sciformer
+PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
+STAMP := $(VENV)/.sciformer-installed
+TORCH := torch==2.13.0
+
+.PHONY: setup demo test models bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet $(TORCH)
+	$(PY) -m pip install --quiet -e ".[test]" $(foreach p,$(PLUGINS),-e "$(p:/=)[test]")
+	touch $(STAMP)
+
+demo: setup
+	$(PY) examples/demo.py --out demo-output
+
+test: setup
+	$(PY) -m pytest -q -n 2
+
+models: setup
+	$(PY) examples/train_models.py
+
+bench: setup
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) demo-output runs .pytest_cache

@@ -1,0 +1,5 @@
+"""`python -m sciformer` runs the command line (also under torchrun)."""
+
+from sciformer.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""Single-process training: recipes, the trainer, objectives, schedules and resumable state."""

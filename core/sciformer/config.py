@@ -58,9 +58,8 @@ class ModelConfig:
             raise ConfigError("model.dropout and model.attention_dropout must lie in [0, 1)")
         if self.mlp_ratio <= 0:
             raise ConfigError(f"model.mlp_ratio must be positive, got {self.mlp_ratio}")
-        if self.task in ("sequence-classification", "token-classification", "sequence-regression"):
-            if self.num_labels < 1:
-                raise ConfigError(f"task {self.task!r} needs model.num_labels >= 1")
+        if self.num_labels < 0:
+            raise ConfigError(f"model.num_labels must not be negative, got {self.num_labels}")
         if self.labels and len(self.labels) != self.num_labels:
             raise ConfigError(f"model.labels has {len(self.labels)} names but num_labels is {self.num_labels}")
         object.__setattr__(self, "labels", tuple(self.labels))

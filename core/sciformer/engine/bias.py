@@ -38,8 +38,11 @@ class AttentionBias(nn.Module, abc.ABC):
         """This layer's contribution, computed from the batch and `ctx.state`."""
 
 
-def combine_terms(terms: list[AttentionTerms], padding_mask: Tensor) -> AttentionTerms:
-    """Sum logit biases and mixtures, multiply attention weights; padded keys get no mixture weight."""
+def combine_terms(terms: list[AttentionTerms], padding_mask: Tensor, causal: bool) -> AttentionTerms:
+    """Sum logit biases and mixtures, multiply attention weights.
+
+    Mixtures obey the same masks as the softmax: no weight on padded keys, nor on future keys when causal.
+    """
     logits = mixture = None
     weight: float | Tensor = 1.0
     for term in terms:
@@ -49,7 +52,11 @@ def combine_terms(terms: list[AttentionTerms], padding_mask: Tensor) -> Attentio
             mixture = term.mixture if mixture is None else mixture + term.mixture
         weight = weight * term.attention_weight
     if mixture is not None:
-        mixture = mixture * padding_mask[:, None, None, :].to(mixture.dtype)  # (B, H|1, T, T)
+        allowed = padding_mask[:, None, None, :]  # (B, 1, 1, T)
+        if causal:
+            length = padding_mask.shape[1]
+            allowed = allowed & torch.ones(length, length, dtype=torch.bool, device=padding_mask.device).tril()
+        mixture = mixture * allowed.to(mixture.dtype)  # (B, H|1, T, T)
     return AttentionTerms(logits=logits, mixture=mixture, attention_weight=weight)
 
 

@@ -165,6 +165,8 @@ def engine_head(config: ModelConfig, embedder: nn.Module) -> Head | None:
         if not isinstance(embedding, nn.Embedding):
             raise ConfigError(f"task {task!r} needs an embedder with a token_embedding (a vocabulary domain)")
         return MaskedLMHead(config, embedding) if task == "mlm" else CausalLMHead(config, embedding)
+    if task in ("sequence-classification", "sequence-regression", "token-classification") and config.num_labels < 1:
+        raise ConfigError(f"task {task!r} needs model.num_labels >= 1 (set it, or train on labelled records so it is learned)")
     if task == "sequence-classification":
         return SequenceHead(config, regression=False)
     if task == "sequence-regression":

@@ -67,7 +67,7 @@ class SciformerModel(nn.Module):
             ctx = LayerContext(batch=batch, embedded=embedded, layer=layer, state=state, need_weights=need_weights)
             if shared_mask is None:
                 terms = [t for bias in self.biases if (t := bias(ctx)) is not None]
-                combined = combine_terms(terms, embedded.padding_mask)
+                combined = combine_terms(terms, embedded.padding_mask, self.config.causal)
                 ctx.attention_mask, ctx.is_causal = resolve_mask(embedded.padding_mask, self.config.causal, combined.logits)
                 ctx.mixture, ctx.attention_weight = combined.mixture, combined.attention_weight
             else:

@@ -1,0 +1,48 @@
+"""Shared fixtures of the core tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import yaml
+
+from sciformer.config import ModelConfig
+from sciformer.plugins import PluginHost
+
+WORDS = ["<start>", "the", "man", "chicken", "ordered", "woman", "beef"]
+
+
+@pytest.fixture
+def host() -> PluginHost:
+    """A host with only the built-in plugins (tests of the core do not depend on installed plugins)."""
+    return PluginHost(entry_points=False)
+
+
+@pytest.fixture
+def text_config() -> ModelConfig:
+    """A small text model configuration."""
+    return ModelConfig(domain="text", dim=32, depth=2, heads=4, max_positions=32, domain_options={"vocab": WORDS})
+
+
+TEXT_PLUGIN = Path(__file__).resolve().parents[1] / "core/sciformer/builtin/text"
+
+
+@pytest.fixture
+def write_recipe() -> Callable[..., Path]:
+    """Writes the who-ordered recipe into a folder, with some sections updated; returns its path."""
+
+    def write(folder: Path, **sections: dict) -> Path:
+        recipe = yaml.safe_load((TEXT_PLUGIN / "recipes/who-ordered.yaml").read_text())
+        orders = str(TEXT_PLUGIN / "data/orders.txt")
+        recipe["data"] = {"train": orders, "valid": orders}
+        recipe["output"] = str(folder / "run")
+        for name, values in sections.items():
+            recipe[name] = {**recipe.get(name, {}), **values}
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "recipe.yaml"
+        path.write_text(yaml.safe_dump(recipe))
+        return path
+
+    return write

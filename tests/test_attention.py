@@ -1,0 +1,99 @@
+"""The fused SDPA path equals the plain-softmax reference path, with every kind of mask and bias."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sciformer.config import ModelConfig
+from sciformer.data.batch import TokenBatch
+from sciformer.engine.attention import Attention
+from sciformer.engine.bias import AttentionTerms, combine_terms, resolve_mask
+from sciformer.engine.context import Embedded, LayerContext
+from sciformer.engine.positions import RotaryPositions
+
+
+def make_context(mask: torch.Tensor, causal: bool, terms: list[AttentionTerms], need_weights: bool) -> LayerContext:
+    batch = TokenBatch(padding_mask=mask, record_ids=[str(i) for i in range(mask.shape[0])])
+    embedded = Embedded(torch.zeros(0), mask, mask, batch.positions)
+    combined = combine_terms(terms, mask, causal)
+    ctx = LayerContext(batch=batch, embedded=embedded, layer=0, state={}, need_weights=need_weights)
+    ctx.attention_mask, ctx.is_causal = resolve_mask(mask, causal, combined.logits)
+    ctx.mixture, ctx.attention_weight = combined.mixture, combined.attention_weight
+    return ctx
+
+
+CASES = {
+    "no-mask": dict(pad=False, causal=False, bias=False, mixture=False),
+    "padding": dict(pad=True, causal=False, bias=False, mixture=False),
+    "causal": dict(pad=False, causal=True, bias=False, mixture=False),
+    "causal-padding": dict(pad=True, causal=True, bias=False, mixture=False),
+    "bias": dict(pad=True, causal=False, bias=True, mixture=False),
+    "causal-bias": dict(pad=True, causal=True, bias=True, mixture=False),
+    "mixture": dict(pad=True, causal=False, bias=False, mixture=True),
+    "everything": dict(pad=True, causal=True, bias=True, mixture=True),
+}
+
+
+@pytest.mark.parametrize("rotary", [False, True], ids=["absolute", "rotary"])
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_fused_equals_reference(case: dict, rotary: bool) -> None:
+    torch.manual_seed(0)
+    config = ModelConfig(domain="text", dim=32, heads=4, position="rotary" if rotary else "learned")
+    attention = Attention(config, RotaryPositions(config.head_dim) if rotary else None).eval()
+    x = torch.randn(3, 7, 32)
+    mask = torch.ones(3, 7, dtype=torch.bool)
+    if case["pad"]:
+        mask[1, 5:] = False
+        mask[2, 2:] = False
+    terms = []
+    if case["bias"]:
+        terms.append(AttentionTerms(logits=torch.randn(3, 4, 7, 7)))
+        terms.append(AttentionTerms(logits=torch.randn(1, 1, 7, 7)))  # a second plugin, broadcast
+    if case["mixture"]:
+        terms.append(AttentionTerms(mixture=0.3 * torch.rand(3, 1, 7, 7), attention_weight=0.5))
+    fused = attention(x, make_context(mask, case["causal"], terms, need_weights=False))
+    ctx = make_context(mask, case["causal"], terms, need_weights=True)
+    reference = attention(x, ctx)
+    real = mask[:, :, None].expand_as(fused)
+    assert torch.allclose(fused[real], reference[real], atol=1e-5), (fused - reference)[real].abs().max()
+    (weights,) = ctx.attention_maps
+    assert weights.shape == (3, 4, 7, 7)
+    rows = weights.transpose(1, 2)[mask]  # (real queries, H, T)
+    if not case["mixture"]:
+        assert torch.allclose(rows.sum(-1), torch.ones(1)), "softmax rows must sum to one"
+    if case["pad"]:
+        assert float(weights[1, :, :, 5:].abs().max()) == 0.0, "padded keys must get no weight"
+    if case["causal"]:
+        assert float(weights.triu(diagonal=1).abs().max()) == 0.0, "no weight on future tokens"
+
+
+def test_mixture_matches_mat_formula() -> None:
+    """out = lambda_a softmax(QK^T/sqrt(d)) V + (lambda_d D + lambda_g A) V, padded keys excluded."""
+    torch.manual_seed(1)
+    config = ModelConfig(domain="text", dim=16, heads=2)
+    attention = Attention(config).eval()
+    x = torch.randn(2, 5, 16)
+    mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
+    distance_term, adjacency = torch.rand(2, 1, 5, 5), torch.rand(2, 1, 5, 5)
+    terms = [AttentionTerms(mixture=0.33 * distance_term + 0.33 * adjacency, attention_weight=0.33)]
+    out = attention(x, make_context(mask, False, terms, need_weights=False))
+    q, k, v = attention.qkv(x).view(2, 5, 3, 2, 8).permute(2, 0, 3, 1, 4)
+    scores = (q @ k.transpose(-2, -1)) / 8**0.5
+    scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
+    keys = mask[:, None, None, :].float()
+    mixed = 0.33 * scores.softmax(-1) + (0.33 * distance_term + 0.33 * adjacency) * keys
+    expected = attention.out((mixed @ v).transpose(1, 2).reshape(2, 5, 16))
+    assert torch.allclose(out, expected, atol=1e-5)
+
+
+def test_resolve_mask_keeps_fast_paths() -> None:
+    full = torch.ones(2, 4, dtype=torch.bool)
+    assert resolve_mask(full, False, None) == (None, False)
+    assert resolve_mask(full, True, None) == (None, True)
+    padded = full.clone()
+    padded[0, 3] = False
+    mask, is_causal = resolve_mask(padded, False, None)
+    assert mask.dtype == torch.bool and mask.shape == (2, 1, 1, 4) and not is_causal
+    mask, _ = resolve_mask(padded, True, torch.zeros(1, 1, 4, 4))
+    assert mask.is_floating_point() and torch.isinf(mask[0, 0, 3, 3]) and torch.isinf(mask[1, 0, 0, 1])

@@ -1,0 +1,95 @@
+"""Plugin discovery: built-ins, entry points, SCIFORMER_PLUGINS, broken plugins, hook validation."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+import sciformer
+from sciformer.errors import PluginError
+from sciformer.plugins import PluginHost
+
+
+@pytest.fixture
+def fake_distributions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Two installed distributions on sys.path: a working plugin and one that fails to import."""
+    (tmp_path / "good_domain_plugin.py").write_text(textwrap.dedent('''
+        import sciformer
+        from sciformer.domain import DomainSpec
+
+        @sciformer.hookimpl
+        def sciformer_domains():
+            return [DomainSpec("good", "a string", "a test domain", ("mlm",))]
+    '''))
+    (tmp_path / "broken_domain_plugin.py").write_text("raise ImportError('needs a library that is not installed')\n")
+    for name in ("good", "broken"):
+        info = tmp_path / f"sciformer_{name}_test-1.0.dist-info"
+        info.mkdir()
+        (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: sciformer-{name}-test\nVersion: 1.0\n")
+        (info / "entry_points.txt").write_text(f"[sciformer]\n{name} = {name}_domain_plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for module in ("good_domain_plugin", "broken_domain_plugin"):
+        sys.modules.pop(module, None)
+
+
+def test_entry_points_load_and_a_broken_plugin_is_reported(fake_distributions, monkeypatch) -> None:
+    monkeypatch.delenv("SCIFORMER_PLUGINS", raising=False)
+    host = PluginHost()
+    assert "good" in host.domains() and "text" in host.domains()
+    assert host.info["good"].version == "1.0" and host.info["good"].distribution == "sciformer-good-test"
+    assert "needs a library that is not installed" in host.failures["broken"]
+    rows = {row["name"]: row for row in host.describe()}
+    assert rows["broken"]["error"].startswith("ImportError")
+    assert rows["good"]["domains"] == ["good"]
+
+
+def test_environment_variable_restricts_plugins(fake_distributions, monkeypatch) -> None:
+    monkeypatch.setenv("SCIFORMER_PLUGINS", "good")
+    host = PluginHost()
+    assert "good" in host.info and "broken" not in host.failures
+    monkeypatch.setenv("SCIFORMER_PLUGINS", "")
+    host = PluginHost()
+    assert set(host.info) == {"text"}, "empty SCIFORMER_PLUGINS loads only the built-ins"
+
+
+def test_unknown_domain_names_installed_ones(host) -> None:
+    with pytest.raises(PluginError, match=r"no installed plugin serves domain 'dna' \(installed domains: \['text'\]\)"):
+        host.domain("dna")
+
+
+def test_hook_with_wrong_signature_is_rejected(host) -> None:
+    class Wrong:
+        @sciformer.hookimpl
+        def sciformer_tokenizer(self, config, unexpected_argument):
+            return None
+
+    with pytest.raises(PluginError, match="(?s)wrong.*unexpected_argument"):
+        host.register(Wrong(), "wrong")
+    assert "wrong" not in host.info
+
+
+def test_misspelt_hook_is_rejected(host) -> None:
+    class Misspelt:
+        @sciformer.hookimpl
+        def sciformer_tokeniser(self, config):
+            return None
+
+    with pytest.raises(PluginError, match="misspelt"):
+        host.register(Misspelt(), "misspelt")
+
+
+def test_duplicate_domain_is_an_error(host) -> None:
+    from sciformer.domain import DomainSpec
+
+    class Duplicate:
+        @sciformer.hookimpl
+        def sciformer_domains(self):
+            return [DomainSpec("text", "str", "again", ())]
+
+    host.register(Duplicate(), "duplicate")
+    with pytest.raises(PluginError, match="declared twice"):
+        host.domains()

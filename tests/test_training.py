@@ -1,0 +1,104 @@
+"""The trainer: the toy task through the real path, exact resume, accumulation, early stopping, bfloat16."""
+
+from __future__ import annotations
+
+import json
+import numpy as np
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from sciformer.checkpoint import load_checkpoint
+from sciformer.errors import ConfigError
+from sciformer.records import Record
+from sciformer.training import trainer as trainer_module
+from sciformer.training.recipe import load_recipe, split_records, train_recipe
+
+def test_who_ordered_what(host, tmp_path, write_recipe) -> None:
+    """One layer, one head, causal: predicts the dish from who ordered, and attends back to them."""
+    result = train_recipe(write_recipe(tmp_path), host)
+    model = load_checkpoint(result.output, host)
+    tokenizer = host.tokenizer(model.config)
+    for who, dish, other in (("man", "chicken", "beef"), ("woman", "beef", "chicken")):
+        batch = tokenizer([Record(who, f"<start> {who} ordered the")])
+        with torch.inference_mode():
+            output = model(batch, need_weights=True)
+        probabilities = output.prediction[0, -1].softmax(-1)
+        words = tokenizer.tokens(range(tokenizer.vocab_size))
+        assert words[int(probabilities.argmax())] == dish
+        assert float(probabilities[words.index(dish)]) > 0.9 > float(probabilities[words.index(other)])
+        row = output.attentions[0][0, 0, -1]  # the row of "the" in the only layer and head
+        assert float(row[1]) > float(row[0]), f"attention on {who!r} must exceed attention on <start>"
+    metrics = [json.loads(line) for line in (result.output / "metrics.jsonl").read_text().splitlines()]
+    losses = [m["loss"] for m in metrics if m["split"] == "train"]
+    assert losses[-1] < 0.5 * losses[0]
+    assert json.loads((result.output / "summary.json").read_text())["valid"]["accuracy"] == pytest.approx(7 / 8)
+
+
+def test_resume_after_interruption_continues_the_same_curve(host, tmp_path, monkeypatch, write_recipe) -> None:
+    """A run stopped after its step-20 state and resumed ends with the same weights and metrics."""
+    training = {"max_steps": 40, "eval_every": 10, "keep_state": True, "weight_decay": 0.01}
+    model_cfg = {"dropout": 0.1}
+    full = train_recipe(write_recipe(tmp_path / "a", training=training, model=model_cfg), host)
+
+    original_log = trainer_module.Trainer._log
+
+    def crash_at_step_25(self, row):
+        if row["split"] == "train" and row["step"] == 25:
+            raise KeyboardInterrupt("simulated kill")
+        original_log(self, row)
+
+    recipe_b = write_recipe(tmp_path / "b", training=training, model=model_cfg)
+    monkeypatch.setattr(trainer_module.Trainer, "_log", crash_at_step_25)
+    with pytest.raises(KeyboardInterrupt):
+        train_recipe(recipe_b, host)
+    monkeypatch.setattr(trainer_module.Trainer, "_log", original_log)
+    resumed = train_recipe(recipe_b, host, resume=True)
+    a, b = load_file(str(full.output / "model.safetensors")), load_file(str(resumed.output / "model.safetensors"))
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert (full.output / "metrics.jsonl").read_text() == (resumed.output / "metrics.jsonl").read_text()
+
+
+def test_accumulation_bfloat16_and_early_stopping(host, tmp_path, write_recipe) -> None:
+    training = {"max_steps": 200, "eval_every": 5, "patience": 2, "accumulate": 2, "batch_size": 1, "dtype": "bfloat16", "lr": 0.05}
+    result = train_recipe(write_recipe(tmp_path, training=training), host)
+    assert result.steps < 200, "early stopping must end the run"
+    assert result.best_step <= result.steps - 2 * 5
+    rows = [json.loads(line) for line in (result.output / "metrics.jsonl").read_text().splitlines()]
+    assert all(np.isfinite(r["loss"]) for r in rows)
+
+
+def test_recipe_errors_are_clear(tmp_path) -> None:
+    (tmp_path / "r.yaml").write_text("model: {domain: text}\ndata: {train: x.txt}\noutput: out\ntraining: {lr: -1}\n")
+    with pytest.raises(ConfigError, match="training.lr must be positive"):
+        load_recipe(tmp_path / "r.yaml")
+    with pytest.raises(ConfigError, match=r"unknown training setting\(s\) \['learning_rate'\]"):
+        load_recipe(tmp_path / "r.yaml", ["training.learning_rate=0.1"])
+    recipe = load_recipe(tmp_path / "r.yaml", ["training.lr=0.5", "training.epochs=3"])
+    assert (recipe.training.lr, recipe.training.epochs) == (0.5, 3)
+    assert recipe.data["train"] == (tmp_path / "x.txt").resolve()
+
+
+def test_split_is_seeded_and_disjoint() -> None:
+    records = [Record(str(i), "w") for i in range(100)]
+    first, again = split_records(records, {"valid": 0.1, "test": 0.2}, 7), split_records(records, {"valid": 0.1, "test": 0.2}, 7)
+    assert [r.id for r in first["test"]] == [r.id for r in again["test"]]
+    assert (len(first["train"]), len(first["valid"]), len(first["test"])) == (70, 10, 20)
+    ids = [r.id for part in first.values() for r in part]
+    assert sorted(ids) == sorted(r.id for r in records)
+
+
+def test_classification_fine_tuning_from_a_checkpoint(host, tmp_path, write_recipe) -> None:
+    """init: a pretrained causal model; the classification head starts fresh and learns the labels."""
+    table = tmp_path / "labels.csv"
+    rows = ["text,label"] + [f"<start> man ordered the chicken,meat-a" for _ in range(4)] + [f"<start> woman ordered the beef,meat-b" for _ in range(4)]
+    table.write_text("\n".join(rows) + "\n")
+    recipe = write_recipe(tmp_path, training={"max_steps": 30, "eval_every": 10})
+    raw = yaml.safe_load(recipe.read_text())
+    raw.update(init="text-who-ordered", data={"train": str(table), "valid": str(table), "options": {"target_column": "label"}})
+    raw["model"] = {"domain": "text", "task": "sequence-classification", "causal": False}
+    recipe.write_text(yaml.safe_dump(raw))
+    result = train_recipe(recipe, host)
+    model = load_checkpoint(result.output, host)
+    assert model.config.labels == ("meat-a", "meat-b") and result.valid["accuracy"] == 1.0

@@ -42,7 +42,7 @@ def test_layout_status_and_order(host, classifier, tmp_path) -> None:
         assert list(results["status"][:]) == [0, 1, 0]
         assert results["error"].asstr()[1] == "11 words exceed the model's limit of 8"
         assert list(results["prediction"][:]) == [1, -1, 0]
-        assert np.allclose(results["probabilities"][:].sum(axis=1), 1.0, atol=1e-5)
+        assert np.allclose(results["probabilities"][[0, 2]].sum(axis=1), 1.0, atol=1e-5)
         attributes = dict(results.attrs)
         assert json.loads(attributes["model_config"])["task"] == "sequence-classification"
         assert len(attributes["checkpoint_sha256"]) == 64 and attributes["plugin"] == "text"

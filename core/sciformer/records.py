@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,14 @@ class Record:
 
 @dataclass(frozen=True)
 class ExampleRecords:
-    """Small good and bad records a plugin supplies so tests can exercise its domain with nothing else."""
+    """Small good and bad records a plugin supplies so tests can exercise its domain with nothing else.
+
+    `good` records should differ in size (so batches pad) and carry targets for `config["task"]`;
+    each `bad` record must be rejected by the tokenizer (or carry a reader `error`). `config` holds
+    small model settings (merged over the domain's defaults) that make the harness fast, including
+    the task to train, e.g. `{"dim": 32, "depth": 2, "heads": 2, "task": "sequence-regression", "num_labels": 1}`.
+    """
 
     good: tuple[Record, ...]
     bad: tuple[Record, ...] = field(default_factory=tuple)
+    config: Mapping[str, Any] = field(default_factory=dict)

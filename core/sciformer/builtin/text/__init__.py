@@ -89,6 +89,7 @@ def sciformer_examples(domain: str) -> ExampleRecords | None:
             Record("unknown-words", "a zebra ordered soup"),
         ),
         bad=(Record("empty", "   "), Record("not-text", 42)),
+        config={"dim": 32, "depth": 2, "heads": 2, "task": "mlm"},
     )
 
 

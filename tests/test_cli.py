@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -10,6 +11,8 @@ import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
+import sciformer
 
 from sciformer.cli.main import build_cli
 from sciformer.plugins import PluginHost
@@ -56,6 +59,20 @@ def test_train_score_and_attention_from_the_command_line(run, write_recipe, tmp_
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 2000
 
 
+def test_a_plugin_with_broken_commands_does_not_break_the_cli(caplog) -> None:
+    class Broken:
+        @sciformer.hookimpl
+        def sciformer_cli_commands(self):
+            raise ModuleNotFoundError("No module named 'missing_dependency'")
+
+    host = PluginHost(entry_points=False)
+    host.register(Broken(), "broken-commands")
+    group = build_cli(host)
+    assert "plugin 'broken-commands': its commands failed to load" in caplog.text
+    result = CliRunner().invoke(group, ["models", "--json"], obj=host)
+    assert result.exit_code == 0 and "text-who-ordered" in result.output
+
+
 def test_import_lists_importers(run) -> None:
     result = run("import", "--list")
     assert result.exit_code == 0 and "weight importers" in result.output
@@ -72,7 +89,8 @@ def test_import_lists_importers(run) -> None:
     ],
 )
 def test_user_mistakes_print_one_line_and_fail(tmp_path, args, message) -> None:
-    completed = subprocess.run([sys.executable, "-m", "sciformer", *args], cwd=tmp_path, capture_output=True, text=True)
+    environment = {**os.environ, "SCIFORMER_PLUGINS": ""}  # the core's behaviour, whatever else is installed
+    completed = subprocess.run([sys.executable, "-m", "sciformer", *args], cwd=tmp_path, capture_output=True, text=True, env=environment)
     assert completed.returncode == 1
     assert "Traceback" not in completed.stderr
     lines = [line for line in completed.stderr.splitlines() if line.strip()]

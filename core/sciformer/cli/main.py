@@ -216,13 +216,21 @@ def attention(ctx: click.Context, model: str, input_path: Path | None, texts: tu
 
 
 def build_cli(host: PluginHost) -> click.Group:
-    """A fresh command group: the core commands plus every plugin's extra commands."""
+    """A fresh command group: the core commands plus every plugin's extra commands.
+
+    A plugin whose commands fail to build is reported and left out; the rest of the CLI keeps working.
+    """
     group = copy.copy(cli)
     group.commands = dict(cli.commands)
-    for result in host.pm.hook.sciformer_cli_commands():
-        for command in result or []:
+    for impl in host.pm.hook.sciformer_cli_commands.get_hookimpls():
+        try:
+            commands = impl.function() or []
+        except Exception as error:  # a broken plugin must not take the command line down
+            logging.getLogger(__name__).warning("plugin %r: its commands failed to load (%s: %s)", impl.plugin_name, type(error).__name__, error)
+            continue
+        for command in commands:
             if command.name in group.commands:
-                raise PluginError(f"plugin command {command.name!r} clashes with an existing sciformer command")
+                raise PluginError(f"plugin {impl.plugin_name!r}: command {command.name!r} clashes with an existing sciformer command")
             group.add_command(command)
     return group
 

@@ -215,6 +215,17 @@ def attention(ctx: click.Context, model: str, input_path: Path | None, texts: tu
         click.echo(f"{record.id}: {maps.shape} -> {out / f'{stem}.npy'}, {png}")
 
 
+@cli.command("new-plugin")
+@click.argument("name")
+@click.option("--dir", "parent", default=".", show_default=True, type=click.Path(path_type=Path), help="Folder to create the plugin in.")
+def new_plugin_command(name: str, parent: Path) -> None:
+    """Write a complete plugin distribution NAME (hooks, examples, harness tests, README)."""
+    from sciformer.scaffold import new_plugin
+
+    target = new_plugin(name, parent)
+    click.echo(f"created {target}; install it with: pip install -e {target}")
+
+
 def build_cli(host: PluginHost) -> click.Group:
     """A fresh command group: the core commands plus every plugin's extra commands.
 

@@ -215,6 +215,21 @@ def attention(ctx: click.Context, model: str, input_path: Path | None, texts: tu
         click.echo(f"{record.id}: {maps.shape} -> {out / f'{stem}.npy'}, {png}")
 
 
+@cli.command()
+@click.option("--markdown", is_flag=True, help="Print the hook reference as Markdown.")
+@click.pass_context
+def hooks(ctx: click.Context, markdown: bool) -> None:
+    """The hooks a plugin can implement, from their specifications (and which plugins implement each)."""
+    from sciformer.hookdoc import hook_reference
+
+    if markdown:
+        click.echo(hook_reference(), nl=False)
+        return
+    pm = host_of(ctx).pm
+    rows = [{"hook": name, "implemented by": [impl.plugin_name for impl in caller.get_hookimpls()]} for name, caller in sorted(vars(pm.hook).items()) if name.startswith("sciformer_")]
+    print_table(rows, ["hook", "implemented by"], "sciformer hooks")
+
+
 @cli.command("new-plugin")
 @click.argument("name")
 @click.option("--dir", "parent", default=".", show_default=True, type=click.Path(path_type=Path), help="Folder to create the plugin in.")

@@ -99,3 +99,85 @@ def test_unknown_domain_of_a_checkpoint(host, classifier, tmp_path) -> None:
     (tmp_path / "in.txt").write_text("man\n")
     with pytest.raises(PluginError, match="no installed plugin serves domain 'seismology'"):
         score(tmp_path / "ckpt", tmp_path / "in.txt", tmp_path / "out.h5", host)
+
+
+def _lines(path, count: int) -> None:
+    words = ["<start>", "man", "woman", "ordered", "the", "chicken", "beef"]
+    rng = np.random.default_rng(0)
+    path.write_text("\n".join(" ".join(rng.choice(words, size=rng.integers(1, 8))) for _ in range(count)) + "\n")
+
+
+def _same_results(a, b) -> None:
+    with h5py.File(a) as left, h5py.File(b) as right:
+        assert sorted(left) == sorted(right)
+        for name in left:
+            x, y = left[name][:], right[name][:]
+            if x.dtype == object:
+                assert all(np.array_equal(p, q) for p, q in zip(x, y)), name
+            else:
+                assert np.array_equal(x, y, equal_nan=True), name
+        for key in ("checkpoint_sha256", "model_config", "outputs"):
+            assert left.attrs[key] == right.attrs[key]
+
+
+def test_workers_and_token_outputs_match_inline_scoring(host, classifier, tmp_path) -> None:
+    model_dir, _ = classifier
+    inputs = tmp_path / "in.txt"
+    _lines(inputs, 300)
+    outputs = ["embedding", "prediction", "token_embeddings"]
+    score(model_dir, inputs, tmp_path / "inline.h5", host, outputs=outputs, chunk_records=64)
+    score(model_dir, inputs, tmp_path / "workers.h5", host, outputs=outputs, chunk_records=64, workers=2)
+    _same_results(tmp_path / "inline.h5", tmp_path / "workers.h5")
+    with h5py.File(tmp_path / "inline.h5") as results:
+        assert results["token_embeddings"].attrs["dim"] == 32
+        assert len(results["token_embeddings"][0]) % 32 == 0 and len(results["token_embeddings"][0]) > 0
+
+
+def test_resume_after_kill_equals_an_uninterrupted_run(classifier, tmp_path) -> None:
+    """A real scoring process killed with SIGKILL part-way, then resumed, gives the uninterrupted file."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    model_dir, _ = classifier
+    inputs = tmp_path / "in.txt"
+    _lines(inputs, 40_000)
+    command = [sys.executable, "-m", "sciformer", "score", "--model", str(model_dir), "--input", str(inputs), "--chunk-records", "500", "--workers", "0"]
+    environment = {**os.environ, "SCIFORMER_PLUGINS": ""}
+    subprocess.run([*command, "--output", str(tmp_path / "full.h5")], check=True, env=environment, capture_output=True)
+    target = tmp_path / "killed.h5"
+    process = subprocess.Popen([*command, "--output", str(target)], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = tmp_path / "killed.h5.partial"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (partial.exists() and partial.stat().st_size > 400_000):
+        time.sleep(0.02)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    assert not target.exists(), "a killed run must not leave a file under the final name"
+    resumed = subprocess.run([*command, "--output", str(target), "--resume"], env=environment, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    scored_now = int(resumed.stdout.split("scored ")[1].split(",")[0])
+    assert 0 < scored_now < 40_000, "the resumed run must only score what was left"
+    _same_results(tmp_path / "full.h5", target)
+
+
+def test_two_processes_give_the_single_process_file(classifier, tmp_path) -> None:
+    """torchrun with 2 CPU processes (gloo) shards the records and writes one identical file."""
+    import os
+    import subprocess
+    import sys
+
+    model_dir, _ = classifier
+    inputs = tmp_path / "in.txt"
+    _lines(inputs, 1000)
+    arguments = ["score", "--model", str(model_dir), "--input", str(inputs), "--chunk-records", "100", "--workers", "0"]
+    environment = {**os.environ, "SCIFORMER_PLUGINS": "", "OMP_NUM_THREADS": "1"}
+    subprocess.run([sys.executable, "-m", "sciformer", *arguments, "--output", str(tmp_path / "one.h5")], check=True, env=environment, capture_output=True)
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "sciformer", *arguments, "--output", str(tmp_path / "two.h5")]
+    completed = subprocess.run(launch, env=environment, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    _same_results(tmp_path / "one.h5", tmp_path / "two.h5")
+    assert not list(tmp_path.glob("two.h5.part*"))
+    assert completed.stdout.count("scored 1000, bad 0") == 1, "only rank 0 reports"

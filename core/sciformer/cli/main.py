@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -134,20 +135,38 @@ def train(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], resume: 
 @click.option("--output", required=True, type=click.Path(path_type=Path), help="HDF5 file to write.")
 @click.option("--dataset", default=None, help="HDF5 dataset holding the records.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Reader option, e.g. data_column=smiles.")
+@click.option("--outputs", default=None, help="Comma-separated outputs (default: every sequence-level one), e.g. embedding,token_embeddings.")
 @click.option("--batch-tokens", default=16384, show_default=True, help="Token budget per batch.")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True)
+@click.option("--workers", default=None, type=int, help="Tokenizer processes (default: 0 below four cores, else 2).")
+@click.option("--chunk-records", default=1024, show_default=True, help="Records read, tokenized and written at a time.")
+@click.option("--resume", is_flag=True, help="Continue a stopped run from its last complete chunk.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.pass_context
-def score(ctx: click.Context, model: str, input_path: Path, output: Path, dataset: str | None, options: tuple[str, ...], batch_tokens: int, device: str, dtype: str, overwrite: bool) -> None:
-    """Score every record of INPUT with a model into an HDF5 file (embeddings, predictions, status)."""
+def score(ctx: click.Context, model: str, input_path: Path, output: Path, dataset: str | None, options: tuple[str, ...], outputs: str | None, batch_tokens: int, device: str, dtype: str, workers: int | None, chunk_records: int, resume: bool, overwrite: bool) -> None:
+    """Score every record of INPUT with a model into an HDF5 file (embeddings, predictions, status).
+
+    Under `torchrun --nproc-per-node N -m sciformer score ...` the records are sharded across the
+    processes and the result is one file, identical to a single-process run.
+    """
     from sciformer.scoring import score as run_score
+    from sciformer.scoring.encoding import default_workers
 
     reader_options = parse_options(options)
     if dataset:
         reader_options["dataset"] = dataset
-    summary = run_score(model, input_path, output, host_of(ctx), options=reader_options, batch_tokens=batch_tokens, device=device, dtype=dtype, overwrite=overwrite, progress=sys.stderr.isatty())
-    click.echo(f"scored {summary.scored}, bad {summary.bad}, {summary.seconds:.2f} s ({summary.records_per_second:,.1f} records/s) -> {summary.output}")
+    summary = run_score(
+        model, input_path, output, host_of(ctx), options=reader_options, outputs=outputs.split(",") if outputs else None,
+        batch_tokens=batch_tokens, device=device, dtype=dtype, workers=default_workers() if workers is None else workers,
+        resume=resume, overwrite=overwrite, progress=sys.stderr.isatty(), chunk_records=chunk_records,
+    )
+    if os.environ.get("RANK", "0") != "0":
+        return
+    click.echo(
+        f"scored {summary.scored}, bad {summary.bad}, {summary.seconds:.2f} s ({summary.records_per_second:,.1f} records/s, "
+        f"{summary.tokens / max(summary.seconds, 1e-9):,.0f} tokens/s, padding {summary.padding_fraction:.1%}) -> {summary.output}"
+    )
 
 
 @cli.command("import")

@@ -14,11 +14,12 @@ class DomainConformance:
     domain: str = ""
 
     @pytest.fixture(scope="class")
-    def subject(self) -> checks.Subject:
+    @classmethod
+    def subject(cls) -> checks.Subject:
         """The domain under test, built once per class from the installed plugins."""
-        if not self.domain:
-            raise TypeError(f"{type(self).__name__} must set the class attribute `domain`")
-        return checks.make_subject(self.domain, PluginHost())
+        if not cls.domain:
+            raise TypeError(f"{cls.__name__} must set the class attribute `domain`")
+        return checks.make_subject(cls.domain, PluginHost())
 
     @pytest.mark.parametrize("check", list(checks.CHECKS))
     def test_conformance(self, subject: checks.Subject, check: str) -> None:

@@ -1,0 +1,98 @@
+"""Scoring pipeline benchmark: `sciformer score` end to end against the model alone on the same batches,
+peak resident memory at 1x, 10x and 100x the records, and the padding fraction of the batches.
+
+    .venv/bin/python benchmarks/scoring_pipeline.py --model esm2-deeploc-small --input plugins/protein/data/deeploc_sample.csv
+
+Targets: the pipeline loses at most 10% of the model-alone throughput; peak memory stays flat.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
+from sciformer.data.budget import padding_fraction, token_budget_batches
+from sciformer.plugins import PluginHost
+from sciformer.reading import read_records
+from sciformer.scoring import score
+
+
+def model_alone(model: str, records: list, batch_tokens: int, host: PluginHost) -> tuple[float, float]:
+    """Records/s of tokenization-free forward passes over the pipeline's own batches, and their padding."""
+    model_dir = resolve_model(model, host)
+    info = read_checkpoint_info(model_dir)
+    net = load_checkpoint(model_dir, host)
+    tokenizer = host.tokenizer(info.config)
+    encoded = [tokenizer.encode(r) for r in records]
+    lengths = [tokenizer.num_tokens(e) for e in encoded]
+    batches = [tokenizer.collate([encoded[i] for i in rows], [records[i].id for i in rows]) for rows in token_budget_batches(lengths, batch_tokens)]
+    with torch.inference_mode():
+        net(batches[0])  # warm-up
+        start = time.perf_counter()
+        for batch in batches:
+            net(batch)
+        seconds = time.perf_counter() - start
+    return len(records) / seconds, padding_fraction(token_budget_batches(lengths, batch_tokens), lengths)
+
+
+def peak_memory_mb(model: str, input_path: Path, output: Path, options: dict) -> tuple[float, float]:
+    """Peak RSS (MB) and records/s of a scoring subprocess."""
+    code = (
+        "import json, resource, sys; from sciformer.plugins import PluginHost; from sciformer.scoring import score;"
+        f"s = score({model!r}, {str(input_path)!r}, {str(output)!r}, PluginHost(), options={options!r}, overwrite=True);"
+        "print(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, s.records_per_second]))"
+    )
+    completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return tuple(json.loads(completed.stdout.strip().splitlines()[-1]))
+
+
+def replicate(source: Path, target: Path, times: int) -> None:
+    """A table (or text file) with the data rows of `source` repeated `times` times."""
+    lines = source.read_text().splitlines()
+    header, rows = (lines[:1], lines[1:]) if source.suffix in (".csv", ".tsv") else ([], lines)
+    with open(target, "w") as handle:
+        handle.write("\n".join(header + rows * times) + "\n")
+
+
+def main() -> None:
+    """Print the pipeline-vs-model ratio, the memory at three sizes and the padding fraction."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--input", type=Path, required=True)
+    parser.add_argument("--batch-tokens", type=int, default=16384)
+    parser.add_argument("--copies", type=int, default=4, help="copies of the input for the throughput run")
+    args = parser.parse_args()
+    host = PluginHost()
+    info = read_checkpoint_info(resolve_model(args.model, host))
+    options = dict(info.extra.get("reader_options", {}))
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        base = folder / f"x{args.copies}{args.input.suffix}"
+        replicate(args.input, base, args.copies)
+        records = [r for r in read_records(host, info.config.domain, base, options) if not r.error]
+        alone, padding = model_alone(args.model, records, args.batch_tokens, host)
+        start = time.perf_counter()
+        summary = score(args.model, base, folder / "out.h5", host, options=options, batch_tokens=args.batch_tokens, overwrite=True)
+        pipeline = summary.records_per_second
+        print(f"records: {len(records)}  model alone: {alone:,.1f} records/s  pipeline: {pipeline:,.1f} records/s  "
+              f"ratio: {pipeline / alone:.3f} (lost {1 - pipeline / alone:.1%})  padding: {padding:.1%}")
+        for times in (1, 10, 100):
+            scaled = folder / f"x{times}{args.input.suffix}"
+            replicate(args.input, scaled, times)
+            memory, rate = peak_memory_mb(args.model, scaled, folder / f"out{times}.h5", options)
+            print(f"{times:>4}x the input: peak RSS {memory:,.0f} MB, {rate:,.1f} records/s")
+
+
+if __name__ == "__main__":
+    main()

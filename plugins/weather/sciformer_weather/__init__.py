@@ -1,0 +1,135 @@
+"""The `weather` domain: gridded fields as patches mixed by AFNO's Fourier filter (FourCastNet)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import click
+from torch import nn
+
+import sciformer
+from sciformer.config import ModelConfig
+from sciformer.domain import DomainSpec, RecordReader, ShippedModel, WeightImporter
+from sciformer.engine.heads import Head
+from sciformer.records import ExampleRecords, Record
+
+from .afno import AFNOMixer
+from .embedding import PatchEmbedder
+from .examples import example_records
+from .head import TASK, ForecastHead
+from .importer import import_afno
+from .options import DEFAULT_CONFIG, DOMAIN, WeatherOptions
+from .prepare import complete_config
+from .reader import read_field_records
+from .sources import HDF5_SUFFIXES, NETCDF_SUFFIXES, SELECTION_SUFFIXES
+from .tokenizer import FieldTokenizer
+
+HERE = Path(__file__).parent
+PLUGIN_ROOT = HERE.parent
+EXAMPLE = PLUGIN_ROOT / "data" / "era5_t2m_uk_48h.h5"
+
+
+@sciformer.hookimpl
+def sciformer_domains() -> list[DomainSpec]:
+    """Declare the weather domain."""
+    return [
+        DomainSpec(
+            name=DOMAIN,
+            record_type="a gridded (channel, lat, lon) field at one time, with the field `lead` steps later as target",
+            summary="Weather and climate fields as patch tokens mixed by AFNO (FourCastNet); forecasting with rollout.",
+            tasks=(TASK,),
+            default_config=DEFAULT_CONFIG,
+        )
+    ]
+
+
+@sciformer.hookimpl
+def sciformer_examples(domain: str) -> ExampleRecords | None:
+    """Hours of ERA5 2 m temperature over the UK, and records the tokenizer must reject."""
+    if domain != DOMAIN:
+        return None
+    return example_records(EXAMPLE)
+
+
+@sciformer.hookimpl
+def sciformer_readers(domain: str) -> list[RecordReader] | None:
+    """FourCastNet-layout HDF5 (a file, or a folder of one file per period), netCDF, and selection files."""
+    if domain != DOMAIN:
+        return None
+    return [
+        RecordReader("weather-hdf5", DOMAIN, (*HDF5_SUFFIXES, "/"), read_field_records, "dataset `fields` (time, channel, lat, lon); a folder: one file per period"),
+        RecordReader("weather-netcdf", DOMAIN, NETCDF_SUFFIXES, read_field_records, "netCDF3/4 (time, lat, lon) variables as channels (option `variables`)"),
+        RecordReader("weather-selection", DOMAIN, SELECTION_SUFFIXES, read_field_records, "JSON naming a field file and a time window [start, stop)"),
+    ]
+
+
+@sciformer.hookimpl
+def sciformer_prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig | None:
+    """Learn the grid, channels, latitudes, model step and channel statistics from training records."""
+    if config.domain != DOMAIN:
+        return None
+    return complete_config(config, records)
+
+
+@sciformer.hookimpl
+def sciformer_tokenizer(config: ModelConfig) -> FieldTokenizer | None:
+    """Normalised (C, H, W) fields with their targets."""
+    if config.domain != DOMAIN:
+        return None
+    return FieldTokenizer(config)
+
+
+@sciformer.hookimpl
+def sciformer_embedder(config: ModelConfig) -> nn.Module | None:
+    """Patch embedding with learned positions."""
+    if config.domain != DOMAIN:
+        return None
+    return PatchEmbedder(config)
+
+
+@sciformer.hookimpl
+def sciformer_token_mixer(config: ModelConfig, layer: int) -> nn.Module | None:
+    """AFNO Fourier mixing in every block (unless domain_options.mixer is `attention`)."""
+    if config.domain != DOMAIN or WeatherOptions.from_config(config).mixer != "afno":
+        return None
+    return AFNOMixer(config)
+
+
+@sciformer.hookimpl
+def sciformer_head(config: ModelConfig, embedder: nn.Module) -> Head | None:
+    """The forecasting head (tokens back to fields)."""
+    if config.domain != DOMAIN or config.task != TASK:
+        return None
+    return ForecastHead(config)
+
+
+@sciformer.hookimpl
+def sciformer_weight_importers() -> list[WeightImporter]:
+    """FourCastNet / AFNO backbone weights from a local state dict."""
+    return [WeightImporter("afno", DOMAIN, "FourCastNet / AFNO state dict (.pt/.tar, optional afno.json beside it)", import_afno)]
+
+
+@sciformer.hookimpl
+def sciformer_models() -> list[ShippedModel]:
+    """The ERA5 UK 2 m temperature forecaster (recipes/afno-era5-uk-t2m.yaml)."""
+    path = HERE / "models" / "afno-era5-uk-t2m"
+    if not (path / "config.json").is_file():
+        return []
+    return [
+        ShippedModel(
+            name="afno-era5-uk-t2m",
+            domain=DOMAIN,
+            path=path,
+            summary="AFNO forecaster of hourly ERA5 2 m temperature over the UK (33x49, one hour per step).",
+            example=EXAMPLE if EXAMPLE.is_file() else None,
+        )
+    ]
+
+
+@sciformer.hookimpl
+def sciformer_cli_commands() -> list[click.Command]:
+    """`sciformer weather convert | stats | evaluate | plot`."""
+    from .cli import weather
+
+    return [weather]

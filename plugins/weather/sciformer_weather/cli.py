@@ -1,0 +1,160 @@
+"""`sciformer weather ...`: convert netCDF to HDF5, channel statistics, forecast evaluation, forecast maps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from sciformer.errors import ConfigError, SciformerError
+
+from .stats import CLIMATOLOGY_KINDS, Climatology, compute_climatology, source_stats
+
+
+class _WeatherGroup(click.Group):
+    """Turns sciformer errors into one line and exit code 1, like the core commands."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except SciformerError as error:
+            raise click.ClickException(str(error)) from None
+
+
+def _options(variables: str | None, dataset: str | None = None) -> dict:
+    options: dict = {}
+    if variables:
+        options["variables"] = tuple(v.strip() for v in variables.split(",") if v.strip())
+    if dataset:
+        options["dataset"] = dataset
+    return options
+
+
+def _period(text: str | None) -> tuple[int, int | None]:
+    """'START:STOP' (either may be empty) -> (start, stop)."""
+    if not text:
+        return 0, None
+    if ":" not in text:
+        raise click.BadParameter(f"expected START:STOP time indices, got {text!r}")
+    start, stop = text.split(":", 1)
+    return int(start or 0), int(stop) if stop else None
+
+
+@click.group(name="weather", cls=_WeatherGroup)
+def weather() -> None:
+    """Weather fields: conversion, statistics, forecast evaluation and maps."""
+
+
+@weather.command()
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option("--variables", help="Comma-separated netCDF variables to become channels (default: every (time, lat, lon) variable).")
+@click.option("--period", help="Time indices START:STOP to keep (default: all).")
+@click.option("--attribute", "attributes", multiple=True, metavar="KEY=VALUE", help="File attribute to write (e.g. attribution text).")
+@click.option("--no-compress", is_flag=True, help="Write uncompressed, as FourCastNet's files are.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
+def convert(source: Path, out: Path, variables: str | None, period: str | None, attributes: tuple[str, ...], no_compress: bool, overwrite: bool) -> None:
+    """Convert a netCDF (or HDF5) field file SOURCE into FourCastNet-layout HDF5 OUT."""
+    from .convert import write_fields
+    from .sources import open_fields
+
+    pairs = dict(a.split("=", 1) for a in attributes if "=" in a)
+    if len(pairs) != len(attributes):
+        raise click.BadParameter("--attribute expects KEY=VALUE")
+    start, stop = _period(period)
+    with open_fields(source, _options(variables)) as fields:
+        written = write_fields(fields, out, start=start, stop=stop, attributes=pairs, compress=not no_compress, overwrite=overwrite)
+        click.echo(f"wrote {written}: channels {list(fields.grid.channels)}, grid {fields.grid.shape}, {(stop or len(fields)) - start} time steps")
+
+
+@weather.command()
+@click.argument("source", type=click.Path(exists=True, path_type=Path))
+@click.option("--variables", help="netCDF variables (comma-separated).")
+@click.option("--period", help="Training period as time indices START:STOP (default: all).")
+@click.option("--climatology", "climatology_out", type=click.Path(path_type=Path), help="Also write the period's climatology to this HDF5 file.")
+@click.option("--kind", type=click.Choice(CLIMATOLOGY_KINDS), default="mean", show_default=True, help="Climatology: period mean, or mean per UTC hour of day.")
+def stats(source: Path, variables: str | None, period: str | None, climatology_out: Path | None, kind: str) -> None:
+    """Per-channel mean and std of a training period (JSON ready for a recipe's model.domain_options)."""
+    from .sources import open_fields
+
+    start, stop = _period(period)
+    with open_fields(source, _options(variables)) as fields:
+        result = source_stats(fields, start, stop)
+        if climatology_out is not None:
+            compute_climatology(fields, start, stop, kind).save(climatology_out)
+    click.echo(json.dumps({**result.as_options(), "count": list(result.count)}, indent=2))
+
+
+@weather.command("evaluate")
+@click.option("--model", required=True, help="Checkpoint directory or shipped model name.")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, path_type=Path), help="Field file (HDF5, netCDF or selection).")
+@click.option("--variables", help="netCDF variables (comma-separated; default: the model's channels).")
+@click.option("--leads", default="1", show_default=True, help="Comma-separated lead times in time steps of the file.")
+@click.option("--period", help="Evaluation period START:STOP (time indices); forecasts and truths lie inside it.")
+@click.option("--climatology", "climatology_file", type=click.Path(exists=True, path_type=Path), help="Climatology file from `weather stats --climatology`.")
+@click.option("--climatology-period", help="Or compute the climatology from these time indices START:STOP of the input (e.g. the training period).")
+@click.option("--climatology-kind", type=click.Choice(CLIMATOLOGY_KINDS), default="mean", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), help="HDF5 file for forecasts, truths and scores.")
+@click.option("--png", type=click.Path(path_type=Path), help="Maps of the first forecast at the longest lead.")
+@click.option("--batch-size", default=16, show_default=True, help="Initial times forecast together.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True)
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--json", "as_json", is_flag=True, help="Print the scores as JSON.")
+@click.pass_obj
+def evaluate_command(host: object, model: str, input_path: Path, variables: str | None, leads: str, period: str | None, climatology_file: Path | None, climatology_period: str | None, climatology_kind: str, output: Path | None, png: Path | None, batch_size: int, device: str, dtype: str, overwrite: bool, as_json: bool) -> None:
+    """Roll a forecaster out from every initial time of INPUT; latitude-weighted RMSE and ACC per lead and
+    channel, next to persistence and climatology."""
+    from sciformer.checkpoint import load_checkpoint, resolve_model
+    from sciformer.plugins import PluginHost
+
+    from .evaluate import evaluate
+    from .plots import maps_from_evaluation
+    from .rollout import Forecaster
+    from .sources import open_fields
+
+    host = host if isinstance(host, PluginHost) else PluginHost()
+    try:
+        lead_steps = [int(v) for v in leads.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"--leads expects comma-separated integers, got {leads!r}") from None
+    if png is not None and output is None:
+        raise click.BadParameter("--png draws from the evaluation file: give --output too")
+    net = load_checkpoint(resolve_model(model, host), host, device)
+    forecaster = Forecaster(net, device=device, dtype=dtype)
+    options = _options(variables or ",".join(forecaster.options.channels)) if input_path.suffix.lower() in (".nc", ".nc4", ".cdf", ".netcdf") else {}
+    start, stop = _period(period)
+    with open_fields(input_path, options) as fields:
+        if climatology_file is not None:
+            climatology = Climatology.load(climatology_file)
+        elif climatology_period is not None:
+            climatology = compute_climatology(fields, *_period(climatology_period), climatology_kind)
+        else:
+            raise ConfigError("give --climatology FILE or --climatology-period START:STOP (ACC and the climatology baseline need one)")
+        result = evaluate(forecaster, fields, lead_steps, climatology, start=start, stop=stop, output=output, batch_size=batch_size, overwrite=overwrite)
+    if png is not None and result.output is not None:
+        maps_from_evaluation(result.output, png)
+    if as_json:
+        click.echo(json.dumps(result.to_dict(), indent=2))
+        return
+    click.echo(f"{result.samples} initial times ({result.skipped} skipped); RMSE / ACC per lead (time steps) and channel:")
+    click.echo(f"{'lead':>5} {'channel':<10} {'model':>16} {'persistence':>16} {'climatology':>16}")
+    for row in result.rows():
+        cells = [f"{row[f'rmse_{n}']:8.4g} / {row[f'acc_{n}']:5.3f}" for n in ("model", "persistence", "climatology")]
+        click.echo(f"{row['lead']:>5} {row['channel']:<10} " + " ".join(f"{c:>16}" for c in cells))
+    if result.output is not None:
+        click.echo(f"forecasts -> {result.output}" + (f", maps -> {png}" if png else ""))
+
+
+@weather.command()
+@click.argument("results", type=click.Path(exists=True, path_type=Path))
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="PNG to write.")
+@click.option("--init", default=0, show_default=True, help="Row of the evaluation file (initial time).")
+@click.option("--lead", type=int, help="Lead time (default: the longest evaluated).")
+@click.option("--channel", help="Channel name (default: the first).")
+def plot(results: Path, out: Path, init: int, lead: int | None, channel: str | None) -> None:
+    """Forecast, truth and error maps from an evaluation file of `weather evaluate`."""
+    from .plots import maps_from_evaluation
+
+    click.echo(f"maps -> {maps_from_evaluation(results, out, init=init, lead=lead, channel=channel)}")

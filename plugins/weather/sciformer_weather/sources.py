@@ -1,0 +1,320 @@
+"""Field sources: a (time, channel, lat, lon) array read lazily from HDF5 or netCDF, over a time window.
+
+HDF5 files follow FourCastNet's layout: one dataset `fields` of shape (time, channel, lat, lon), float.
+Channel names come from the dataset's `channels` attribute (or a `channels` dataset), coordinates from
+`latitude` / `longitude` (or `lat` / `lon`) datasets and time stamps from a `time` dataset (CF units,
+seconds since 1970 when it has none). netCDF files hold one (time, lat, lon) variable per channel.
+
+A `SourceSpec` says how to open a source (it is small and picklable, so records can carry it into
+worker processes); `open_source(spec)` opens it. A selection file (`.json`) names a source and a time
+window, so recipes can train on one period of a file and validate on another.
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+
+from sciformer.errors import InputFileError
+
+from .grid import GridInfo
+from .netcdf import CHUNK_CACHE_BYTES, LATITUDE_NAMES, LONGITUDE_NAMES, NetcdfFile, cf_seconds
+
+HDF5_SUFFIXES = (".h5", ".hdf5")
+NETCDF_SUFFIXES = (".nc", ".nc4", ".cdf", ".netcdf")
+SELECTION_SUFFIXES = (".json",)
+DEFAULT_DATASET = "fields"
+SELECTION_KEYS = ("source", "variables", "dataset", "start", "stop")
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """How to open one source: a file, its format, which dataset / variables, and a time window [start, stop)."""
+
+    path: str
+    kind: str  # "hdf5" or "netcdf"
+    dataset: str = DEFAULT_DATASET
+    variables: tuple[str, ...] = ()
+    start: int = 0
+    stop: int | None = None
+
+
+class FieldSource(abc.ABC):
+    """An open source: `grid` describes it, `read(start, stop)` returns (n, C, H, W) float32 within the window."""
+
+    def __init__(self, spec: SourceSpec, grid: GridInfo, total: int) -> None:
+        start, stop = spec.start, total if spec.stop is None else spec.stop
+        if not 0 <= start <= stop <= total:
+            raise InputFileError(f"{spec.path}: time window [{start}, {stop}) lies outside the file's {total} time steps")
+        self.spec = spec
+        self.offset = start
+        self.length = stop - start
+        times = grid.times[start:stop] if grid.times is not None else None
+        self.grid = replace(grid, times=times)
+
+    def __len__(self) -> int:
+        return self.length
+
+    def read(self, start: int, stop: int | None = None) -> np.ndarray:
+        """Fields of time indices [start, stop) of the window (one index when stop is None: (C, H, W))."""
+        single = stop is None
+        stop = start + 1 if stop is None else stop
+        if not 0 <= start < stop <= self.length:
+            raise IndexError(f"{self.spec.path}: time indices [{start}, {stop}) outside 0..{self.length - 1}")
+        fields = self._read(self.offset + start, self.offset + stop)
+        return fields[0] if single else fields
+
+    @abc.abstractmethod
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        """(stop - start, C, H, W) float32 of absolute file indices."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the file."""
+
+    def __enter__(self) -> "FieldSource":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class Hdf5Fields(FieldSource):
+    """A FourCastNet-layout HDF5 file."""
+
+    def __init__(self, spec: SourceSpec) -> None:
+        import h5py
+
+        self.spec = spec
+        try:
+            self.file = h5py.File(spec.path, "r", rdcc_nbytes=CHUNK_CACHE_BYTES)
+        except OSError as error:
+            raise InputFileError(f"{spec.path}: not a readable HDF5 file ({error})") from error
+        try:
+            if spec.dataset not in self.file:
+                raise InputFileError(f"{spec.path}: no dataset {spec.dataset!r} (top-level entries: {sorted(self.file)})")
+            self.fields = self.file[spec.dataset]
+            if self.fields.ndim != 4:
+                raise InputFileError(f"{spec.path}:{spec.dataset} has shape {self.fields.shape}; expected (time, channel, lat, lon)")
+            if self.fields.dtype.kind != "f":
+                raise InputFileError(f"{spec.path}:{spec.dataset} holds {self.fields.dtype}, expected floating-point fields")
+            super().__init__(spec, self._grid(), self.fields.shape[0])
+        except BaseException:
+            self.file.close()
+            raise
+
+    def _grid(self) -> GridInfo:
+        total, count, rows, cols = self.fields.shape
+        names = self.fields.attrs.get("channels")
+        if names is None and "channels" in self.file:
+            names = self.file["channels"][:]
+        channels = tuple(_text(n) for n in names) if names is not None else tuple(f"c{i}" for i in range(count))
+        if len(channels) != count:
+            raise InputFileError(f"{self.spec.path}: {len(channels)} channel names for {count} channels")
+        lat = self._coordinate(LATITUDE_NAMES, rows)
+        lon = self._coordinate(LONGITUDE_NAMES, cols)
+        times = None
+        if "time" in self.file:
+            raw = self.file["time"]
+            if raw.shape != (total,):
+                raise InputFileError(f"{self.spec.path}: time has shape {raw.shape}, expected ({total},)")
+            units = _text(raw.attrs.get("units", "seconds since 1970-01-01"))
+            times = tuple(int(t) for t in cf_seconds(raw[:], units, f"{self.spec.path}:time"))
+        return GridInfo(channels, (rows, cols), lat, lon, times)
+
+    def _coordinate(self, names: tuple[str, ...], size: int) -> tuple[float, ...] | None:
+        for name in names:
+            if name in self.file:
+                values = np.asarray(self.file[name][:], dtype=np.float64)
+                if values.shape != (size,):
+                    raise InputFileError(f"{self.spec.path}: {name} has shape {values.shape}, expected ({size},)")
+                return tuple(values.tolist())
+        return None
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        return np.asarray(self.fields[start:stop], dtype=np.float32)
+
+    def close(self) -> None:
+        """Release the file."""
+        self.file.close()
+
+
+class NetcdfFields(FieldSource):
+    """Variables of a netCDF file, each a (time, lat, lon) channel."""
+
+    def __init__(self, spec: SourceSpec) -> None:
+        self.spec = spec
+        self.file = NetcdfFile(Path(spec.path))
+        try:
+            variables = spec.variables or self._field_variables()
+            if not variables:
+                raise InputFileError(f"{spec.path}: no (time, lat, lon) variable found; name them with the `variables` option")
+            shapes = {name: self.file.shape(name) for name in variables}
+            bad = {name: shape for name, shape in shapes.items() if len(shape) != 3}
+            if bad:
+                raise InputFileError(f"{spec.path}: variables must be (time, lat, lon); got {bad}")
+            if len(set(shapes.values())) != 1:
+                raise InputFileError(f"{spec.path}: variables {list(variables)} have different shapes {shapes}")
+            self.variables = tuple(variables)
+            total, rows, cols = shapes[self.variables[0]]
+            lat = self.file.coordinate(LATITUDE_NAMES)
+            lon = self.file.coordinate(LONGITUDE_NAMES)
+            times = self.file.times()
+            grid = GridInfo(
+                self.variables,
+                (rows, cols),
+                tuple(lat.tolist()) if lat is not None and lat.shape == (rows,) else None,
+                tuple(lon.tolist()) if lon is not None and lon.shape == (cols,) else None,
+                tuple(int(t) for t in times) if times is not None and times.shape == (total,) else None,
+            )
+            super().__init__(replace(spec, variables=self.variables), grid, total)
+        except BaseException:
+            self.file.close()
+            raise
+
+    def _field_variables(self) -> tuple[str, ...]:
+        """Every 3-D variable that is not a coordinate, in file order."""
+        skip = {*LATITUDE_NAMES, *LONGITUDE_NAMES, "time", "valid_time"}
+        return tuple(n for n in self.file.names() if n not in skip and len(self.file.shape(n)) == 3)
+
+    def _read(self, start: int, stop: int) -> np.ndarray:
+        return np.stack([self.file.read(name, slice(start, stop)) for name in self.variables], axis=1).astype(np.float32)
+
+    def close(self) -> None:
+        """Release the file."""
+        self.file.close()
+
+
+def open_source(spec: SourceSpec) -> FieldSource:
+    """Open a source described by `spec`."""
+    if not Path(spec.path).is_file():
+        raise InputFileError(f"field file not found: {spec.path}")
+    if spec.kind == "hdf5":
+        return Hdf5Fields(spec)
+    if spec.kind == "netcdf":
+        return NetcdfFields(spec)
+    raise InputFileError(f"{spec.path}: unknown source kind {spec.kind!r}")
+
+
+def source_spec(path: str | Path, options: Mapping[str, Any] | None = None) -> SourceSpec:
+    """The spec of a file by its suffix: HDF5, netCDF or a selection file; options `dataset`, `variables`, `start`, `stop`."""
+    path = Path(path)
+    options = dict(options or {})
+    suffix = path.suffix.lower()
+    if suffix in SELECTION_SUFFIXES:
+        return read_selection(path, options)
+    variables = options.get("variables") or ()
+    if isinstance(variables, str):
+        variables = tuple(v.strip() for v in variables.split(",") if v.strip())
+    window = {"start": int(options.get("start") or 0), "stop": None if options.get("stop") is None else int(options["stop"])}
+    if suffix in HDF5_SUFFIXES:
+        return SourceSpec(str(path), "hdf5", dataset=options.get("dataset") or DEFAULT_DATASET, **window)
+    if suffix in NETCDF_SUFFIXES:
+        return SourceSpec(str(path), "netcdf", variables=tuple(variables), **window)
+    accepted = [*HDF5_SUFFIXES, *NETCDF_SUFFIXES, *SELECTION_SUFFIXES]
+    raise InputFileError(f"{path}: unknown field file type {suffix or '(none)'} (accepted: {accepted})")
+
+
+def read_selection(path: Path, options: Mapping[str, Any] | None = None) -> SourceSpec:
+    """A selection file: {"source": FILE, "variables": [...], "dataset": ..., "start": i, "stop": j}.
+
+    `source` is relative to the selection file's folder, `$VARS` expanded. `start` / `stop` select time
+    indices [start, stop) of the source. Reader options given beside it override its keys.
+    """
+    try:
+        selection = json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise InputFileError(f"{path}: not a readable selection file ({error})") from error
+    if not isinstance(selection, dict) or "source" not in selection:
+        raise InputFileError(f"{path}: a selection file is a JSON object with at least 'source'")
+    unknown = sorted(set(selection) - set(SELECTION_KEYS))
+    if unknown:
+        raise InputFileError(f"{path}: unknown selection key(s) {unknown}; known: {list(SELECTION_KEYS)}")
+    source = Path(os.path.expandvars(str(selection["source"]))).expanduser()
+    if not source.is_absolute():
+        source = (Path(path).parent / source).resolve()
+    if source.suffix.lower() in SELECTION_SUFFIXES:
+        raise InputFileError(f"{path}: a selection's source must be a field file, not another selection")
+    merged = {k: v for k, v in selection.items() if k != "source"}
+    merged.update({k: v for k, v in (options or {}).items() if k in SELECTION_KEYS and v is not None})
+    return source_spec(source, merged)
+
+
+def open_fields(path: str | Path, options: Mapping[str, Any] | None = None) -> FieldSource:
+    """Open a field file (HDF5, netCDF or selection) with reader options."""
+    return open_source(source_spec(path, options))
+
+
+def _text(value: Any) -> str:
+    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+
+
+@dataclass(frozen=True)
+class FieldRef:
+    """A lazy reference to the field at time index `index` of a source; `load()` reads it.
+
+    Records carry these instead of arrays so a reader stays lazy however large the fields are.
+    `grid` describes the source (without time stamps) for code that learns settings from records.
+    """
+
+    spec: SourceSpec
+    index: int
+    grid: GridInfo = field(compare=False)
+    time: int | None = None  # seconds since 1970-01-01 UTC, when the source has time stamps
+
+    @property
+    def hour(self) -> float | None:
+        """UTC hour of day (fractional), or None without a time stamp."""
+        return None if self.time is None else (self.time % 86400) / 3600.0
+
+    def load(self) -> np.ndarray:
+        """(C, H, W) float32, through this process's cache of open sources."""
+        return OPEN_SOURCES.read(self.spec, self.index)
+
+
+class SourceCache:
+    """Sources kept open per process, so the records of one file share a handle and its chunk cache.
+
+    netCDF files are often compressed in chunks spanning many time steps; reopening the file for each
+    record would decompress a chunk per record. Entries are keyed by process id as well, so a worker
+    process never uses a handle its parent opened. The least recently used source is closed beyond
+    `capacity`.
+    """
+
+    def __init__(self, capacity: int = 4) -> None:
+        self.capacity = capacity
+        self._open: OrderedDict[tuple[int, SourceSpec], FieldSource] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def read(self, spec: SourceSpec, index: int) -> np.ndarray:
+        """Field `index` of the source `spec`."""
+        key = (os.getpid(), spec)
+        with self._lock:
+            source = self._open.pop(key, None)
+            if source is None:
+                source = open_source(spec)
+            self._open[key] = source
+            while len(self._open) > self.capacity:
+                (pid, _), oldest = self._open.popitem(last=False)
+                if pid == os.getpid():
+                    oldest.close()
+            return source.read(index)
+
+    def clear(self) -> None:
+        """Close every source this process opened."""
+        with self._lock:
+            for (pid, _), source in self._open.items():
+                if pid == os.getpid():
+                    source.close()
+            self._open.clear()
+
+
+OPEN_SOURCES = SourceCache()

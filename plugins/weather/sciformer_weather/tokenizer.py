@@ -1,0 +1,102 @@
+"""The weather tokenizer: a record's fields -> normalised (C, H, W) tensors; the embedder makes the patches.
+
+Non-finite values (NaN, inf) make a record bad by default (`nan_policy: bad`). With `nan_policy: fill`
+they are filled with the channel's training mean (0 after normalisation) in the input, and left out of
+the loss in the target (`extras["target_mask"]` is False there).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sciformer.config import ModelConfig
+from sciformer.data.batch import TokenBatch
+from sciformer.domain import Tokenizer
+from sciformer.errors import BadRecordError
+from sciformer.records import Record
+
+from .normalise import Normaliser
+from .options import WeatherOptions
+from .sources import FieldRef
+
+
+class FieldEncoding(NamedTuple):
+    """One encoded record: normalised input (C, H, W), target (C, H, W) or None, target mask or None, and
+    the input's UTC hour of day (None when unknown)."""
+
+    features: Tensor
+    target: Tensor | None
+    target_mask: Tensor | None
+    hour: float | None = None
+
+
+class FieldTokenizer(Tokenizer):
+    """Loads, checks and normalises fields; every record of a model has the same grid, so nothing is padded."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        self.options = WeatherOptions.from_config(config)
+        self.normaliser = Normaliser.of(self.options)
+
+    def encode(self, record: Record) -> FieldEncoding:
+        """A record -> FieldEncoding; raises BadRecordError for a wrong shape, wrong channels or non-finite values."""
+        if record.error:
+            raise BadRecordError(record.id, record.error)
+        hour = record.data.hour if isinstance(record.data, FieldRef) else None
+        if self.options.time_features and hour is None:
+            raise BadRecordError(record.id, "the model uses the time of day, but the record has no time stamp")
+        features, _ = self._field(record, record.data, "input")
+        if record.target is None:
+            return FieldEncoding(features, None, None, hour)
+        target, mask = self._field(record, record.target, "target")
+        return FieldEncoding(features, target, mask, hour)
+
+    def _field(self, record: Record, value: Any, role: str) -> tuple[Tensor, Tensor | None]:
+        """Load, check and normalise one field; returns it and (fill policy only) its finite mask."""
+        if isinstance(value, FieldRef):
+            if value.grid.channels != self.options.channels:
+                raise BadRecordError(record.id, f"{role} channels {list(value.grid.channels)} differ from the model's {list(self.options.channels)}")
+            try:
+                value = value.load()
+            except (OSError, IndexError) as error:
+                raise BadRecordError(record.id, f"{role} field cannot be read ({error})") from error
+        try:
+            array = np.asarray(value, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise BadRecordError(record.id, f"{role} must be a (channel, lat, lon) array of numbers, got {type(value).__name__}") from None
+        expected = (len(self.options.channels), *self.options.grid)
+        if array.ndim == 2 and expected[0] == 1:
+            array = array[None]
+        if array.shape != expected:
+            raise BadRecordError(record.id, f"{role} has shape {array.shape}; the model takes (channel, lat, lon) = {expected}")
+        finite = np.isfinite(array)
+        mask = None
+        if not finite.all():
+            if self.options.nan_policy == "bad":
+                counts = (~finite).reshape(expected[0], -1).sum(axis=1)
+                where = ", ".join(f"{name}: {int(n)}" for name, n in zip(self.options.channels, counts) if n)
+                raise BadRecordError(record.id, f"{role} has non-finite values (NaN/inf) ({where}); set domain_options.nan_policy: fill to mask them")
+            array = np.where(finite, array, self.normaliser.mean)
+            mask = torch.from_numpy(finite)
+        return torch.from_numpy(self.normaliser.forward(array)), mask
+
+    def collate(self, encoded: Sequence[FieldEncoding], record_ids: Sequence[str]) -> TokenBatch:
+        """Stack fields (B, C, H, W); targets when every record has one; a target mask when any has gaps."""
+        features = torch.stack([e.features for e in encoded])
+        tokens = self.options.num_tokens
+        batch = TokenBatch(padding_mask=torch.ones(len(encoded), tokens, dtype=torch.bool), record_ids=list(record_ids), features=features)
+        if all(e.hour is not None for e in encoded):
+            batch.extras["hour"] = torch.tensor([e.hour for e in encoded], dtype=torch.float32)
+        if all(e.target is not None for e in encoded):
+            batch.targets = torch.stack([e.target for e in encoded])
+            if any(e.target_mask is not None for e in encoded):
+                full = torch.ones_like(encoded[0].target, dtype=torch.bool)
+                batch.extras["target_mask"] = torch.stack([full if e.target_mask is None else e.target_mask for e in encoded])
+        return batch
+
+    def num_tokens(self, encoded: FieldEncoding) -> int:
+        """Patches per field (the same for every record of a model)."""
+        return self.options.num_tokens

@@ -1,0 +1,89 @@
+"""End to end on the shipped ERA5 hours: train a tiny forecaster from a recipe, evaluate it with rollouts
+against persistence and climatology, write forecasts and maps, and batch-score it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from sciformer.checkpoint import read_checkpoint_info
+from sciformer.cli.main import build_cli
+from sciformer.plugins import PluginHost
+from sciformer.scoring import score
+from sciformer.training.recipe import train_recipe
+
+from sciformer_weather import EXAMPLE
+from sciformer_weather.grid import latitude_weights
+
+
+@pytest.fixture(scope="module")
+def host() -> PluginHost:
+    return PluginHost()
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory, host: PluginHost) -> Path:
+    """A tiny AFNO forecaster trained for a few steps on hours 0-31, validated on 32-39, tested on 40-47."""
+    folder = tmp_path_factory.mktemp("weather-train")
+    for name, (start, stop) in {"train": (0, 32), "valid": (32, 40), "test": (40, 48)}.items():
+        (folder / f"{name}.json").write_text(json.dumps({"source": str(EXAMPLE), "start": start, "stop": stop}))
+    recipe = {
+        "model": {"domain": "weather", "task": "forecast", "dim": 16, "depth": 1, "heads": 2,
+                  "domain_options": {"patch": 8, "num_blocks": 2, "residual": True, "time_features": True, "weighted_loss": True}},
+        "data": {"train": "train.json", "valid": "valid.json", "test": "test.json", "options": {"lead": 1}},
+        "training": {"max_steps": 3, "batch_size": 8, "lr": 1e-3, "seed": 0},
+        "output": "model",
+    }  # fmt: skip
+    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    result = train_recipe(folder / "recipe.yaml", host)
+    assert result.steps == 3 and set(result.test) >= {"loss", "mse", "rmse"}
+    return result.output
+
+
+def test_trained_checkpoint_stores_what_preprocessing_needs(trained: Path) -> None:
+    options = read_checkpoint_info(trained).config.domain_options
+    assert options["grid"] == [33, 49] and options["channels"] == ["t2m"] and options["step_hours"] == 1.0
+    assert len(options["latitudes"]) == 33 and 270 < options["mean"][0] < 290 and options["std"][0] > 0
+
+
+def test_evaluate_command_scores_rollouts_against_baselines(trained: Path, host: PluginHost, tmp_path: Path) -> None:
+    out, png = tmp_path / "eval.h5", tmp_path / "maps.png"
+    args = ["weather", "evaluate", "--model", str(trained), "--input", str(EXAMPLE), "--leads", "1,3", "--period", "32:48",
+            "--climatology-period", "0:32", "--climatology-kind", "hour", "--output", str(out), "--png", str(png), "--json"]  # fmt: skip
+    result = CliRunner().invoke(build_cli(host), args, obj=host)
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["samples"] == 13 and summary["leads"] == [1, 3]  # initial times 32..44 keep their truth within 32..47
+    with h5py.File(out) as handle, h5py.File(EXAMPLE) as source:
+        assert handle["forecast"].shape == (13, 2, 1, 33, 49) and handle["truth"].shape == (13, 2, 1, 33, 49)
+        fields = source["fields"][:]
+        np.testing.assert_array_equal(handle["truth"][0, 1], fields[35])
+        assert handle["init_time"][0].decode() == "2019-03-26T08:00"
+        weights = latitude_weights(source["latitude"][:], 33)[:, None]
+        persistence = np.mean([np.sqrt((weights * (fields[t] - fields[t + 3]) ** 2).mean()) for t in range(32, 45)])
+        assert handle["rmse_persistence"][1, 0] == pytest.approx(persistence, rel=1e-5)
+        assert handle["acc_climatology"][:].max() == 0.0
+        assert np.isfinite(handle["forecast"][:]).all()
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    again = CliRunner().invoke(build_cli(host), ["weather", "plot", str(out), "--out", str(tmp_path / "other.png"), "--init", "2", "--lead", "1"], obj=host)
+    assert again.exit_code == 0, again.output
+    assert (tmp_path / "other.png").stat().st_size > 1000
+
+
+def test_evaluate_needs_a_climatology(trained: Path, host: PluginHost) -> None:
+    result = CliRunner().invoke(build_cli(host), ["weather", "evaluate", "--model", str(trained), "--input", str(EXAMPLE)], obj=host)
+    assert result.exit_code == 1 and "climatology" in result.output
+
+
+def test_batch_scoring_writes_one_embedding_per_hour(trained: Path, host: PluginHost, tmp_path: Path) -> None:
+    summary = score(trained, EXAMPLE, tmp_path / "scores.h5", host)
+    assert summary.scored == 47 and summary.bad == 0
+    with h5py.File(tmp_path / "scores.h5") as handle:
+        assert handle["embedding"].shape == (47, 16)
+        assert handle["record_id"][0].decode() == "2019-03-25T00:00"

@@ -22,7 +22,7 @@ demo: setup
 	$(PY) examples/demo.py --out demo-output
 
 test: setup
-	$(PY) -m pytest -q -n 2
+	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2
 
 models: setup
 	$(PY) examples/train_models.py

@@ -58,10 +58,11 @@ def sciformer_readers(domain: str) -> list[RecordReader] | None:
 
 @hookspec(firstresult=True)
 def sciformer_prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig | None:
-    """Complete a configuration from training records before a new model is built.
+    """Complete a configuration from training records before a model is built for training.
 
-    For settings learned from data: a vocabulary, normalisation statistics. Called once by the
-    trainer for a model trained from scratch. First result wins; None keeps `config` as it is.
+    For settings learned from data: a vocabulary, class names, normalisation statistics. Called once
+    by the trainer, also when fine-tuning from a checkpoint, so fill in only what is missing (a
+    pretrained vocabulary must stay as it is). First result wins; None keeps `config` as it is.
     """
 
 

@@ -1,0 +1,130 @@
+"""The `molecule` domain: the Molecule Attention Transformer over RDKit atoms (sciformer plugin)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import click
+
+import sciformer
+from sciformer.config import ModelConfig
+from sciformer.domain import DomainSpec, RecordReader, ShippedModel, WeightImporter
+from sciformer.engine.bias import AttentionBias
+from sciformer.engine.heads import Head
+from sciformer.records import ExampleRecords, Record
+
+from .biases import attention_biases
+from .cli import molecule_commands
+from .embedder import AtomEmbedder
+from .examples import example_records
+from .head import StandardisedRegressionHead
+from .mat_import import import_mat
+from .prepare import prepare_config
+from .reader import read_sdf, read_smi, read_table
+from .tokenizer import MoleculeTokenizer
+
+DOMAIN = "molecule"
+HERE = Path(__file__).parent
+DATA = HERE.parent / "data"
+
+
+@sciformer.hookimpl
+def sciformer_domains() -> list[DomainSpec]:
+    """Declare the molecule domain."""
+    return [
+        DomainSpec(
+            name=DOMAIN,
+            record_type="a molecule: SMILES string or MOL / SDF block (heavy atoms become tokens)",
+            summary="Molecule Attention Transformer: atom tokens with distance and adjacency attention.",
+            tasks=("sequence-regression", "sequence-classification"),
+            default_config={"dim": 128, "depth": 4, "heads": 8, "position": "none", "max_positions": 256, "pooling": "mean"},
+        )
+    ]
+
+
+@sciformer.hookimpl
+def sciformer_readers(domain: str) -> list[RecordReader] | None:
+    """SMILES tables (CSV / TSV), `.smi` files and SDF files."""
+    if domain != DOMAIN:
+        return None
+    return [
+        RecordReader("molecule-table", DOMAIN, (".csv", ".tsv"), read_table, "a SMILES column (default 'smiles') and optional target / id columns"),
+        RecordReader("molecule-smi", DOMAIN, (".smi",), read_smi, "one 'SMILES [name]' per line"),
+        RecordReader("molecule-sdf", DOMAIN, (".sdf", ".sd", ".mol"), read_sdf, "MOL blocks with SD properties (coordinates kept)"),
+    ]
+
+
+@sciformer.hookimpl
+def sciformer_prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig | None:
+    """Class names (classification) or target mean / std (regression) from the training records."""
+    if config.domain != DOMAIN:
+        return None
+    return prepare_config(config, records)
+
+
+@sciformer.hookimpl
+def sciformer_tokenizer(config: ModelConfig) -> MoleculeTokenizer | None:
+    """The RDKit featurizer for this configuration's domain options."""
+    if config.domain != DOMAIN:
+        return None
+    return MoleculeTokenizer(config)
+
+
+@sciformer.hookimpl
+def sciformer_embedder(config: ModelConfig) -> AtomEmbedder | None:
+    """A linear projection of atom features (no position encoding)."""
+    if config.domain != DOMAIN:
+        return None
+    return AtomEmbedder(config)
+
+
+@sciformer.hookimpl
+def sciformer_attention_biases(config: ModelConfig) -> list[AttentionBias] | None:
+    """MAT's distance / adjacency mixture and / or the Gaussian distance logit bias (domain_options.attention_bias)."""
+    if config.domain != DOMAIN:
+        return None
+    return attention_biases(config)
+
+
+@sciformer.hookimpl
+def sciformer_head(config: ModelConfig, embedder: object) -> Head | None:
+    """Regression on standardised targets (predictions in target units); other tasks use the engine's heads."""
+    if config.domain != DOMAIN or config.task != "sequence-regression":
+        return None
+    return StandardisedRegressionHead(config)
+
+
+@sciformer.hookimpl
+def sciformer_examples(domain: str) -> ExampleRecords | None:
+    """Small valid molecules (SMILES and a MOL block) and records the featurizer must reject."""
+    if domain != DOMAIN:
+        return None
+    return example_records()
+
+
+@sciformer.hookimpl
+def sciformer_weight_importers() -> list[WeightImporter]:
+    """`sciformer import mat WEIGHTS.pt --out DIR`: the published MAT state dict layout."""
+    return [WeightImporter("mat", DOMAIN, "Molecule Attention Transformer state dict (.pt, e.g. the published pretrained weights)", import_mat)]
+
+
+@sciformer.hookimpl
+def sciformer_models() -> list[ShippedModel]:
+    """`mat-esol-small`: aqueous solubility (logS) regression trained on ESOL (recipes/mat-esol-small.yaml)."""
+    return [
+        ShippedModel(
+            name="mat-esol-small",
+            domain=DOMAIN,
+            path=HERE / "models" / "mat-esol-small",
+            summary="Small MAT predicting aqueous solubility log10(mol/L), trained on ESOL (random split).",
+            example=DATA / "esol_sample.csv",
+            example_options={"data_column": "smiles", "target_column": "logS"},
+        )
+    ]
+
+
+@sciformer.hookimpl
+def sciformer_cli_commands() -> list[click.Command]:
+    """`sciformer molecule ...`: split, baseline, evaluate and featurize."""
+    return [molecule_commands]

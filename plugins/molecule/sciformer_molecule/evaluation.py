@@ -1,0 +1,74 @@
+"""Evaluating a trained molecule model on labelled records: RMSE / MAE / R^2 or ROC-AUC / accuracy.
+
+These metrics need every prediction at once (ROC-AUC is not a sum over batches), so they are computed
+here rather than by the trainer's per-batch counts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
+from sciformer.data.budget import token_budget_batches
+from sciformer.errors import BadRecordError, ConfigError
+from sciformer.plugins import PluginHost
+from sciformer.reading import read_records
+from sciformer.records import Record
+from sciformer_molecule.metrics import regression_metrics, roc_auc
+
+
+def predict_records(model: str | Path, records: Sequence[Record], host: PluginHost, batch_tokens: int = 4096) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+    """Predictions (N, K) (NaN rows for bad records), a (N,) mask of good records, and encoded targets."""
+    model_dir = resolve_model(str(model), host)
+    net = load_checkpoint(model_dir, host)
+    tokenizer = host.tokenizer(net.config)
+    encoded, rows, targets = [], [], [None] * len(records)
+    for row, record in enumerate(records):
+        try:
+            encoding = tokenizer.encode(record)
+        except BadRecordError:
+            continue
+        encoded.append(encoding)
+        rows.append(row)
+        targets[row] = encoding.target
+    width = max(net.config.num_labels, 1)
+    predictions = np.full((len(records), width), np.nan, dtype=np.float64)
+    with torch.inference_mode():
+        for batch_rows in token_budget_batches([tokenizer.num_tokens(e) for e in encoded], batch_tokens):
+            batch = tokenizer.collate([encoded[i] for i in batch_rows], [records[rows[i]].id for i in batch_rows])
+            output = net(batch).prediction.float()
+            if net.config.task == "sequence-classification":
+                output = output.softmax(dim=-1)
+            predictions[[rows[i] for i in batch_rows]] = output.numpy()
+    good = np.zeros(len(records), dtype=bool)
+    good[rows] = True
+    return predictions, good, targets
+
+
+def evaluate_records(model: str | Path, records: Sequence[Record], host: PluginHost) -> dict[str, float]:
+    """Metrics of `model` (a checkpoint dir or shipped name) on records with targets; bad records are counted."""
+    config = read_checkpoint_info(resolve_model(str(model), host)).config
+    if config.task not in ("sequence-regression", "sequence-classification"):
+        raise ConfigError(f"evaluation needs a sequence regression or classification model, got task {config.task!r}")
+    predictions, good, targets = predict_records(model, records, host)
+    good &= np.array([t is not None for t in targets], dtype=bool)
+    labels = np.array([t if t is not None else np.nan for t in targets], dtype=np.float64)[good]
+    metrics: dict[str, float] = {"records": float(good.sum()), "bad": float(len(records) - good.sum())}
+    if config.task == "sequence-regression":
+        return {**metrics, **regression_metrics(labels, predictions[good, 0])}
+    probabilities = predictions[good]
+    metrics["accuracy"] = float((probabilities.argmax(axis=1) == labels).mean())
+    if config.num_labels == 2:
+        metrics["roc_auc"] = roc_auc(labels == 1, probabilities[:, 1])
+    return metrics
+
+
+def evaluate_file(model: str | Path, path: Path, host: PluginHost, options: Mapping[str, Any] | None = None) -> dict[str, float]:
+    """Evaluate on a file, read with the reader options stored in the checkpoint (updated by `options`)."""
+    info = read_checkpoint_info(resolve_model(str(model), host))
+    reader_options = {**info.extra.get("reader_options", {}), **(options or {})}
+    return evaluate_records(info.path, list(read_records(host, info.config.domain, path, reader_options)), host)

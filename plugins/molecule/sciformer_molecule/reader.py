@@ -1,0 +1,104 @@
+"""Readers of molecule files: CSV / TSV tables of SMILES, `.smi` files, and SDF (MOL blocks with properties).
+
+Records carry the SMILES string or the whole MOL block as `data`, so SDF coordinates stay available
+to `domain_options.geometry: input`. Readers never parse chemistry: an unparsable molecule becomes a
+bad record at tokenization, with its reason, and the rest of the file goes on.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+from sciformer.errors import InputFileError
+from sciformer.records import Record
+
+SDF_END = "$$$$"
+
+
+def read_table(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
+    """Rows of a CSV / TSV file: `data_column` (default `smiles`), optional `target_column` and `id_column`."""
+    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
+    data_column = options.get("data_column", "smiles")
+    target_column = options.get("target_column")
+    id_column = options.get("id_column")
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = csv.DictReader(handle, delimiter=delimiter)
+        missing = [c for c in (data_column, target_column, id_column) if c and c not in (rows.fieldnames or [])]
+        if missing:
+            raise InputFileError(f"{path}: column(s) {missing} not found (columns: {rows.fieldnames})")
+        for number, row in enumerate(rows, start=1):
+            record_id = row[id_column] if id_column else str(number)
+            target = row[target_column] if target_column else None
+            if target is not None and not target.strip():
+                yield Record(id=record_id, data=row[data_column], error=f"empty {target_column!r} value")
+                continue
+            yield Record(id=record_id, data=row[data_column], target=target)
+
+
+def read_smi(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
+    """A `.smi` file: `SMILES [name]` per line; the id is the name or the line number."""
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            parts = line.split(maxsplit=1)
+            if not parts or parts[0].startswith("#"):
+                continue
+            yield Record(id=parts[1].strip() if len(parts) > 1 else str(number), data=parts[0])
+
+
+def read_sdf(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
+    """An SDF file: each MOL block is a record; `id_column` / `target_column` name SD properties.
+
+    The id defaults to the title line, or the block's position (from 1) when that is blank.
+    """
+    id_column = options.get("id_column")
+    target_column = options.get("target_column")
+    with open(path, encoding="utf-8") as handle:
+        lines: list[str] = []
+        number = 0
+        for line in handle:
+            if line.strip() != SDF_END:
+                lines.append(line)
+                continue
+            number += 1
+            yield _sdf_record(lines, number, id_column, target_column)
+            lines = []
+        if any(line.strip() for line in lines):
+            number += 1
+            yield _sdf_record(lines, number, id_column, target_column)
+
+
+def _sdf_record(lines: list[str], number: int, id_column: str | None, target_column: str | None) -> Record:
+    """One SDF entry: the MOL block (up to `M  END`) and its `> <name>` properties."""
+    end = next((i for i, line in enumerate(lines) if line.startswith("M  END")), None)
+    title = lines[0].strip() if lines else ""
+    if end is None:
+        return Record(id=title or str(number), data="", error="SDF entry has no 'M  END' line")
+    properties = _sd_properties(lines[end + 1 :])
+    record_id = properties.get(id_column, "") if id_column else title
+    error = None
+    if id_column and id_column not in properties:
+        error = f"SD property {id_column!r} is missing"
+    target = properties.get(target_column) if target_column else None
+    if target_column and target is None:
+        error = f"SD property {target_column!r} is missing"
+    return Record(id=record_id or str(number), data="".join(lines[: end + 1]), target=target, error=error)
+
+
+def _sd_properties(lines: list[str]) -> dict[str, str]:
+    """`> <name>` headers followed by value lines, up to a blank line."""
+    properties: dict[str, str] = {}
+    name = None
+    values: list[str] = []
+    for line in [*lines, "\n"]:
+        text = line.rstrip("\r\n")
+        if text.startswith(">") and "<" in text and ">" in text[text.index("<") :]:
+            name = text[text.index("<") + 1 : text.index(">", text.index("<"))]
+            values = []
+        elif name is not None and not text.strip():
+            properties[name] = "\n".join(values)
+            name = None
+        elif name is not None:
+            values.append(text)
+    return properties

@@ -1,0 +1,45 @@
+"""Shared pieces of the benchmark scripts: timing, the machine description, result lines."""
+
+from __future__ import annotations
+
+import os
+import platform
+import statistics
+import time
+from typing import Callable
+
+import torch
+
+
+def best_seconds(run: Callable[[], object], repeats: int = 3, warmup: int = 1) -> float:
+    """The fastest of `repeats` timed runs after `warmup` untimed ones (the least disturbed measure)."""
+    for _ in range(warmup):
+        run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def machine() -> str:
+    """One line describing where the numbers were measured."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as handle:
+            cpu = next(line.split(":", 1)[1].strip() for line in handle if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    device = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    return f"{cpu}; {os.cpu_count()} cores; torch {torch.__version__} ({torch.get_num_threads()} threads); {device}"
+
+
+def ratio_line(name: str, reference: float, ours: float, unit: str, extra: str = "") -> str:
+    """`name: reference X unit, sciformer Y unit, ratio Z` (higher throughput is better)."""
+    return f"{name}: reference {reference:,.1f} {unit}, sciformer {ours:,.1f} {unit}, ratio {ours / reference:.2f}x{(' ' + extra) if extra else ''}"
+
+
+def median(values: list[float]) -> float:
+    """The median of a list."""
+    return statistics.median(values)

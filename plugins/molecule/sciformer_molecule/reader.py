@@ -7,11 +7,10 @@ bad record at tokenization, with its reason, and the rest of the file goes on.
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from sciformer.errors import InputFileError
+from sciformer.reading import table_rows
 from sciformer.records import Record
 
 SDF_END = "$$$$"
@@ -19,22 +18,8 @@ SDF_END = "$$$$"
 
 def read_table(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
     """Rows of a CSV / TSV file: `data_column` (default `smiles`), optional `target_column` and `id_column`."""
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    data_column = options.get("data_column", "smiles")
-    target_column = options.get("target_column")
-    id_column = options.get("id_column")
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = csv.DictReader(handle, delimiter=delimiter)
-        missing = [c for c in (data_column, target_column, id_column) if c and c not in (rows.fieldnames or [])]
-        if missing:
-            raise InputFileError(f"{path}: column(s) {missing} not found (columns: {rows.fieldnames})")
-        for number, row in enumerate(rows, start=1):
-            record_id = row[id_column] if id_column else str(number)
-            target = row[target_column] if target_column else None
-            if target is not None and not target.strip():
-                yield Record(id=record_id, data=row[data_column], error=f"empty {target_column!r} value")
-                continue
-            yield Record(id=record_id, data=row[data_column], target=target)
+    for record, _ in table_rows(path, options, default_data_column="smiles"):
+        yield record
 
 
 def read_smi(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:

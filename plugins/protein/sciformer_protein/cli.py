@@ -1,0 +1,232 @@
+"""`sciformer protein ...`: embeddings, variant scores, pseudo-log-likelihoods and contact maps."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import click
+import numpy as np
+
+from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
+from sciformer.cli.main import host_of, parse_options
+from sciformer.engine.model import SciformerModel
+from sciformer.errors import BadRecordError, ConfigError, InputFileError
+from sciformer.plugins import PluginHost
+from sciformer.reading import read_records
+from sciformer.records import Record
+
+from .contacts import METHODS as CONTACT_METHODS
+from .contacts import predict_contacts, save_contact_png
+from .export import write_embeddings
+from .inference import DEFAULT_BATCH_TOKENS, predict_residues
+from .inference import embed as embed_records
+from .likelihood import pseudo_log_likelihood
+from .tokenizer import ProteinTokenizer
+from .variants import METHODS as VARIANT_METHODS
+from .variants import all_substitutions, score_variants
+
+DOMAIN = "protein"
+
+
+def load_protein_model(name: str, host: PluginHost, device: str = "cpu") -> tuple[SciformerModel, ProteinTokenizer, dict]:
+    """A protein checkpoint (directory or shipped name), its tokenizer and its stored reader options."""
+    directory = resolve_model(name, host)
+    info = read_checkpoint_info(directory)
+    if info.config.domain != DOMAIN:
+        raise ConfigError(f"--model {name!r} is a {info.config.domain!r} model, not a protein model")
+    return load_checkpoint(directory, host, device), host.tokenizer(info.config), dict(info.extra.get("reader_options", {}))
+
+
+def input_records(host: PluginHost, input_path: Path | None, sequences: tuple[str, ...], options: dict) -> Iterator[Record]:
+    """Records from --sequence values (ids seq-1, seq-2, ...) and then from an --input file."""
+    for number, sequence in enumerate(sequences, start=1):
+        yield Record(f"seq-{number}", sequence)
+    if input_path is not None:
+        yield from read_records(host, DOMAIN, input_path, options)
+
+
+def _safe_name(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in text)
+
+
+model_option = click.option("--model", required=True, help="Protein checkpoint directory or shipped model name.")
+input_option = click.option("--input", "input_path", type=click.Path(path_type=Path), help="FASTA, .txt, CSV or HDF5 file of sequences.")
+sequence_option = click.option("--sequence", "sequences", multiple=True, help="A sequence given inline (repeatable).")
+options_option = click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Reader option, e.g. data_column=sequence.")
+device_option = click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+
+
+@click.group()
+def protein() -> None:
+    """Protein tools: embeddings, variant effects, pseudo-log-likelihoods, contact maps, per-residue classes."""
+
+
+@protein.command()
+@model_option
+@input_option
+@sequence_option
+@options_option
+@click.option("--output", required=True, type=click.Path(path_type=Path), help="HDF5 file to write.")
+@click.option("--layer", default=-1, show_default=True, help="Layer: 0 = embeddings, -1 = last (after the final norm).")
+@click.option("--per-residue", is_flag=True, help="Also store per-residue representations (ragged, with offsets).")
+@click.option("--batch-tokens", default=DEFAULT_BATCH_TOKENS, show_default=True, help="Token budget per batch.")
+@device_option
+@click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.pass_context
+def embed(ctx: click.Context, model: str, input_path: Path | None, sequences: tuple[str, ...], options: tuple[str, ...], output: Path, layer: int, per_residue: bool, batch_tokens: int, device: str, overwrite: bool) -> None:
+    """Mean, BOS and (optionally) per-residue embeddings of every record into HDF5."""
+    host = host_of(ctx)
+    if output.exists() and not overwrite:
+        raise InputFileError(f"output {output} exists; pass --overwrite to replace it")
+    net, tokenizer, stored = load_protein_model(model, host, device)
+    records = input_records(host, input_path, sequences, {**stored, **parse_options(options)})
+    attributes = {"model": model, "layer": layer, "long_sequences": tokenizer.long_sequences, "max_residues": tokenizer.max_residues}
+    counts = write_embeddings(output, embed_records(net, tokenizer, records, layer, per_residue=per_residue, batch_tokens=batch_tokens), net.config.dim, attributes, per_residue)
+    click.echo(f"embedded {counts['scored']}, bad {counts['bad']} -> {output}")
+
+
+@protein.command()
+@model_option
+@input_option
+@sequence_option
+@options_option
+@click.option("--output", type=click.Path(path_type=Path), help="CSV to write (default: standard output).")
+@click.option("--batch-tokens", default=DEFAULT_BATCH_TOKENS, show_default=True)
+@device_option
+@click.pass_context
+def residues(ctx: click.Context, model: str, input_path: Path | None, sequences: tuple[str, ...], options: tuple[str, ...], output: Path | None, batch_tokens: int, device: str) -> None:
+    """Per-residue classes of a token-classification model (e.g. secondary structure), one string per record."""
+    host = host_of(ctx)
+    net, tokenizer, stored = load_protein_model(model, host, device)
+    records = input_records(host, input_path, sequences, {**stored, **parse_options(options)})
+    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        writer = csv.writer(handle)
+        writer.writerow(["record_id", "prediction", "mean_confidence", "error"])
+        for result in predict_residues(net, tokenizer, records, batch_tokens=batch_tokens):
+            if result.error:
+                writer.writerow([result.record_id, "", "", result.error])
+                continue
+            joiner = "" if all(len(label) == 1 for label in result.labels) else " "
+            writer.writerow([result.record_id, joiner.join(result.labels), f"{result.probabilities.max(-1).mean():.4f}", ""])
+    finally:
+        if output:
+            handle.close()
+
+
+@protein.command()
+@model_option
+@click.option("--sequence", help="The wild-type sequence.")
+@click.option("--fasta", type=click.Path(path_type=Path, exists=True), help="FASTA file whose first record is the wild type.")
+@click.option("--mutations", "mutations", multiple=True, help="A variant such as A23G or A23G:K40R (repeatable).")
+@click.option("--input", "input_path", type=click.Path(path_type=Path, exists=True), help="CSV with a column of variants.")
+@click.option("--column", default="mutant", show_default=True, help="Column of --input holding the variants.")
+@click.option("--scan", is_flag=True, help="Score every single substitution (a deep mutational scan).")
+@click.option("--method", type=click.Choice(VARIANT_METHODS), default="masked-marginal", show_default=True)
+@click.option("--output", type=click.Path(path_type=Path), help="CSV to write (default: standard output).")
+@click.option("--batch-tokens", default=DEFAULT_BATCH_TOKENS, show_default=True)
+@device_option
+@click.pass_context
+def variants(ctx: click.Context, model: str, sequence: str | None, fasta: Path | None, mutations: tuple[str, ...], input_path: Path | None, column: str, scan: bool, method: str, output: Path | None, batch_tokens: int, device: str) -> None:
+    """Score variants of a wild-type sequence (log-odds of mutant vs wild type, summed over mutations)."""
+    host = host_of(ctx)
+    if (sequence is None) == (fasta is None):
+        raise click.ClickException("give the wild type as --sequence or --fasta (one of them)")
+    if fasta is not None:
+        first = next(iter(read_records(host, DOMAIN, fasta, {})), None)
+        if first is None:
+            raise InputFileError(f"{fasta}: no sequence found")
+        sequence = first.data
+    wanted = list(mutations)
+    rows: list[dict] = [{column: m} for m in mutations]
+    if input_path is not None:
+        with open(input_path, encoding="utf-8", newline="") as handle:
+            table = csv.DictReader(handle)
+            if column not in (table.fieldnames or []):
+                raise InputFileError(f"{input_path}: no column {column!r} (columns: {table.fieldnames})")
+            for row in table:
+                rows.append(row)
+                wanted.append(row[column])
+    if scan:
+        scanned = all_substitutions(sequence)
+        rows += [{column: m} for m in scanned]
+        wanted += scanned
+    if not wanted:
+        raise click.ClickException("give --mutations, --input or --scan")
+    net, tokenizer, _ = load_protein_model(model, host, device)
+    scores = score_variants(net, tokenizer, sequence, wanted, method, batch_tokens)
+    fields = list(dict.fromkeys([*(k for row in rows for k in row), method, "error"]))
+    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        for row, result in zip(rows, scores):
+            writer.writerow({**row, method: "" if result.score is None else f"{result.score:.6g}", "error": result.error or ""})
+    finally:
+        if output:
+            handle.close()
+    bad = sum(r.error is not None for r in scores)
+    if bad:
+        click.echo(f"{bad} variant(s) could not be scored; see the error column", err=True)
+
+
+@protein.command()
+@model_option
+@input_option
+@sequence_option
+@options_option
+@click.option("--output", type=click.Path(path_type=Path), help="CSV to write (default: standard output).")
+@click.option("--batch-tokens", default=DEFAULT_BATCH_TOKENS, show_default=True)
+@device_option
+@click.pass_context
+def pll(ctx: click.Context, model: str, input_path: Path | None, sequences: tuple[str, ...], options: tuple[str, ...], output: Path | None, batch_tokens: int, device: str) -> None:
+    """Pseudo-log-likelihood and pseudo-perplexity of each sequence."""
+    host = host_of(ctx)
+    net, tokenizer, stored = load_protein_model(model, host, device)
+    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    try:
+        writer = csv.writer(handle)
+        writer.writerow(["record_id", "length", "pll", "pseudo_perplexity", "error"])
+        for record in input_records(host, input_path, sequences, {**stored, **parse_options(options)}):
+            try:
+                result = pseudo_log_likelihood(net, tokenizer, record, batch_tokens)
+                writer.writerow([record.id, len(result.per_residue), f"{result.pll:.6g}", f"{result.pseudo_perplexity:.6g}", ""])
+            except BadRecordError as error:
+                writer.writerow([record.id, "", "", "", error.reason])
+    finally:
+        if output:
+            handle.close()
+
+
+@protein.command()
+@model_option
+@input_option
+@sequence_option
+@options_option
+@click.option("--limit", default=10, show_default=True, help="Records to map from --input.")
+@click.option("--method", type=click.Choice(CONTACT_METHODS), default="regression", show_default=True, help="ESM's logistic regression, or unsupervised APC scores.")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Folder for .npy arrays and .png maps.")
+@device_option
+@click.pass_context
+def contacts(ctx: click.Context, model: str, input_path: Path | None, sequences: tuple[str, ...], options: tuple[str, ...], limit: int, method: str, out: Path, device: str) -> None:
+    """Contact maps from attention (symmetrised, APC-corrected, logistic regression) as .npy and .png."""
+    host = host_of(ctx)
+    net, tokenizer, stored = load_protein_model(model, host, device)
+    records = list(itertools.islice(input_records(host, input_path, sequences, {**stored, **parse_options(options)}), len(sequences) + limit))
+    if not records:
+        raise click.ClickException("give --sequence or --input")
+    out.mkdir(parents=True, exist_ok=True)
+    for record in records:
+        try:
+            contact_map = predict_contacts(net, tokenizer, record, method)
+        except BadRecordError as error:
+            click.echo(f"{record.id}: skipped ({error.reason})", err=True)
+            continue
+        array, image = out / f"{_safe_name(record.id)}.npy", out / f"{_safe_name(record.id)}.png"
+        np.save(array, contact_map)
+        save_contact_png(contact_map, image, f"{record.id}: {'contact probability' if method == 'regression' else 'APC attention score'}")
+        click.echo(f"{record.id}: {contact_map.shape} -> {array}, {image}")

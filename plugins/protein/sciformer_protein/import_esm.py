@@ -1,0 +1,118 @@
+"""Import a fair-esm ESM-2 checkpoint (`esm2_*.pt`, with its `*-contact-regression.pt` beside it when
+present) into a sciformer checkpoint. Files are read with `torch.load(weights_only=True)`; the only
+non-tensor object allowed is `argparse.Namespace`, which holds the architecture in these files."""
+
+from __future__ import annotations
+
+import argparse
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+from torch import Tensor
+
+from sciformer.config import ModelConfig
+from sciformer.errors import CheckpointError
+from sciformer.plugins import PluginHost
+
+from .host import protein_host
+from .weights import rename, write_checkpoint
+
+DOMAIN = "protein"
+PREFIX = re.compile(r"^(?:encoder\.sentence_encoder\.|encoder\.)")  # what fair-esm strips from fairseq names
+
+#: Our parameter name -> the fair-esm name(s) it comes from (after PREFIX is removed); `{i}` is the layer index.
+BODY: dict[str, str | tuple[str, ...]] = {
+    "embedder.token_embedding.weight": "embed_tokens.weight",
+    "blocks.{i}.norm1.weight": "layers.{i}.self_attn_layer_norm.weight",
+    "blocks.{i}.norm1.bias": "layers.{i}.self_attn_layer_norm.bias",
+    "blocks.{i}.mixer.qkv.weight": ("layers.{i}.self_attn.q_proj.weight", "layers.{i}.self_attn.k_proj.weight", "layers.{i}.self_attn.v_proj.weight"),
+    "blocks.{i}.mixer.qkv.bias": ("layers.{i}.self_attn.q_proj.bias", "layers.{i}.self_attn.k_proj.bias", "layers.{i}.self_attn.v_proj.bias"),
+    "blocks.{i}.mixer.out.weight": "layers.{i}.self_attn.out_proj.weight",
+    "blocks.{i}.mixer.out.bias": "layers.{i}.self_attn.out_proj.bias",
+    "blocks.{i}.norm2.weight": "layers.{i}.final_layer_norm.weight",
+    "blocks.{i}.norm2.bias": "layers.{i}.final_layer_norm.bias",
+    "blocks.{i}.mlp.fc1.weight": "layers.{i}.fc1.weight",
+    "blocks.{i}.mlp.fc1.bias": "layers.{i}.fc1.bias",
+    "blocks.{i}.mlp.fc2.weight": "layers.{i}.fc2.weight",
+    "blocks.{i}.mlp.fc2.bias": "layers.{i}.fc2.bias",
+    "final_norm.weight": "emb_layer_norm_after.weight",
+    "final_norm.bias": "emb_layer_norm_after.bias",
+    "head.dense.weight": "lm_head.dense.weight",
+    "head.dense.bias": "lm_head.dense.bias",
+    "head.norm.weight": "lm_head.layer_norm.weight",
+    "head.norm.bias": "lm_head.layer_norm.bias",
+    "head.bias": "lm_head.bias",
+}
+CONTACT_HEAD = {
+    "embedder.contact_head.regression.weight": "contact_head.regression.weight",
+    "embedder.contact_head.regression.bias": "contact_head.regression.bias",
+}
+#: Tied to embed_tokens in ESM-2 (checked), rotary frequencies (recomputed), fairseq's version counters.
+IGNORABLE = (r"lm_head\.weight", r".*rot_emb\.inv_freq", r".*version")
+
+
+def load_pickle(path: Path) -> Any:
+    """`torch.load` with weights_only=True, allowing argparse.Namespace (fair-esm's config object)."""
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: file not found") from None
+    except Exception as error:  # the weights-only unpickler refuses anything else
+        raise CheckpointError(f"{path}: cannot be read safely as a fair-esm checkpoint ({type(error).__name__}: {error})") from error
+
+
+def architecture(data: Mapping[str, Any], source: Path) -> dict[str, Any]:
+    """The ESM-2 architecture settings (`cfg["model"]`) of a fair-esm checkpoint."""
+    if "cfg" not in data:
+        arch = getattr(data.get("args"), "arch", "?")
+        raise CheckpointError(f"{source}: an ESM-1 / ESM-1b checkpoint (arch {arch!r}); only ESM-2 checkpoints are supported")
+    model = data["cfg"]["model"]
+    settings = vars(model) if isinstance(model, argparse.Namespace) else dict(model)
+    needed = ("encoder_layers", "encoder_embed_dim", "encoder_attention_heads")
+    missing = [k for k in needed if k not in settings]
+    if missing:
+        raise CheckpointError(f"{source}: checkpoint configuration lacks {missing}")
+    return settings
+
+
+def model_config(settings: Mapping[str, Any], contact_head: bool) -> ModelConfig:
+    """Our configuration for fair-esm's ESM2(num_layers, embed_dim, attention_heads, token_dropout)."""
+    return ModelConfig(
+        domain=DOMAIN,
+        dim=int(settings["encoder_embed_dim"]),
+        depth=int(settings["encoder_layers"]),
+        heads=int(settings["encoder_attention_heads"]),
+        mlp_ratio=4.0,  # ESM2 builds its layers with ffn_embed_dim = 4 * embed_dim
+        norm="pre",
+        norm_eps=1e-5,
+        activation="gelu",
+        position="rotary",
+        max_positions=1026,
+        task="mlm",
+        pooling="mean",
+        tie_embeddings=True,
+        domain_options={"max_residues": 1022, "token_dropout": bool(settings.get("token_dropout", True)), "contact_head": contact_head},
+    )
+
+
+def import_fair_esm(source: Path, out: Path, host: PluginHost | None = None) -> Path:
+    """Convert a fair-esm ESM-2 `.pt` file (and its contact regression, if beside it) into a checkpoint."""
+    source = Path(source)
+    data = load_pickle(source)
+    if not isinstance(data, Mapping) or "model" not in data:
+        raise CheckpointError(f"{source}: not a fair-esm checkpoint (no 'model' state dict)")
+    settings = architecture(data, source)
+    foreign: dict[str, Tensor] = {PREFIX.sub("", name): tensor for name, tensor in data["model"].items()}
+    regression = source.with_name(source.stem + "-contact-regression.pt")
+    if regression.is_file():
+        foreign.update(load_pickle(regression)["model"])
+    decoder = foreign.get("lm_head.weight")
+    if decoder is not None and not torch.equal(decoder, foreign["embed_tokens.weight"]):
+        raise CheckpointError(f"{source}: lm_head.weight differs from embed_tokens.weight; ESM-2 ties them")
+    contact = "contact_head.regression.weight" in foreign
+    config = model_config(settings, contact)
+    state = rename(foreign, {**BODY, **(CONTACT_HEAD if contact else {})}, config.depth, IGNORABLE, source)
+    return write_checkpoint(config, state, Path(out), host or protein_host(), {"imported_from": str(source), "format": "esm"})

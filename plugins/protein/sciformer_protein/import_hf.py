@@ -1,0 +1,151 @@
+"""Import a `transformers` ESM-2 directory (config.json + model.safetensors, sharded safetensors or
+pytorch_model.bin) into a sciformer checkpoint. Pickle is only read with `weights_only=True`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+from torch import Tensor
+
+from sciformer.config import ModelConfig
+from sciformer.errors import CheckpointError
+from sciformer.plugins import PluginHost
+
+from . import alphabet
+from .host import protein_host
+from .weights import rename, same_tensor, write_checkpoint
+
+DOMAIN = "protein"
+
+#: Our parameter name -> the transformers name(s) it comes from; `{i}` is the layer index.
+BODY: dict[str, str | tuple[str, ...]] = {
+    "embedder.token_embedding.weight": "esm.embeddings.word_embeddings.weight",
+    "blocks.{i}.norm1.weight": "esm.encoder.layer.{i}.attention.LayerNorm.weight",
+    "blocks.{i}.norm1.bias": "esm.encoder.layer.{i}.attention.LayerNorm.bias",
+    "blocks.{i}.mixer.qkv.weight": (
+        "esm.encoder.layer.{i}.attention.self.query.weight",
+        "esm.encoder.layer.{i}.attention.self.key.weight",
+        "esm.encoder.layer.{i}.attention.self.value.weight",
+    ),
+    "blocks.{i}.mixer.qkv.bias": (
+        "esm.encoder.layer.{i}.attention.self.query.bias",
+        "esm.encoder.layer.{i}.attention.self.key.bias",
+        "esm.encoder.layer.{i}.attention.self.value.bias",
+    ),
+    "blocks.{i}.mixer.out.weight": "esm.encoder.layer.{i}.attention.output.dense.weight",
+    "blocks.{i}.mixer.out.bias": "esm.encoder.layer.{i}.attention.output.dense.bias",
+    "blocks.{i}.norm2.weight": "esm.encoder.layer.{i}.LayerNorm.weight",
+    "blocks.{i}.norm2.bias": "esm.encoder.layer.{i}.LayerNorm.bias",
+    "blocks.{i}.mlp.fc1.weight": "esm.encoder.layer.{i}.intermediate.dense.weight",
+    "blocks.{i}.mlp.fc1.bias": "esm.encoder.layer.{i}.intermediate.dense.bias",
+    "blocks.{i}.mlp.fc2.weight": "esm.encoder.layer.{i}.output.dense.weight",
+    "blocks.{i}.mlp.fc2.bias": "esm.encoder.layer.{i}.output.dense.bias",
+    "final_norm.weight": "esm.encoder.emb_layer_norm_after.weight",
+    "final_norm.bias": "esm.encoder.emb_layer_norm_after.bias",
+}
+LM_HEAD: dict[str, str | tuple[str, ...]] = {
+    "head.dense.weight": "lm_head.dense.weight",
+    "head.dense.bias": "lm_head.dense.bias",
+    "head.norm.weight": "lm_head.layer_norm.weight",
+    "head.norm.bias": "lm_head.layer_norm.bias",
+    "head.bias": "lm_head.bias",
+}
+UNTIED_DECODER = {"head.decoder.weight": "lm_head.decoder.weight"}
+CONTACT_HEAD = {
+    "embedder.contact_head.regression.weight": "esm.contact_head.regression.weight",
+    "embedder.contact_head.regression.bias": "esm.contact_head.regression.bias",
+}
+#: Older LayerNorm parameter names that transformers still writes for ESM (and reads back as weight / bias).
+LEGACY_NAMES = {"LayerNorm.gamma": "LayerNorm.weight", "LayerNorm.beta": "LayerNorm.bias"}
+#: Tensors that carry nothing our model needs: rotary frequencies (recomputed), position ids, the unused pooler.
+IGNORABLE = (r".*rotary_embeddings\.inv_freq", r".*position_ids", r"esm\.pooler\..*", r"lm_head\.decoder\.weight")
+
+
+def read_weights(directory: Path) -> dict[str, Tensor]:
+    """All tensors of a transformers directory: safetensors (single or sharded) or a weights-only bin."""
+    single, index, binary = directory / "model.safetensors", directory / "model.safetensors.index.json", directory / "pytorch_model.bin"
+    if single.is_file():
+        return load_file(str(single))
+    if index.is_file():
+        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
+        return {name: tensor for shard in shards for name, tensor in load_file(str(directory / shard)).items()}
+    if binary.is_file():
+        try:
+            return torch.load(binary, map_location="cpu", weights_only=True)
+        except Exception as error:  # the weights-only unpickler refuses anything but tensors and plain containers
+            raise CheckpointError(f"{binary}: not a plain state dict ({type(error).__name__}: {error})") from error
+    raise CheckpointError(f"{directory}: no model.safetensors, model.safetensors.index.json or pytorch_model.bin")
+
+
+def model_config(hf: dict[str, Any], *, lm_head: bool, tied: bool, contact_head: bool, source: Path) -> ModelConfig:
+    """Our configuration for a transformers EsmConfig (ESM-2 only: rotary positions, no embedding norm)."""
+    problems = []
+    if hf.get("position_embedding_type", "absolute") != "rotary":
+        problems.append(f"position_embedding_type {hf.get('position_embedding_type', 'absolute')!r} (ESM-1 / ESM-1b); only rotary ESM-2 is supported")
+    if hf.get("emb_layer_norm_before"):
+        problems.append("emb_layer_norm_before is set (an ESM-1b feature)")
+    if hf.get("vocab_size") != alphabet.VOCAB_SIZE:
+        problems.append(f"vocab_size {hf.get('vocab_size')} (the ESM alphabet has {alphabet.VOCAB_SIZE})")
+    if hf.get("hidden_act", "gelu") != "gelu":
+        problems.append(f"hidden_act {hf.get('hidden_act')!r}")
+    if hf.get("is_folding_model"):
+        problems.append("it is an ESMFold model")
+    if problems:
+        raise CheckpointError(f"{source}: cannot import: " + "; ".join(problems))
+    positions = int(hf.get("max_position_embeddings", 1026))
+    return ModelConfig(
+        domain=DOMAIN,
+        dim=hf["hidden_size"],
+        depth=hf["num_hidden_layers"],
+        heads=hf["num_attention_heads"],
+        mlp_ratio=hf["intermediate_size"] / hf["hidden_size"],
+        norm="pre",
+        norm_eps=float(hf.get("layer_norm_eps", 1e-5)),
+        activation="gelu",
+        dropout=float(hf.get("hidden_dropout_prob", 0.0)),
+        attention_dropout=float(hf.get("attention_probs_dropout_prob", 0.0)),
+        position="rotary",
+        max_positions=positions,
+        task="mlm" if lm_head else None,
+        pooling="mean",
+        tie_embeddings=tied,
+        domain_options={
+            "max_residues": max(1, positions - 4),  # 1026 -> 1022, ESM-2's crop length
+            "token_dropout": bool(hf.get("token_dropout", True)),
+            "contact_head": contact_head,
+        },
+    )
+
+
+def import_hf_esm(source: Path, out: Path, host: PluginHost | None = None) -> Path:
+    """Convert a transformers ESM-2 directory into a sciformer checkpoint at `out`."""
+    source = Path(source)
+    config_path = source / "config.json"
+    if not config_path.is_file():
+        raise CheckpointError(f"{source}: not a transformers ESM directory (no config.json)")
+    hf = json.loads(config_path.read_text())
+    foreign = read_weights(source)
+    if not any(name.startswith("esm.") for name in foreign):  # saved from EsmModel: no "esm." prefix
+        foreign = {name if name.startswith("lm_head.") else f"esm.{name}": t for name, t in foreign.items()}
+    foreign = {_modern_name(name): t for name, t in foreign.items()}
+    lm_head = "lm_head.dense.weight" in foreign
+    decoder = foreign.get("lm_head.decoder.weight")
+    tied = decoder is None or same_tensor(decoder, foreign["esm.embeddings.word_embeddings.weight"])
+    contact = "esm.contact_head.regression.weight" in foreign
+    config = model_config(hf, lm_head=lm_head, tied=tied, contact_head=contact, source=source)
+    table = {**BODY, **(LM_HEAD if lm_head else {}), **(UNTIED_DECODER if lm_head and not tied else {}), **(CONTACT_HEAD if contact else {})}
+    state = rename(foreign, table, config.depth, IGNORABLE, source)
+    return write_checkpoint(config, state, Path(out), host or protein_host(), {"imported_from": str(source), "format": "hf-esm"})
+
+
+
+def _modern_name(name: str) -> str:
+    """Current transformers name for a legacy LayerNorm parameter name (others unchanged)."""
+    for old, new in LEGACY_NAMES.items():
+        if name.endswith(old):
+            return name[: -len(old)] + new
+    return name

@@ -1,0 +1,169 @@
+"""Running a protein model on records: layer representations, per-residue stitching, batching.
+
+Layers are numbered as ESM numbers them: 0 is the embedding output, i the output of block i, and the
+last layer (`depth`, or -1) is taken after the final layer norm, as ESM's `representations` and
+transformers' last `hidden_states` entry are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from sciformer.data.batch import TokenBatch
+from sciformer.data.budget import token_budget_batches
+from sciformer.engine.model import ModelOutput, SciformerModel
+from sciformer.errors import BadRecordError, ConfigError
+from sciformer.records import Record
+
+from .tokenizer import ProteinEncoding, ProteinTokenizer
+
+DEFAULT_BATCH_TOKENS = 8192
+
+
+def resolve_layer(layer: int, depth: int) -> int:
+    """A layer number in 0..depth (negative numbers count from the end, -1 = last)."""
+    resolved = layer + depth + 1 if layer < 0 else layer
+    if not 0 <= resolved <= depth:
+        raise ConfigError(f"layer {layer} does not exist: the model has layers 0..{depth} (or -{depth + 1}..-1)")
+    return resolved
+
+
+def layer_output(output: ModelOutput, layer: int, depth: int) -> Tensor:
+    """(B, T, D) representation of one layer (the last one after the final layer norm)."""
+    resolved = resolve_layer(layer, depth)
+    if resolved == depth:
+        return output.hidden
+    if output.hidden_states is None:
+        raise ValueError("run the model with output_hidden_states=True to read inner layers")
+    return output.hidden_states[resolved]
+
+
+def residue_positions(batch: TokenBatch, row: int) -> Tensor:
+    """Token positions holding the kept copy of each residue of record `row`, in residue order."""
+    keep = batch.extras["keep"][row]
+    positions = keep.nonzero().squeeze(-1)
+    order = batch.extras["residue_index"][row, positions].argsort()
+    return positions[order]
+
+
+@dataclass
+class Embedding:
+    """Representations of one record at one layer: mean over residues, BOS token, per residue (L, D)."""
+
+    record_id: str
+    mean: np.ndarray | None = None
+    bos: np.ndarray | None = None
+    residues: np.ndarray | None = None
+    error: str | None = None
+
+
+def encode_all(tokenizer: ProteinTokenizer, records: Iterable[Record]) -> Iterator[tuple[Record, ProteinEncoding | None, str | None]]:
+    """Each record with its encoding, or None and the reason it is bad."""
+    for record in records:
+        try:
+            yield record, tokenizer.encode(record), None
+        except BadRecordError as error:
+            yield record, None, error.reason
+
+
+def run_batches(
+    model: SciformerModel,
+    tokenizer: ProteinTokenizer,
+    encoded: Sequence[ProteinEncoding],
+    record_ids: Sequence[str],
+    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    *,
+    hidden_states: bool = False,
+    need_weights: bool = False,
+) -> Iterator[tuple[list[int], TokenBatch, ModelOutput]]:
+    """Run encodings through the model in token-budget batches; yields (indices, batch, output)."""
+    device = next(model.parameters()).device
+    lengths = [tokenizer.num_tokens(e) for e in encoded]
+    for rows in token_budget_batches(lengths, batch_tokens):
+        batch = tokenizer.collate([encoded[i] for i in rows], [record_ids[i] for i in rows]).to(device)
+        with torch.inference_mode():
+            output = model(batch, output_hidden_states=hidden_states, need_weights=need_weights)
+        yield rows, batch, output
+
+
+def embed(
+    model: SciformerModel,
+    tokenizer: ProteinTokenizer,
+    records: Iterable[Record],
+    layer: int = -1,
+    *,
+    per_residue: bool = False,
+    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    chunk: int = 512,
+) -> Iterator[Embedding]:
+    """Embeddings of records in input order (bad records carry `error`); streamed in chunks of records.
+
+    `mean` averages the kept residue tokens (no BOS / EOS / padding), `bos` is the first window's BOS
+    token, `residues` (L, D) the stitched per-residue representations when `per_residue` is set.
+    """
+    depth = model.config.depth
+    resolve_layer(layer, depth)
+    pending: list[tuple[Record, ProteinEncoding | None, str | None]] = []
+    for item in encode_all(tokenizer, records):
+        pending.append(item)
+        if len(pending) == chunk:
+            yield from _embed_chunk(model, tokenizer, pending, layer, per_residue, batch_tokens)
+            pending = []
+    if pending:
+        yield from _embed_chunk(model, tokenizer, pending, layer, per_residue, batch_tokens)
+
+
+def _embed_chunk(
+    model: SciformerModel,
+    tokenizer: ProteinTokenizer,
+    items: Sequence[tuple[Record, ProteinEncoding | None, str | None]],
+    layer: int,
+    per_residue: bool,
+    batch_tokens: int,
+) -> Iterator[Embedding]:
+    results = [Embedding(record.id, error=error) for record, _, error in items]
+    good = [i for i, (_, encoding, _) in enumerate(items) if encoding is not None]
+    encoded = [items[i][1] for i in good]
+    inner = resolve_layer(layer, model.config.depth) < model.config.depth
+    for rows, batch, output in run_batches(model, tokenizer, encoded, [items[i][0].id for i in good], batch_tokens, hidden_states=inner):
+        hidden = layer_output(output, layer, model.config.depth).float()
+        for row, index in enumerate(rows):
+            result = results[good[index]]
+            residues = hidden[row, residue_positions(batch, row)]  # (L, D)
+            result.mean = residues.mean(dim=0).cpu().numpy()
+            result.bos = hidden[row, 0].cpu().numpy()
+            if per_residue:
+                result.residues = residues.cpu().numpy()
+    yield from results
+
+
+@dataclass
+class ResiduePrediction:
+    """Per-residue classes of one record (one label letter or name per residue) and their probabilities (L, K)."""
+
+    record_id: str
+    labels: list[str] | None = None
+    probabilities: np.ndarray | None = None
+    error: str | None = None
+
+
+def predict_residues(model: SciformerModel, tokenizer: ProteinTokenizer, records: Iterable[Record], *, batch_tokens: int = DEFAULT_BATCH_TOKENS) -> Iterator[ResiduePrediction]:
+    """Residue-level predictions of a token-classification model, stitched across windows, in input order."""
+    if model.config.task != "token-classification":
+        raise ConfigError(f"per-residue predictions need a token-classification model; the model's task is {model.config.task!r}")
+    names = list(model.config.labels) or [str(i) for i in range(model.config.num_labels)]
+    items = list(encode_all(tokenizer, records))
+    results = [ResiduePrediction(record.id, error=error) for record, _, error in items]
+    good = [i for i, (_, encoding, _) in enumerate(items) if encoding is not None]
+    encoded = [items[i][1] for i in good]
+    for rows, batch, output in run_batches(model, tokenizer, encoded, [items[i][0].id for i in good], batch_tokens):
+        for row, index in enumerate(rows):
+            probabilities = output.prediction[row, residue_positions(batch, row)].float().softmax(-1).cpu().numpy()  # (L, K)
+            results[good[index]].probabilities = probabilities
+            results[good[index]].labels = [names[k] for k in probabilities.argmax(-1)]
+    yield from results

@@ -1,0 +1,11 @@
+"""The shared plugin harness, run on the protein domain (its examples include a windowed sequence)."""
+
+from __future__ import annotations
+
+from sciformer.testing import DomainConformance
+
+
+class TestProteinConformance(DomainConformance):
+    """Every conformance check of sciformer.testing on `protein`."""
+
+    domain = "protein"

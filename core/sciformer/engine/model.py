@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
 from sciformer.config import ModelConfig
@@ -55,10 +56,15 @@ class SciformerModel(nn.Module):
         self.final_norm = nn.LayerNorm(config.dim, eps=config.norm_eps) if config.final_norm else nn.Identity()
         self.head = head
 
+    @property
+    def compute_dtype(self) -> torch.dtype:
+        """The dtype of the blocks' weights: float32, or bfloat16 for a model cast with `.to(torch.bfloat16)`."""
+        return next(self.blocks.parameters()).dtype
+
     def forward(self, batch: TokenBatch, *, need_weights: bool = False, output_hidden_states: bool = False) -> ModelOutput:
         """Run the model on a batch; `need_weights` takes the reference attention path and returns maps."""
         embedded = self.embedder(batch)
-        x = embedded.hidden
+        x = embedded.hidden.to(self.compute_dtype)  # a model cast to bfloat16 runs its blocks in bfloat16
         state: dict = {}
         hidden_states = [x] if output_hidden_states else None
         attentions: list[Tensor] = []

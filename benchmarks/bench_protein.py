@@ -1,0 +1,123 @@
+"""Proteins: transformers EsmModel against sciformer's imported copy, scoring sequences of realistic lengths.
+
+    .venv/bin/python benchmarks/bench_protein.py [--sizes 8M,35M] [--sequences 512]
+
+Identical random weights on both sides (EsmModel built offline, saved, imported with `hf-esm`).
+Lengths are log-normal (median 300, clipped to 30..1022). The reference runs as its users run it
+(batches of 16 in file order) and at its best (batches of 16 sorted by length); sciformer batches by
+token budget. Residues per second; embeddings are the mean over residues of the last layer.
+Targets (float32): >= 3x the file-order reference and >= 1.3x the sorted one; bfloat16 >= 3x the
+sorted float32 reference with embeddings within cosine 0.999.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import EsmConfig, EsmModel, EsmTokenizer
+
+from common import machine
+
+from sciformer.checkpoint import load_checkpoint
+from sciformer.data.budget import token_budget_batches
+from sciformer.plugins import PluginHost
+from sciformer.records import Record
+
+SIZES = {"8M": (320, 6, 20), "35M": (480, 12, 20)}
+RESIDUES = "LAGVSERTIDPKQNFYMHWC"
+ESM_VOCAB = ["<cls>", "<pad>", "<eos>", "<unk>", *"LAGVSERTIDPKQNFYMHWCXBUZO.-", "<null_1>", "<mask>"]
+
+
+def sequences(count: int, seed: int = 0) -> list[str]:
+    """Random residues with log-normal lengths, median 300, clipped to 30..1022."""
+    rng = np.random.default_rng(seed)
+    lengths = np.clip(np.round(np.exp(rng.normal(np.log(300), 0.6, size=count))), 30, 1022).astype(int)
+    return ["".join(rng.choice(list(RESIDUES), size=n)) for n in lengths]
+
+
+def reference_model(size: str, folder: Path) -> EsmModel:
+    """A random ESM-2 of the named size, saved as a transformers directory."""
+    dim, depth, heads = SIZES[size]
+    config = EsmConfig(vocab_size=33, hidden_size=dim, num_hidden_layers=depth, num_attention_heads=heads, intermediate_size=4 * dim,
+                       max_position_embeddings=1026, position_embedding_type="rotary", token_dropout=True, pad_token_id=1, mask_token_id=32,
+                       emb_layer_norm_before=False, layer_norm_eps=1e-5)
+    torch.manual_seed(0)
+    model = EsmModel(config, add_pooling_layer=False).eval()
+    model.save_pretrained(folder)
+    (folder / "vocab.txt").write_text("\n".join(ESM_VOCAB) + "\n")
+    return model
+
+
+def run_reference(model: EsmModel, tokenizer: EsmTokenizer, seqs: list[str], order: list[int]) -> tuple[float, np.ndarray]:
+    """Residues/s and embeddings of the reference in batches of 16 in the given order."""
+    embeddings = np.zeros((len(seqs), model.config.hidden_size), dtype=np.float32)
+    start = time.perf_counter()
+    with torch.inference_mode():
+        for first in range(0, len(order), 16):
+            rows = order[first : first + 16]
+            inputs = tokenizer([seqs[i] for i in rows], return_tensors="pt", padding=True)
+            hidden = model(**inputs).last_hidden_state
+            mask = inputs["attention_mask"].clone()
+            mask[:, 0] = 0
+            mask[torch.arange(len(rows)), inputs["attention_mask"].sum(1) - 1] = 0  # drop BOS and EOS
+            embeddings[rows] = ((hidden * mask[..., None]).sum(1) / mask.sum(1, keepdim=True)).numpy()
+    return sum(map(len, seqs)) / (time.perf_counter() - start), embeddings
+
+
+def run_sciformer(checkpoint: Path, seqs: list[str], dtype: torch.dtype, batch_tokens: int) -> tuple[float, np.ndarray]:
+    """Residues/s and mean embeddings of sciformer with token-budget batches."""
+    host = PluginHost()
+    model = load_checkpoint(checkpoint, host)
+    tokenizer = host.tokenizer(model.config)
+    encoded = [tokenizer.encode(Record(str(i), s)) for i, s in enumerate(seqs)]
+    lengths = [tokenizer.num_tokens(e) for e in encoded]
+    embeddings = np.zeros((len(seqs), model.config.dim), dtype=np.float32)
+    start = time.perf_counter()
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=dtype == torch.bfloat16):
+        for rows in token_budget_batches(lengths, batch_tokens):
+            batch = tokenizer.collate([encoded[i] for i in rows], [str(i) for i in rows])
+            embeddings[rows] = model(batch).pooled.float().numpy()
+    return sum(map(len, seqs)) / (time.perf_counter() - start), embeddings
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    """The smallest row-wise cosine similarity."""
+    return float(((a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))).min())
+
+
+def main() -> None:
+    """Print one line per comparison."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="8M,35M")
+    parser.add_argument("--sequences", type=int, default=512)
+    parser.add_argument("--batch-tokens", type=int, default=8192)
+    args = parser.parse_args()
+    print(machine())
+    seqs = sequences(args.sequences)
+    print(f"{len(seqs)} sequences, {sum(map(len, seqs)):,} residues, median length {int(np.median([len(s) for s in seqs]))}")
+    from sciformer_protein.import_hf import import_hf_esm
+
+    for size in args.sizes.split(","):
+        with tempfile.TemporaryDirectory() as folder:
+            folder = Path(folder)
+            reference = reference_model(size, folder / "hf")
+            tokenizer = EsmTokenizer(str(folder / "hf" / "vocab.txt"))
+            import_hf_esm(folder / "hf", folder / "ours")
+            file_rate, file_emb = run_reference(reference, tokenizer, seqs, list(range(len(seqs))))
+            sorted_rate, _ = run_reference(reference, tokenizer, seqs, sorted(range(len(seqs)), key=lambda i: len(seqs[i])))
+            ours_rate, ours_emb = run_sciformer(folder / "ours", seqs, torch.float32, args.batch_tokens)
+            bf16_rate, bf16_emb = run_sciformer(folder / "ours", seqs, torch.bfloat16, args.batch_tokens)
+            print(f"ESM-2 {size} float32: reference file order {file_rate:,.0f} res/s, sorted {sorted_rate:,.0f} res/s; sciformer {ours_rate:,.0f} res/s: "
+                  f"{ours_rate / file_rate:.2f}x file order (target 3x), {ours_rate / sorted_rate:.2f}x sorted (target 1.3x); "
+                  f"max |embedding diff| {np.abs(ours_emb - file_emb).max():.1e}")
+            print(f"ESM-2 {size} bfloat16: sciformer {bf16_rate:,.0f} res/s: {bf16_rate / sorted_rate:.2f}x sorted float32 reference (target 3x); "
+                  f"min cosine to float32 reference {cosine(bf16_emb, file_emb):.5f} (target 0.999)")
+
+
+if __name__ == "__main__":
+    main()

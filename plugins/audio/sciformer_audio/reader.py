@@ -1,0 +1,143 @@
+"""Readers of the audio domain: sound files, folders of them, CSV manifests and HDF5 waveform datasets.
+
+Every reader yields `Record(id, Waveform(samples, sample_rate), target)` lazily; a file that cannot
+be decoded becomes a record with `error` set, so one corrupt file never stops the others.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import os
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import h5py
+import numpy as np
+import soundfile
+
+from sciformer.errors import InputFileError
+from sciformer.records import Record
+from sciformer_audio.waveform import Waveform, as_float
+
+log = logging.getLogger(__name__)
+
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+HDF5_SUFFIXES = (".h5", ".hdf5")
+DEFAULT_FILE_COLUMN = "file"
+DEFAULT_DATASET = "waveforms"
+DEFAULT_IDS = "ids"
+
+
+def load_audio(path: Path) -> Waveform:
+    """Decode one sound file (anything libsndfile reads) into float32 samples in [-1, 1)."""
+    samples, rate = soundfile.read(str(path), dtype="float32", always_2d=False)
+    return Waveform(samples, int(rate))
+
+
+def audio_record(record_id: str, path: Path, target: Any = None) -> Record:
+    """A record for one sound file; a missing or undecodable file gives a record with `error` set."""
+    if not path.is_file():
+        return Record(record_id, None, target, error=f"audio file not found: {path}")
+    try:
+        return Record(record_id, load_audio(path), target)
+    except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as error:
+        return Record(record_id, None, target, error=f"cannot decode {path.name}: {error}")
+
+
+def read_audio_file(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
+    """One sound file is one record, named by the file's stem."""
+    yield audio_record(path.stem, path)
+
+
+def read_audio_folder(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
+    """Every sound file under a folder (recursively, sorted); ids are paths relative to the folder.
+
+    With `folder_labels: true` a file's target is its first sub-folder's name (class-per-folder layout).
+    """
+    folder_labels = bool(options.get("folder_labels", False))
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES)
+    if not files:
+        raise InputFileError(f"{path}: no audio files ({', '.join(AUDIO_SUFFIXES)}) in this folder")
+    for file in files:
+        relative = file.relative_to(path)
+        target = relative.parts[0] if folder_labels and len(relative.parts) > 1 else None
+        yield audio_record(relative.as_posix(), file, target)
+
+
+def read_manifest(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
+    """A CSV table naming sound files: `data_column` (default `file`), optional `target_column`, `id_column`.
+
+    File paths are taken relative to `root` (itself relative to the CSV's folder; default that folder).
+    """
+    data_column = options.get("data_column", DEFAULT_FILE_COLUMN)
+    target_column = options.get("target_column")
+    id_column = options.get("id_column")
+    root = Path(os.path.expandvars(str(options.get("root", "."))))
+    root = root if root.is_absolute() else path.parent / root
+    with open(path, encoding="utf-8", newline="") as handle:
+        rows = csv.DictReader(handle)
+        missing = [c for c in (data_column, target_column, id_column) if c and c not in (rows.fieldnames or [])]
+        if missing:
+            raise InputFileError(f"{path}: column(s) {missing} not found (columns: {rows.fieldnames}); set data_column / target_column / id_column")
+        for row in rows:
+            file = row[data_column]
+            record_id = row[id_column] if id_column else file
+            target = row[target_column] if target_column else None
+            yield audio_record(record_id, root / file, target)
+
+
+def read_hdf5(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
+    """Rows of an HDF5 waveform dataset: variable-length (or fixed-width 2-D) float or int16 rows.
+
+    `dataset` (default `waveforms`) holds the rows and a `sample_rate` attribute (or the file has one,
+    or the `sample_rate` option gives it); `id_column` names a dataset of ids (default `ids` when
+    present, else row numbers); `target_column` a dataset of targets. int16 rows are divided by 32768.
+    """
+    name = options.get("dataset", DEFAULT_DATASET)
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as error:
+        raise InputFileError(f"{path}: not a readable HDF5 file ({error})") from error
+    with handle:
+        if name not in handle or not isinstance(handle[name], h5py.Dataset):
+            found = sorted(k for k in handle if isinstance(handle[k], h5py.Dataset))
+            raise InputFileError(f"{path}: no waveform dataset {name!r} (datasets: {found}); set the dataset option")
+        rows = handle[name]
+        rate = options.get("sample_rate", rows.attrs.get("sample_rate", handle.attrs.get("sample_rate")))
+        if rate is None:
+            raise InputFileError(f"{path}: dataset {name!r} has no sample_rate attribute; set the sample_rate option")
+        ids = _column(handle, path, options.get("id_column"), DEFAULT_IDS, rows.shape[0])
+        targets = _column(handle, path, options.get("target_column"), None, rows.shape[0])
+        for index in range(rows.shape[0]):
+            record_id = _text(ids[index]) if ids is not None else str(index)
+            target = _text(targets[index]) if targets is not None else None
+            try:
+                samples = as_float(np.asarray(rows[index]))
+            except (TypeError, OSError) as error:
+                yield Record(record_id, None, target, error=f"row {index} of {name!r} is not audio: {error}")
+                continue
+            yield Record(record_id, Waveform(samples, int(rate)), target)
+
+
+def _column(handle: h5py.File, path: Path, name: str | None, default: str | None, length: int) -> np.ndarray | None:
+    """A per-row dataset (ids or targets) read whole; None when neither named nor present by default."""
+    if name is None:
+        if default is None or default not in handle:
+            return None
+        name = default
+    if name not in handle:
+        raise InputFileError(f"{path}: dataset {name!r} not found")
+    values = handle[name][()]
+    if len(values) != length:
+        raise InputFileError(f"{path}: dataset {name!r} has {len(values)} rows, the waveforms {length}")
+    return values
+
+
+def _text(value: Any) -> str:
+    """HDF5 strings arrive as bytes; numbers become their text."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, np.generic):
+        return str(value.item())
+    return str(value)

@@ -1,0 +1,70 @@
+"""Attention over an image: every layer's and head's maps, and attention rollout (Abnar & Zuidema, 2020).
+
+Rollout treats each layer as mixing tokens by `0.5 * A + 0.5 * I` (attention plus the residual
+path), rows renormalised, and multiplies the layers from the first to the last; the [CLS] row of
+the product says how much each patch flowed into the [CLS] token that the classifier reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from sciformer.engine.model import SciformerModel
+from sciformer.records import Record
+
+from .tokenizer import GRID, ImageTokenizer
+
+HEAD_FUSIONS = ("mean", "max", "min")
+
+
+@dataclass(frozen=True)
+class ImageAttention:
+    """Attention of one image: `maps` (layers, heads, T, T) over [CLS] + the patch `grid`; `pixels` (C, H, W) as the model saw them."""
+
+    record_id: str
+    maps: np.ndarray
+    grid: tuple[int, int]
+    pixels: np.ndarray
+    patch_size: int
+
+    def cls_maps(self, layer: int) -> np.ndarray:
+        """(heads, rows, cols): how much [CLS] attends to each patch, per head, in `layer`."""
+        rows, cols = self.grid
+        return self.maps[layer, :, 0, 1:].reshape(-1, rows, cols)
+
+    def rollout(self, head_fusion: str = "mean") -> np.ndarray:
+        """(rows, cols): attention rollout from [CLS] to each patch through every layer."""
+        rows, cols = self.grid
+        return attention_rollout(self.maps, head_fusion)[0, 1:].reshape(rows, cols)
+
+
+def image_attention(model: SciformerModel, tokenizer: ImageTokenizer, record: Record) -> ImageAttention:
+    """Run one image through the model's reference attention path and collect its maps."""
+    encoding = tokenizer.encode(record)
+    batch = tokenizer.collate([encoding], [record.id])
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        output = model(batch.to(device), need_weights=True)
+    if not output.attentions:
+        raise ValueError("the model has no attention layers to map")
+    maps = torch.stack([a[0] for a in output.attentions]).float().cpu().numpy()  # (L, H, T, T)
+    grid = tuple(int(v) for v in batch.extras[GRID][0].tolist())
+    return ImageAttention(record.id, maps, grid, encoding.pixels.numpy(), tokenizer.geometry.patch_size)
+
+
+def attention_rollout(maps: np.ndarray, head_fusion: str = "mean") -> np.ndarray:
+    """(T, T) rollout of (layers, heads, T, T) maps: product over layers of row-normalised 0.5 A + 0.5 I."""
+    if head_fusion not in HEAD_FUSIONS:
+        raise ValueError(f"head_fusion must be one of {list(HEAD_FUSIONS)}, got {head_fusion!r}")
+    length = maps.shape[-1]
+    identity = np.eye(length, dtype=np.float64)
+    result = identity
+    for layer in maps.astype(np.float64):
+        fused = getattr(layer, head_fusion)(axis=0)  # (T, T)
+        mixed = 0.5 * fused + 0.5 * identity
+        mixed /= mixed.sum(axis=-1, keepdims=True)
+        result = mixed @ result
+    return result

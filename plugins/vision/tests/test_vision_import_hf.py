@@ -1,0 +1,143 @@
+"""Parity with transformers' ViT: import a randomly initialised ViTModel / ViTForImageClassification and compare."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import ViTConfig, ViTForImageClassification, ViTModel
+
+from sciformer.checkpoint import load_checkpoint, read_checkpoint_info
+from sciformer.errors import InputFileError
+from sciformer_vision.hf_vit import import_hf_vit
+from sciformer_vision.tokenizer import ImageEncoding, ImageTokenizer
+
+TOLERANCE = 1e-4
+SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, image_size=16, patch_size=4, num_channels=3)
+
+
+def randomise(model: torch.nn.Module, seed: int) -> None:
+    """Every parameter drawn at random (LayerNorm and biases included), so no weight hides behind its default."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            noise = torch.randn(parameter.shape, generator=generator) * 0.2
+            is_norm_scale = "layernorm" in name and name.endswith("weight")
+            parameter.copy_(noise + 1.0 if is_norm_scale else noise)
+
+
+def hf_directory(tmp_path: Path, classifier: bool, **changes: object) -> tuple[Path, torch.nn.Module]:
+    config = ViTConfig(**{**SMALL, **changes}, num_labels=5, id2label={i: f"class-{i}" for i in range(5)}, label2id={f"class-{i}": i for i in range(5)})
+    config._attn_implementation = "eager"
+    torch.manual_seed(0)
+    model = (ViTForImageClassification(config) if classifier else ViTModel(config)).eval()
+    randomise(model, seed=1)
+    folder = tmp_path / ("classifier" if classifier else "encoder")
+    model.save_pretrained(folder)
+    return folder, model
+
+
+def sciformer_batch(tokenizer: ImageTokenizer, pixels: torch.Tensor):
+    """The model input for already-preprocessed pixels (B, C, H, W)."""
+    return tokenizer.collate([ImageEncoding(p, None) for p in pixels], [str(i) for i in range(len(pixels))])
+
+
+@pytest.mark.parametrize("size", [(16, 16), (24, 20), (12, 12)])
+def test_vit_model_final_hidden_states_match(tmp_path, host, size):
+    folder, reference = hf_directory(tmp_path, classifier=False)
+    out = import_hf_vit(folder, tmp_path / "imported")
+    model = load_checkpoint(out, host)
+    tokenizer = host.tokenizer(model.config)
+    pixels = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(2))
+    with torch.inference_mode():
+        expected = reference(pixels, interpolate_pos_encoding=size != (16, 16), output_attentions=True)
+        ours = model(sciformer_batch(tokenizer, pixels), need_weights=True)
+    assert (ours.hidden - expected.last_hidden_state).abs().max() < TOLERANCE
+    assert torch.allclose(ours.pooled, expected.last_hidden_state[:, 0], atol=TOLERANCE)
+    for mine, theirs in zip(ours.attentions, expected.attentions, strict=True):
+        assert (mine - theirs).abs().max() < TOLERANCE
+
+
+@pytest.mark.parametrize("size", [(16, 16), (20, 28)])
+def test_vit_classifier_logits_match(tmp_path, host, size):
+    folder, reference = hf_directory(tmp_path, classifier=True)
+    out = import_hf_vit(folder, tmp_path / "imported")
+    info = read_checkpoint_info(out)
+    assert info.config.task == "sequence-classification" and info.config.labels == tuple(f"class-{i}" for i in range(5))
+    assert info.config.norm_eps == 1e-12 and info.extra["import_format"] == "hf-vit"
+    model = load_checkpoint(out, host)
+    pixels = torch.randn(3, 3, *size, generator=torch.Generator().manual_seed(3))
+    with torch.inference_mode():
+        expected = reference(pixels, interpolate_pos_encoding=size != (16, 16)).logits
+        logits = model(sciformer_batch(host.tokenizer(model.config), pixels)).prediction
+    assert (logits - expected).abs().max() < TOLERANCE
+
+
+def test_bin_weights_without_qkv_bias_and_grey_channels(tmp_path, host):
+    folder, reference = hf_directory(tmp_path, classifier=True, qkv_bias=False, num_channels=1)
+    assert json.loads((folder / "config.json").read_text())["qkv_bias"] is False
+    from safetensors.torch import load_file
+
+    torch.save(load_file(str(folder / "model.safetensors")), folder / "pytorch_model.bin")
+    (folder / "model.safetensors").unlink()
+    model = load_checkpoint(import_hf_vit(folder, tmp_path / "imported"), host)
+    assert model.config.qkv_bias is False and model.config.domain_options["channels"] == 1
+    pixels = torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(4))
+    with torch.inference_mode():
+        logits = model(sciformer_batch(host.tokenizer(model.config), pixels)).prediction
+        assert (logits - reference(pixels).logits).abs().max() < TOLERANCE
+
+
+def test_preprocessor_config_is_carried_into_the_checkpoint(tmp_path, host):
+    folder, _ = hf_directory(tmp_path, classifier=False)
+    processor = {
+        "do_resize": True, "size": {"height": 16, "width": 16}, "resample": 3, "do_rescale": True,
+        "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
+    }
+    (folder / "preprocessor_config.json").write_text(json.dumps(processor))
+    options = read_checkpoint_info(import_hf_vit(folder, tmp_path / "imported")).config.domain_options
+    assert options["resize"] == [16, 16] and options["resample"] == "bicubic" and options["rescale"] is None
+    assert options["mean"] == [0.485, 0.456, 0.406] and options["std"] == [0.229, 0.224, 0.225]
+    (folder / "preprocessor_config.json").unlink()
+    defaults = read_checkpoint_info(import_hf_vit(folder, tmp_path / "defaults")).config.domain_options
+    assert defaults["resize"] == [16, 16] and defaults["resample"] == "bilinear" and defaults["mean"] == [0.5, 0.5, 0.5]
+
+
+def test_foreign_tensors_are_refused(tmp_path):
+    folder, _ = hf_directory(tmp_path, classifier=False)
+    from safetensors.torch import load_file, save_file
+
+    tensors = load_file(str(folder / "model.safetensors"))
+    tensors["decoder.0.weight"] = torch.zeros(3)
+    save_file(tensors, str(folder / "model.safetensors"))
+    with pytest.raises(InputFileError, match="decoder.0.weight"):
+        import_hf_vit(folder, tmp_path / "imported")
+    with pytest.raises(InputFileError, match="config.json"):
+        import_hf_vit(folder / "model.safetensors", tmp_path / "imported")
+
+
+def test_import_command_line(tmp_path, host):
+    from click.testing import CliRunner
+
+    from sciformer.cli.main import build_cli
+
+    folder, _ = hf_directory(tmp_path, classifier=True)
+    listed = CliRunner().invoke(build_cli(host), ["import", "--list"], obj=host)
+    assert "hf-vit" in listed.output and "timm-vit" in listed.output
+    result = CliRunner().invoke(build_cli(host), ["import", "hf-vit", str(folder), "--out", str(tmp_path / "cli")], obj=host)
+    assert result.exit_code == 0, result.output
+    assert read_checkpoint_info(tmp_path / "cli").config.num_labels == 5
+
+
+def test_sharded_safetensors_are_joined(tmp_path, host):
+    folder, reference = hf_directory(tmp_path, classifier=True)
+    sharded = tmp_path / "sharded"
+    reference.save_pretrained(sharded, max_shard_size="20KB")
+    assert (sharded / "model.safetensors.index.json").is_file()
+    model = load_checkpoint(import_hf_vit(sharded, tmp_path / "imported"), host)
+    pixels = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(5))
+    with torch.inference_mode():
+        logits = model(sciformer_batch(host.tokenizer(model.config), pixels)).prediction
+        assert (logits - reference(pixels).logits).abs().max() < TOLERANCE

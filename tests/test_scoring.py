@@ -46,7 +46,7 @@ def test_layout_status_and_order(host, classifier, tmp_path) -> None:
         attributes = dict(results.attrs)
         assert json.loads(attributes["model_config"])["task"] == "sequence-classification"
         assert len(attributes["checkpoint_sha256"]) == 64 and attributes["plugin"] == "text"
-        assert json.loads(attributes["summary"])["scored"] == 2
+        assert json.loads(attributes["summary"])["scored"] == 2 and json.loads(attributes["summary"])["bad"] == 1
 
 
 def test_bad_records_are_marked_and_the_rest_scored(host, classifier, tmp_path) -> None:
@@ -86,7 +86,7 @@ def test_file_level_problems_stop_before_work(host, classifier, tmp_path) -> Non
     (tmp_path / "exists.h5").write_bytes(b"")
     with pytest.raises(InputFileError, match="--overwrite"):
         score(model_dir, inputs, tmp_path / "exists.h5", host)
-    assert not list(tmp_path.glob("*.partial")) and not (tmp_path / "out.h5").exists()
+    assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob("*.chunks")) and not (tmp_path / "out.h5").exists()
 
 
 def test_unknown_domain_of_a_checkpoint(host, classifier, tmp_path) -> None:
@@ -149,17 +149,18 @@ def test_resume_after_kill_equals_an_uninterrupted_run(classifier, tmp_path) -> 
     subprocess.run([*command, "--output", str(tmp_path / "full.h5")], check=True, env=environment, capture_output=True)
     target = tmp_path / "killed.h5"
     process = subprocess.Popen([*command, "--output", str(target)], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    partial = tmp_path / "killed.h5.partial"
+    chunks = tmp_path / "killed.h5.chunks"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (partial.exists() and partial.stat().st_size > 400_000):
-        time.sleep(0.02)
+    while time.monotonic() < deadline and len(list(chunks.glob("chunk-*.h5"))) < 10:
+        time.sleep(0.01)
     os.kill(process.pid, signal.SIGKILL)
     process.wait()
     assert not target.exists(), "a killed run must not leave a file under the final name"
     resumed = subprocess.run([*command, "--output", str(target), "--resume"], env=environment, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    scored_now = int(resumed.stdout.split("scored ")[1].split(",")[0])
-    assert 0 < scored_now < 40_000, "the resumed run must only score what was left"
+    assert "scored 40000, bad 0" in resumed.stdout
+    processed_now = int(resumed.stdout.split("this run processed ")[1].split(" ")[0])
+    assert 0 < processed_now < 40_000, "the resumed run must only score what was left"
     _same_results(tmp_path / "full.h5", target)
 
 
@@ -179,5 +180,5 @@ def test_two_processes_give_the_single_process_file(classifier, tmp_path) -> Non
     completed = subprocess.run(launch, env=environment, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
     _same_results(tmp_path / "one.h5", tmp_path / "two.h5")
-    assert not list(tmp_path.glob("two.h5.part*"))
+    assert not list(tmp_path.glob("two.h5.*"))
     assert completed.stdout.count("scored 1000, bad 0") == 1, "only rank 0 reports"

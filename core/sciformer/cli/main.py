@@ -164,8 +164,8 @@ def score(ctx: click.Context, model: str, input_path: Path, output: Path, datase
     if os.environ.get("RANK", "0") != "0":
         return
     click.echo(
-        f"scored {summary.scored}, bad {summary.bad}, {summary.seconds:.2f} s ({summary.records_per_second:,.1f} records/s, "
-        f"{summary.tokens / max(summary.seconds, 1e-9):,.0f} tokens/s, padding {summary.padding_fraction:.1%}) -> {summary.output}"
+        f"scored {summary.scored}, bad {summary.bad} -> {summary.output}; this run processed {summary.processed} in {summary.seconds:.2f} s "
+        f"({summary.records_per_second:,.1f} records/s, {summary.tokens / max(summary.seconds, 1e-9):,.0f} tokens/s, padding {summary.padding_fraction:.1%})"
     )
 
 

@@ -1,15 +1,17 @@
 """The HDF5 results file: row i of every dataset belongs to input record i.
 
-Rows are appended chunk by chunk to `OUT.partial`; after each chunk the file is flushed and its
-`rows_complete` attribute advanced, so a run stopped at any point can resume from the last
-complete chunk. The file gets its final name only when complete.
+While a run is going, each finished chunk of rows is its own small HDF5 file in `OUT.h5.chunks/`,
+written under a temporary name and renamed when complete, so a crash or `kill -9` can never leave a
+half-written chunk behind: a resumed run skips the chunks that exist. When every chunk is there,
+they are joined in input order into `OUT.h5` (written as `OUT.h5.partial`, then renamed) and the
+folder is removed.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
+import shutil
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -18,12 +20,10 @@ import numpy as np
 
 from sciformer.errors import InputFileError
 
-log = logging.getLogger(__name__)
-
 STATUS_SCORED, STATUS_BAD = 0, 1
 STRING = h5py.string_dtype(encoding="utf-8")
-CHUNK_ROWS = 1024
-ROWS_COMPLETE = "rows_complete"
+ROWS_PER_H5_CHUNK = 1024
+RUN_FILE = "run.json"
 
 
 def encode_attribute(value: Any) -> Any:
@@ -31,80 +31,78 @@ def encode_attribute(value: Any) -> Any:
     return value if isinstance(value, (str, int, float)) else json.dumps(value)
 
 
-def partial_path(path: Path) -> Path:
-    """Where an unfinished results file lives."""
-    return path.with_name(path.name + ".partial")
+def _dtype_of(values: np.ndarray) -> Any:
+    if values.dtype == object and values.size and not isinstance(values.flat[0], (str, bytes)):
+        return h5py.vlen_dtype(np.float32)  # one variable-length vector per row
+    return STRING if values.dtype.kind in "OUS" else values.dtype
 
 
-class ResultWriter:
-    """Appends rows to growable datasets; `close()` renames `OUT.partial` to `OUT`.
+class ChunkStore:
+    """The folder of finished chunks of one run; `identity` must match for a run to resume there."""
 
-    With `resume=True` an existing partial file whose `identity` attributes match is reopened and
-    truncated to its last complete chunk; otherwise a new partial file is started.
-    """
+    def __init__(self, output: Path, identity: Mapping[str, Any], *, resume: bool) -> None:
+        self.output = Path(output)
+        self.folder = self.output.with_name(self.output.name + ".chunks")
+        run_file = self.folder / RUN_FILE
+        wanted = json.loads(json.dumps(identity))
+        if self.folder.exists() and resume and run_file.exists():
+            found = json.loads(run_file.read_text())
+            changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
+            if changed:
+                raise InputFileError(f"cannot resume {self.folder}: this run's {changed} differ; remove the folder or run without --resume")
+            return
+        if self.folder.exists():
+            shutil.rmtree(self.folder)
+        self.folder.mkdir(parents=True)
+        temporary = run_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(wanted, indent=1))
+        os.replace(temporary, run_file)
 
-    def __init__(self, path: str | Path, attributes: Mapping[str, Any], *, resume: bool = False, identity: tuple[str, ...] = ()) -> None:
-        self.path = Path(path)
-        self.partial = partial_path(self.path)
-        self.file = self._reopen(attributes, identity) if resume and self.partial.exists() else None
-        if self.file is None:
-            self.file = h5py.File(self.partial, "w")
+    def path(self, index: int) -> Path:
+        """The file of chunk `index`."""
+        return self.folder / f"chunk-{index:08d}.h5"
+
+    def done(self) -> set[int]:
+        """Indices of the chunks already written completely."""
+        return {int(p.stem.split("-")[1]) for p in self.folder.glob("chunk-*.h5")}
+
+    def write(self, index: int, columns: Mapping[str, np.ndarray], attributes: Mapping[str, Mapping[str, Any]]) -> None:
+        """Write one chunk atomically (temporary name, then rename)."""
+        target = self.path(index)
+        temporary = target.with_suffix(".tmp")
+        with h5py.File(temporary, "w") as handle:
+            for name, values in columns.items():
+                dataset = handle.create_dataset(name, data=values, dtype=_dtype_of(values))
+                for key, value in (attributes.get(name) or {}).items():
+                    dataset.attrs[key] = value
+        os.replace(temporary, target)
+
+    def statuses(self, count: int) -> np.ndarray:
+        """The `status` column of chunks 0..count-1, in order."""
+        parts = []
+        for index in range(count):
+            with h5py.File(self.path(index), "r") as chunk:
+                parts.append(chunk["status"][:])
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int8)
+
+    def join(self, count: int, attributes: Mapping[str, Any]) -> Path:
+        """Join chunks 0..count-1 in order into the output file, then remove the folder."""
+        partial = self.output.with_name(self.output.name + ".partial")
+        with h5py.File(partial, "w") as out:
             for key, value in attributes.items():
-                self.file.attrs[key] = encode_attribute(value)
-            self.file.attrs[ROWS_COMPLETE] = 0
-        self.rows = int(self.file.attrs[ROWS_COMPLETE])
-
-    def _reopen(self, attributes: Mapping[str, Any], identity: tuple[str, ...]) -> h5py.File | None:
-        try:
-            handle = h5py.File(self.partial, "r+")
-        except OSError as error:
-            log.warning("%s is unreadable (%s); starting again from the first record", self.partial, error)
-            self.partial.unlink()
-            return None
-        for key in identity:
-            if handle.attrs.get(key) != encode_attribute(attributes[key]):
-                handle.close()
-                raise InputFileError(f"cannot resume {self.partial}: its {key} differs from this run's; remove it or run without --resume")
-        rows = int(handle.attrs[ROWS_COMPLETE])
-        for dataset in handle.values():
-            dataset.resize(rows, axis=0)
-        log.info("resuming %s after %d complete rows", self.partial, rows)
-        return handle
-
-    def append(self, columns: Mapping[str, np.ndarray], attributes: Mapping[str, Mapping[str, Any]] | None = None) -> None:
-        """Add the same number of rows to every named dataset (created on first use), then flush."""
-        counts = {len(values) for values in columns.values()}
-        if len(counts) != 1:
-            raise ValueError(f"columns disagree on row count: { {k: len(v) for k, v in columns.items()} }")
-        count = counts.pop()
-        for name, values in columns.items():
-            if name not in self.file:
-                self._create(name, values, (attributes or {}).get(name) or {})
-            dataset = self.file[name]
-            dataset.resize(self.rows + count, axis=0)
-            dataset[self.rows :] = values
-        self.rows += count
-        self.file.attrs[ROWS_COMPLETE] = self.rows
-        self.file.flush()
-
-    def _create(self, name: str, values: np.ndarray, attributes: Mapping[str, Any]) -> None:
-        if values.dtype == object and values.size and not isinstance(values.flat[0], (str, bytes)):
-            dtype = h5py.vlen_dtype(np.float32)  # one variable-length vector per row
-        else:
-            dtype = STRING if values.dtype.kind in "OUS" else values.dtype
-        shape = values.shape[1:] if dtype not in (STRING,) and values.dtype != object else ()
-        dataset = self.file.create_dataset(name, shape=(self.rows, *shape), maxshape=(None, *shape), dtype=dtype, chunks=(CHUNK_ROWS, *shape))
-        for key, value in attributes.items():
-            dataset.attrs[key] = value
-
-    def close(self, attributes: Mapping[str, Any] | None = None) -> Path:
-        """Write final attributes, close and move the file to its final name."""
-        for key, value in (attributes or {}).items():
-            self.file.attrs[key] = encode_attribute(value)
-        self.file.close()
-        os.replace(self.partial, self.path)
-        return self.path
-
-    def abort(self) -> None:
-        """Close, keeping the partial file for --resume."""
-        self.file.close()
+                out.attrs[key] = encode_attribute(value)
+            rows = 0
+            for index in range(count):
+                with h5py.File(self.path(index), "r") as chunk:
+                    size = len(chunk["status"])
+                    for name, dataset in chunk.items():
+                        if name not in out:
+                            shape = dataset.shape[1:]
+                            created = out.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=dataset.dtype, chunks=(ROWS_PER_H5_CHUNK, *shape))
+                            created.attrs.update(dict(dataset.attrs))
+                        out[name].resize(rows + size, axis=0)
+                        out[name][rows:] = dataset[:]
+                    rows += size
+        os.replace(partial, self.output)
+        shutil.rmtree(self.folder)
+        return self.output

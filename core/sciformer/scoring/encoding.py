@@ -63,22 +63,23 @@ def _encode_in_worker(records: Sequence[Record]) -> EncodedChunk:
     return encode_chunk(_worker_tokenizer, records)
 
 
-def encode_chunks(chunks: Iterable[Sequence[Record]], tokenizer: Tokenizer, config: ModelConfig, workers: int) -> Iterator[EncodedChunk]:
-    """Encoded chunks in input order; with workers, up to 2 chunks per worker are in flight (flat memory)."""
+def encode_chunks(chunks: Iterable[tuple[int, Sequence[Record]]], tokenizer: Tokenizer, config: ModelConfig, workers: int) -> Iterator[tuple[int, EncodedChunk]]:
+    """Numbered chunks encoded, in input order; with workers, up to 2 chunks per worker are in flight (flat memory)."""
     if workers <= 0:
-        for chunk in chunks:
-            yield encode_chunk(tokenizer, chunk)
+        for index, chunk in chunks:
+            yield index, encode_chunk(tokenizer, chunk)
         return
     context = multiprocessing.get_context("spawn")  # no forked copies of the parent's thread pools
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(config.to_dict(),)) as pool:
-        pending: collections.deque[Future[EncodedChunk]] = collections.deque()
-        iterator = iter(chunks)
-        for chunk in iterator:
-            pending.append(pool.submit(_encode_in_worker, chunk))
+        pending: collections.deque[tuple[int, Future[EncodedChunk]]] = collections.deque()
+        for index, chunk in chunks:
+            pending.append((index, pool.submit(_encode_in_worker, chunk)))
             if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
+                done_index, future = pending.popleft()
+                yield done_index, future.result()
         while pending:
-            yield pending.popleft().result()
+            done_index, future = pending.popleft()
+            yield done_index, future.result()
 
 
 def default_workers() -> int:

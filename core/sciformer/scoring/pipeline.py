@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
-import json
 import logging
 import sys
 import time
@@ -19,7 +19,7 @@ from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from sciformer import __version__
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model, weights_sha256
 from sciformer.data.budget import token_budget_batches
-from sciformer.data.results import STATUS_BAD, STATUS_SCORED, ResultWriter, partial_path
+from sciformer.data.results import STATUS_BAD, STATUS_SCORED, ChunkStore
 from sciformer.domain import Tokenizer
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import ConfigError, InputFileError
@@ -28,17 +28,17 @@ from sciformer.reading import read_records
 from sciformer.records import Record
 from sciformer.scoring.encoding import EncodedChunk, encode_chunk, encode_chunks
 from sciformer.scoring.outputs import batch_outputs, choose_outputs, column_attributes, empty_outputs
-from sciformer.scoring.sharding import Shard, merge_parts
+from sciformer.scoring.sharding import Shard
 
 log = logging.getLogger(__name__)
 
 CHUNK_RECORDS = 1024  # records read, tokenized and written at a time: memory stays flat
-IDENTITY = ("checkpoint_sha256", "input", "reader_options", "outputs", "chunk_records", "world_size")
+IDENTITY = ("checkpoint_sha256", "input", "reader_options", "outputs", "chunk_records")  # what a resumed run must share
 
 
 @dataclass(frozen=True)
 class ScoreSummary:
-    """What a scoring run did."""
+    """What a scoring run did: the whole file's scored and bad records, and this run's work."""
 
     output: Path
     scored: int
@@ -46,11 +46,31 @@ class ScoreSummary:
     seconds: float
     tokens: int
     padding_fraction: float
+    processed: int  # records this run tokenized and scored (fewer than scored + bad after --resume)
 
     @property
     def records_per_second(self) -> float:
         """Throughput over the records this run processed."""
-        return (self.scored + self.bad) / max(self.seconds, 1e-9)
+        return self.processed / max(self.seconds, 1e-9)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The summary stored in the results file."""
+        return {"scored": self.scored, "bad": self.bad, "processed": self.processed, "seconds": round(self.seconds, 3), "tokens": self.tokens, "padding_fraction": round(self.padding_fraction, 4)}
+
+
+class NumberedChunks:
+    """Consecutive chunks of records with their index; `count` is how many have been read."""
+
+    def __init__(self, records: Iterable[Record], size: int) -> None:
+        self.records = records
+        self.size = size
+        self.count = 0
+
+    def __iter__(self) -> Iterator[tuple[int, list[Record]]]:
+        iterator = iter(self.records)
+        while chunk := list(itertools.islice(iterator, self.size)):
+            yield self.count, chunk
+            self.count += 1
 
 
 def score(
@@ -98,51 +118,49 @@ def score(
         "reader_options": reader_options,
         "outputs": list(chosen),
         "chunk_records": chunk_records,
-        "world_size": shard.world,
         "command_line": " ".join(sys.argv),
         "start_time": dt.datetime.now(dt.timezone.utc).isoformat(),
         "dtype": dtype,
     }
     shard.start(device)
-    writer = ResultWriter(shard.part(output), attributes, resume=resume, identity=IDENTITY)
-    done_chunks = -(-writer.rows // chunk_records)
-    mine = (chunk for index, chunk in enumerate(_chunks(itertools.chain(first, records), chunk_records)) if shard.owns(index))
-    counts = {"scored": 0, "bad": 0, "tokens": 0, "padded": 0}
+    identity = {key: attributes[key] for key in IDENTITY}
+    if shard.rank == 0:
+        store = ChunkStore(output, identity, resume=resume)
+    shard.barrier()
+    if shard.rank != 0:
+        store = ChunkStore(output, identity, resume=True)
+    done = store.done()
+    chunks = NumberedChunks(itertools.chain(first, records), chunk_records)
+    todo = ((index, chunk) for index, chunk in chunks if shard.owns(index) and index not in done)
+    counts = {"records": 0, "tokens": 0, "padded": 0}
     clock = time.perf_counter()
     try:
         with _progress(progress and shard.rank == 0) as bar:
             task = bar.add_task("scoring", total=None)
-            for encoded in encode_chunks(itertools.islice(mine, done_chunks, None), tokenizer, info.config, workers):
+            for index, encoded in encode_chunks(todo, tokenizer, info.config, workers):
                 columns, tokens, padded = score_encoded(net, tokenizer, encoded, chosen, batch_tokens, device, dtype)
-                writer.append(columns, column_attributes(info.config))
-                counts["scored"] += int((encoded.status == STATUS_SCORED).sum())
-                counts["bad"] += int((encoded.status == STATUS_BAD).sum())
+                store.write(index, columns, column_attributes(info.config))
+                counts["records"] += len(encoded.status)
                 counts["tokens"] += tokens
                 counts["padded"] += padded
                 elapsed = max(time.perf_counter() - clock, 1e-9)
-                rate = f"{(counts['scored'] + counts['bad']) / elapsed:,.0f} records/s, {counts['tokens'] / elapsed:,.0f} tokens/s"
+                rate = f"{counts['records'] / elapsed:,.0f} records/s, {counts['tokens'] / elapsed:,.0f} tokens/s"
                 bar.update(task, advance=len(encoded.status), description=f"scoring ({rate})")
     except BaseException:
-        writer.abort()
         shard.stop()
         raise
     seconds = time.perf_counter() - clock
-    scored, bad, tokens, padded = shard.sum([counts["scored"], counts["bad"], counts["tokens"], counts["padded"]])
-    padding = 1.0 - tokens / padded if padded else 0.0
-    summary = {"scored": scored, "bad": bad, "seconds": round(seconds, 3), "tokens": tokens, "padding_fraction": round(padding, 4)}
-    final = {"end_time": dt.datetime.now(dt.timezone.utc).isoformat(), "summary": json.dumps(summary)}
-    writer.close(final)
-    if shard.world > 1:
-        shard.barrier()
-        if shard.rank == 0:
-            parts = [Shard(rank, shard.world).part(output) for rank in range(shard.world)]
-            merge_parts(parts, output, chunk_records, {**attributes, **final})
-            for part in parts:
-                part.unlink()
-        shard.barrier()
-        shard.stop()
-    log.info("scored %d record(s), %d bad, in %.1f s", scored, bad, seconds)
-    return ScoreSummary(output, scored, bad, seconds, tokens, padding)
+    processed, tokens, padded = shard.sum([counts["records"], counts["tokens"], counts["padded"]])
+    summary = ScoreSummary(output, 0, 0, seconds, tokens, 1.0 - tokens / padded if padded else 0.0, processed)
+    shard.barrier()
+    if shard.rank == 0:
+        statuses = store.statuses(chunks.count)
+        summary = dataclasses.replace(summary, scored=int((statuses == STATUS_SCORED).sum()), bad=int((statuses == STATUS_BAD).sum()))
+        store.join(chunks.count, {**attributes, "end_time": dt.datetime.now(dt.timezone.utc).isoformat(), "summary": summary.as_dict()})
+    shard.barrier()
+    shard.stop()
+    log.info("%d record(s) scored, %d bad; this run processed %d in %.1f s", summary.scored, summary.bad, processed, seconds)
+    return summary
 
 
 def _check_request(output: Path, overwrite: bool, resume: bool, dtype: str, device: str) -> None:
@@ -150,8 +168,6 @@ def _check_request(output: Path, overwrite: bool, resume: bool, dtype: str, devi
         raise InputFileError(f"output {output} exists; pass --overwrite to replace it")
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite exclude each other")
-    if not resume and partial_path(output).exists():
-        partial_path(output).unlink()
     if dtype not in ("float32", "bfloat16"):
         raise ConfigError(f"dtype must be float32 or bfloat16, got {dtype!r}")
     if device.startswith("cuda") and not torch.cuda.is_available():
@@ -184,12 +200,6 @@ def score_chunk(
     """Score records in memory (no files): the columns a results file would hold, and the tokens seen."""
     columns, tokens, _ = score_encoded(net, tokenizer, encode_chunk(tokenizer, records), choose_outputs(net.config, outputs), batch_tokens, device, dtype)
     return columns, tokens
-
-
-def _chunks(items: Iterable[Record], size: int) -> Iterator[list[Record]]:
-    iterator = iter(items)
-    while chunk := list(itertools.islice(iterator, size)):
-        yield chunk
 
 
 def _progress(enabled: bool) -> Progress:

@@ -1,18 +1,15 @@
-"""Sharding a scoring run across torchrun processes: chunk k goes to rank k mod world size, each rank
-writes a part file, and rank 0 merges the parts in input order into one file."""
+"""Sharding a scoring run across torchrun processes: chunk k goes to rank k mod world size; every rank
+writes its finished chunks into the run's chunk folder and rank 0 joins them in input order."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
-import h5py
 import torch
 import torch.distributed as dist
 
-from sciformer.data.results import ROWS_COMPLETE, ResultWriter
 
 
 @dataclass(frozen=True)
@@ -30,10 +27,6 @@ class Shard:
     def owns(self, chunk_index: int) -> bool:
         """Whether this rank scores the chunk."""
         return chunk_index % self.world == self.rank
-
-    def part(self, output: Path) -> Path:
-        """The file this rank writes: the output itself in a single-process run."""
-        return output if self.world == 1 else output.with_name(f"{output.name}.part{self.rank}-of-{self.world}")
 
     def start(self, device: str) -> None:
         """Join the process group (gloo on CPU, NCCL on CUDA) when there are several ranks."""
@@ -57,25 +50,3 @@ class Shard:
         """Leave the process group."""
         if self.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
-
-
-def merge_parts(parts: Sequence[Path], output: Path, chunk_records: int, attributes: dict) -> Path:
-    """Interleave the parts' chunks back into input order in one results file."""
-    handles = [h5py.File(part, "r") for part in parts]
-    try:
-        writer = ResultWriter(output, attributes)
-        names = list(handles[0].keys())
-        column_attributes = {name: dict(handles[0][name].attrs) for name in names}
-        chunk = 0
-        while True:
-            handle = handles[chunk % len(handles)]
-            start = (chunk // len(handles)) * chunk_records
-            stop = min(start + chunk_records, int(handle.attrs[ROWS_COMPLETE]))
-            if start >= stop:
-                break
-            writer.append({name: handle[name][start:stop] for name in names}, column_attributes)
-            chunk += 1
-        return writer.close()
-    finally:
-        for handle in handles:
-            handle.close()

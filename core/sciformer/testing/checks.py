@@ -229,19 +229,20 @@ def check_checkpoint_round_trip(subject: Subject) -> None:
 
 def check_hdf5_round_trip(subject: Subject) -> None:
     """Scoring results written to HDF5 read back equal to the model's outputs, bad records marked."""
-    from sciformer.data.results import ResultWriter
+    from sciformer.data.results import ChunkStore
 
     model = subject.model().eval()
     records = list(subject.examples.good) + list(subject.examples.bad)
     columns, _ = score_chunk(model, subject.tokenizer(), records, batch_tokens=1 << 16, device="cpu", dtype="float32")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "out.h5"
-        writer = ResultWriter(path, {"domain": subject.domain})
-        writer.append(columns)
-        writer.close()
+        store = ChunkStore(path, {"domain": subject.domain}, resume=False)
+        store.write(0, columns, {})
+        store.join(1, {"domain": subject.domain})
         with h5py.File(path) as results:
             assert list(results["status"][:]) == [0] * len(subject.examples.good) + [1] * len(subject.examples.bad)
             assert np.array_equal(results["embedding"][:], columns["embedding"], equal_nan=True)
+            assert list(results["record_id"].asstr()[:]) == [r.id for r in records]
     with torch.inference_mode():
         direct = model(subject.tokenizer()(list(subject.examples.good))).pooled.numpy()
     assert np.allclose(columns["embedding"][: len(direct)], direct, atol=1e-4, rtol=1e-4)

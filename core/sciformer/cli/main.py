@@ -63,9 +63,14 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 @click.group(cls=SciformerGroup)
 @click.version_option(__version__, prog_name="sciformer")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--threads", type=int, envvar="SCIFORMER_THREADS", default=None, help="CPU threads for PyTorch (default: PyTorch's choice; env SCIFORMER_THREADS).")
 @click.pass_context
-def cli(ctx: click.Context, verbose: int) -> None:
+def cli(ctx: click.Context, verbose: int, threads: int | None) -> None:
     """sciformer: one transformer engine for science, extended by domain plugins."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=Console(stderr=True), show_path=False)], force=True)
 

@@ -182,3 +182,21 @@ def test_two_processes_give_the_single_process_file(classifier, tmp_path) -> Non
     _same_results(tmp_path / "one.h5", tmp_path / "two.h5")
     assert not list(tmp_path.glob("two.h5.*"))
     assert completed.stdout.count("scored 1000, bad 0") == 1, "only rank 0 reports"
+
+
+def test_head_columns_include_per_token_classes(host, text_config, tmp_path) -> None:
+    """A token-classification head contributes `token_predictions`, one class per pooled token."""
+    from sciformer.build import build_model
+    from sciformer.checkpoint import save_checkpoint
+
+    config = text_config.replace(task="token-classification", num_labels=3, labels=("H", "E", "C"))
+    save_checkpoint(build_model(config, host), tmp_path / "model", host)
+    inputs = tmp_path / "in.txt"
+    inputs.write_text("the man ordered the chicken\nbeef\n")
+    score(tmp_path / "model", inputs, tmp_path / "out.h5", host)
+    with h5py.File(tmp_path / "out.h5") as results:
+        predictions = results["token_predictions"]
+        assert [len(row) for row in predictions[:]] == [5, 1]
+        assert all(0 <= value < 3 for row in predictions[:] for value in row)
+        assert list(predictions.attrs["labels"]) == ["H", "E", "C"]
+        assert "embedding" in results and "logits" not in results

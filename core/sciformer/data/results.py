@@ -33,7 +33,7 @@ def encode_attribute(value: Any) -> Any:
 
 def _dtype_of(values: np.ndarray) -> Any:
     if values.dtype == object and values.size and not isinstance(values.flat[0], (str, bytes)):
-        return h5py.vlen_dtype(np.float32)  # one variable-length vector per row
+        return h5py.vlen_dtype(np.asarray(values.flat[0]).dtype)  # one variable-length vector per row
     return STRING if values.dtype.kind in "OUS" else values.dtype
 
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import abc
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -24,8 +27,19 @@ def pool(hidden: Tensor, embedded: Embedded, pooling: str) -> Tensor:
     return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
 
 
+@dataclass(frozen=True)
+class ScoreColumn:
+    """A per-record output a head adds to `sciformer score`: one row's shape (None: a variable-length
+    vector per record), its dtype, and attributes of the HDF5 dataset (class names, units, ...)."""
+
+    shape: tuple[int, ...] | None
+    dtype: str = "float32"
+    attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
 class Head(nn.Module, abc.ABC):
-    """A task head: final hidden states -> predictions, plus the task's loss and evaluation counts."""
+    """A task head: final hidden states -> predictions, plus the task's loss, evaluation counts and
+    the columns it contributes to scoring results."""
 
     @abc.abstractmethod
     def forward(self, hidden: Tensor, embedded: Embedded, batch: TokenBatch) -> Tensor:
@@ -38,6 +52,14 @@ class Head(nn.Module, abc.ABC):
     def evaluate(self, prediction: Tensor, batch: TokenBatch) -> dict[str, tuple[float, int]]:
         """Sums and counts of evaluation metrics for one batch; the trainer reports sum / count."""
         return {"loss": (float(self.loss(prediction, batch)) * batch.size, batch.size)}
+
+    def score_columns(self) -> dict[str, ScoreColumn]:
+        """The outputs this head writes when scoring (none by default)."""
+        return {}
+
+    def score_values(self, prediction: Tensor, embedded: Embedded, batch: TokenBatch) -> dict[str, np.ndarray | Sequence[np.ndarray]]:
+        """One value per record of the batch for each of `score_columns`."""
+        return {}
 
 
 class MaskedLMHead(Head):
@@ -102,6 +124,7 @@ class SequenceHead(Head):
         super().__init__()
         self.pooling = config.pooling
         self.regression = regression
+        self.labels = tuple(config.labels)
         self.dropout = nn.Dropout(config.dropout)
         self.linear = nn.Linear(config.dim, config.num_labels)
 
@@ -114,6 +137,22 @@ class SequenceHead(Head):
         if self.regression:
             return F.mse_loss(prediction.float(), batch.targets.float().view_as(prediction))
         return F.cross_entropy(prediction.float(), batch.targets.long())
+
+    def score_columns(self) -> dict[str, ScoreColumn]:
+        """Regression: `prediction` (N,) or (N, K). Classification: `logits`, `probabilities` (N, K) and
+        `prediction` (N,) class indices, with the class names as `labels`."""
+        classes = self.linear.out_features
+        if self.regression:
+            return {"prediction": ScoreColumn(() if classes == 1 else (classes,))}
+        labels = {"labels": list(self.labels)} if self.labels else {}
+        return {"logits": ScoreColumn((classes,), attributes=labels), "probabilities": ScoreColumn((classes,), attributes=labels), "prediction": ScoreColumn((), "int64", labels)}
+
+    def score_values(self, prediction: Tensor, embedded: Embedded, batch: TokenBatch) -> dict[str, np.ndarray | Sequence[np.ndarray]]:
+        """Logits, probabilities and class index (classification) or values (regression) per record."""
+        prediction = prediction.float()
+        if self.regression:
+            return {"prediction": (prediction.squeeze(-1) if prediction.shape[-1] == 1 else prediction).cpu().numpy()}
+        return {"logits": prediction.cpu().numpy(), "probabilities": prediction.softmax(dim=-1).cpu().numpy(), "prediction": prediction.argmax(dim=-1).cpu().numpy()}
 
     def evaluate(self, prediction: Tensor, batch: TokenBatch) -> dict[str, tuple[float, int]]:
         """Summed loss, plus squared error (regression) or correct predictions (classification)."""
@@ -131,6 +170,7 @@ class TokenClassificationHead(Head):
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
+        self.labels = tuple(config.labels)
         self.dropout = nn.Dropout(config.dropout)
         self.linear = nn.Linear(config.dim, config.num_labels)
 
@@ -145,6 +185,17 @@ class TokenClassificationHead(Head):
     def evaluate(self, prediction: Tensor, batch: TokenBatch) -> dict[str, tuple[float, int]]:
         """Summed loss and accuracy over labelled tokens."""
         return _token_counts(prediction, batch.targets)
+
+    def score_columns(self) -> dict[str, ScoreColumn]:
+        """`token_predictions`: the class index of each pooled token (residues, words), one vector per record."""
+        labels = {"labels": list(self.labels)} if self.labels else {}
+        return {"token_predictions": ScoreColumn(None, "int64", labels)}
+
+    def score_values(self, prediction: Tensor, embedded: Embedded, batch: TokenBatch) -> dict[str, np.ndarray | Sequence[np.ndarray]]:
+        """Class indices over each record's pooled tokens."""
+        classes = prediction.argmax(dim=-1).cpu()
+        mask = embedded.pool_mask.cpu()
+        return {"token_predictions": [classes[row][mask[row]].numpy() for row in range(classes.shape[0])]}
 
 
 def _token_counts(logits: Tensor, targets: Tensor) -> dict[str, tuple[float, int]]:

@@ -100,11 +100,11 @@ def score(
     _check_request(output, overwrite, resume, dtype, device)
     model_dir = resolve_model(str(model), host)
     info = read_checkpoint_info(model_dir)
-    chosen = choose_outputs(info.config, outputs)
     reader_options = {**info.extra.get("reader_options", {}), **(options or {})}
     records = read_records(host, info.config.domain, input_path, reader_options)
     first = list(itertools.islice(records, 1))  # file-level problems stop the run before any work
     net = load_checkpoint(model_dir, host, device)
+    chosen = choose_outputs(net, outputs)
     tokenizer = host.tokenizer(info.config)
     plugin = host.domain_plugin(info.config.domain)
     attributes = {
@@ -139,7 +139,7 @@ def score(
             task = bar.add_task("scoring", total=None)
             for index, encoded in encode_chunks(todo, tokenizer, info.config, workers):
                 columns, tokens, padded = score_encoded(net, tokenizer, encoded, chosen, batch_tokens, device, dtype)
-                store.write(index, columns, column_attributes(info.config))
+                store.write(index, columns, column_attributes(net))
                 counts["records"] += len(encoded.status)
                 counts["tokens"] += tokens
                 counts["padded"] += padded
@@ -181,14 +181,14 @@ def score_encoded(
     count = len(chunk.status)
     rows = sorted(chunk.encoded)
     lengths = [tokenizer.num_tokens(chunk.encoded[r]) for r in rows]
-    columns = empty_outputs(net.config, outputs, count)
+    columns = empty_outputs(net, outputs, count)
     padded = 0
     with torch.inference_mode(), torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
         for batch_rows in token_budget_batches(lengths, batch_tokens):
             chosen = [rows[i] for i in batch_rows]
             padded += max(lengths[i] for i in batch_rows) * len(batch_rows)
             batch = tokenizer.collate([chunk.encoded[r] for r in chosen], [chunk.record_ids[r] for r in chosen]).to(device)
-            for name, values in batch_outputs(net.config, outputs, net(batch)).items():
+            for name, values in batch_outputs(net, outputs, net(batch), batch).items():
                 for row, value in zip(chosen, values):
                     columns[name][row] = value
     return {"record_id": np.array(chunk.record_ids, dtype=object), "status": chunk.status, "error": chunk.errors, **columns}, int(sum(lengths)), padded
@@ -198,7 +198,7 @@ def score_chunk(
     net: SciformerModel, tokenizer: Tokenizer, records: Sequence[Record], batch_tokens: int, device: str, dtype: str, outputs: Sequence[str] | None = None
 ) -> tuple[dict[str, np.ndarray], int]:
     """Score records in memory (no files): the columns a results file would hold, and the tokens seen."""
-    columns, tokens, _ = score_encoded(net, tokenizer, encode_chunk(tokenizer, records), choose_outputs(net.config, outputs), batch_tokens, device, dtype)
+    columns, tokens, _ = score_encoded(net, tokenizer, encode_chunk(tokenizer, records), choose_outputs(net, outputs), batch_tokens, device, dtype)
     return columns, tokens
 
 

@@ -8,17 +8,19 @@ the change and the input field is added back (FourCastNet predicts the field its
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.context import Embedded
-from sciformer.engine.heads import Head
+from sciformer.engine.heads import Head, ScoreColumn
 from sciformer.errors import ConfigError
 
 from .embedding import NOISY_INPUT
 from .grid import latitude_weights
+from .normalise import Normaliser
 from .options import WeatherOptions
 
 TASK = "forecast"
@@ -54,6 +56,16 @@ class ForecastHead(Head):
         if not self.options.residual:
             return fields
         return batch.extras.get(NOISY_INPUT, batch.features) + fields
+
+    def score_columns(self) -> dict[str, ScoreColumn]:
+        """`forecast` (C, H, W): the field one model step ahead, in physical units."""
+        grid = tuple(self.options.grid)
+        attributes = {"channels": list(self.options.channels), "lead_steps": self.options.step, "units": "physical (de-normalised)"}
+        return {"forecast": ScoreColumn((len(self.options.channels), *grid), attributes=attributes)}
+
+    def score_values(self, prediction: Tensor, embedded: Embedded, batch: TokenBatch) -> dict[str, np.ndarray]:
+        """The de-normalised forecast of each record."""
+        return {"forecast": Normaliser.of(self.options).inverse(prediction.float().cpu().numpy())}
 
     def _squared_errors(self, prediction: Tensor, batch: TokenBatch) -> tuple[Tensor, Tensor]:
         """Weighted squared errors and weights (B, C, H, W), zero where the target is masked."""

@@ -37,3 +37,25 @@ def test_shipped_model_beats_persistence_one_hour_ahead(host: PluginHost) -> Non
     assert result.samples == 47
     assert result.rmse["model"][0, 0] < result.rmse["persistence"][0, 0]
     assert result.acc["model"][0, 0] > result.acc["persistence"][0, 0]
+
+
+def test_score_writes_forecasts_in_physical_units(tmp_path) -> None:
+    """`sciformer score` on the shipped model writes a de-normalised one-step forecast per record."""
+    import h5py
+    import numpy as np
+
+    from sciformer.plugins import PluginHost
+    from sciformer.scoring import score
+
+    host = PluginHost()
+    model = host.shipped_models()["afno-era5-uk-t2m"]
+    score(model.name, model.example, tmp_path / "out.h5", host, options=model.example_options)
+    with h5py.File(tmp_path / "out.h5") as results, h5py.File(model.example) as source:
+        forecast = results["forecast"][:]
+        assert forecast.shape == (len(results["status"]), 1, 33, 49)
+        assert list(results["forecast"].attrs["channels"]) == ["t2m"]
+        truth = source["fields"][1 : 1 + len(forecast)]
+        error = np.sqrt(np.mean((forecast - truth) ** 2))
+        persistence = np.sqrt(np.mean((source["fields"][: len(forecast)] - truth) ** 2))
+        assert 200 < forecast.mean() < 320, "kelvin, not normalised units"
+        assert error < persistence, f"one-step RMSE {error:.3f} K must beat persistence {persistence:.3f} K"

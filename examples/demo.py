@@ -11,7 +11,9 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
+from sciformer.checkpoint import read_checkpoint_info
 from sciformer.plugins import PluginHost
+from sciformer.reading import read_records
 from sciformer.scoring import score
 
 
@@ -21,23 +23,24 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("demo-output"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
-    console = Console(width=150)
+    console = Console(width=170)
     host = PluginHost()
     args.out.mkdir(parents=True, exist_ok=True)
     table = Table(title="sciformer demo: batch scoring of shipped examples with shipped models")
-    for column in ("model", "domain", "input", "scored", "bad", "records/s", "output", "first predictions"):
+    for column in ("model", "domain", "input", "scored", "bad", "records/s", "output", "first results", "agreement with the file's labels"):
         table.add_column(column)
     for model in sorted(host.shipped_models().values(), key=lambda m: m.name):
         if model.example is None:
             continue
         output = args.out / f"{model.name}.h5"
         summary = score(model.name, model.example, output, host, options=model.example_options, overwrite=True)
-        table.add_row(model.name, model.domain, model.example.name, str(summary.scored), str(summary.bad), f"{summary.records_per_second:,.1f}", str(output), _first_predictions(output))
+        agreement = _agreement(host, model, output)
+        table.add_row(model.name, model.domain, model.example.name, str(summary.scored), str(summary.bad), f"{summary.records_per_second:,.1f}", str(output), _first_results(output), agreement)
     console.print(table)
 
 
-def _first_predictions(path: Path, count: int = 3) -> str:
-    """A few predictions (class names where the model has them) or embedding norms."""
+def _first_results(path: Path, count: int = 3) -> str:
+    """A few results: class names, values, per-token classes, forecast means, or embedding norms."""
     with h5py.File(path) as results:
         if "prediction" in results:
             values = results["prediction"][:count]
@@ -45,8 +48,30 @@ def _first_predictions(path: Path, count: int = 3) -> str:
             if labels and values.dtype.kind == "i":
                 return ", ".join(labels[v] if v >= 0 else "bad" for v in values)
             return ", ".join(f"{v:.3g}" for v in np.ravel(values))
+        if "token_predictions" in results:
+            labels = list(results["token_predictions"].attrs.get("labels", []))
+            first = results["token_predictions"][0][:24]
+            return "".join(labels[v] for v in first) + "..." if labels else str(first)
+        if "forecast" in results:
+            return "forecast means " + ", ".join(f"{v:.1f}" for v in results["forecast"][:count].mean(axis=(1, 2, 3)))
         norms = np.linalg.norm(results["embedding"][:count], axis=1)
         return "embedding norms " + ", ".join(f"{n:.2f}" for n in norms)
+
+
+def _agreement(host: PluginHost, model, path: Path) -> str:
+    """Accuracy of class predictions against the example file's own labels, where it has them."""
+    info = read_checkpoint_info(model.path)
+    options = {**info.extra.get("reader_options", {}), **model.example_options}
+    if info.config.task != "sequence-classification":
+        return ""
+    truth = [r.target for r in read_records(host, info.config.domain, model.example, options)]
+    if any(t is None for t in truth):
+        return ""
+    with h5py.File(path) as results:
+        labels = list(results["prediction"].attrs.get("labels", []))
+        predicted = [labels[v] if v >= 0 else None for v in results["prediction"][:]]
+    right = sum(str(p) == str(t) for p, t in zip(predicted, truth))
+    return f"accuracy {right / len(truth):.2f} ({right}/{len(truth)})"
 
 
 if __name__ == "__main__":

@@ -127,10 +127,16 @@ def models(ctx: click.Context, as_json: bool) -> None:
 @click.option("--resume", is_flag=True, help="Continue a stopped run from its saved state.")
 @click.pass_context
 def train(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], resume: bool) -> None:
-    """Train a model from a RECIPE.yaml (domain, task, data, model, optimisation)."""
+    """Train a model from a RECIPE.yaml (domain, task, data, model, optimisation).
+
+    Under `torchrun --standalone --nproc-per-node N -m sciformer train ...` the processes train one
+    model together (DDP, or FSDP with training.fsdp: true); rank 0 writes and reports.
+    """
     from sciformer.training.recipe import train_recipe
 
     result = train_recipe(recipe, host_of(ctx), overrides, resume=resume)
+    if os.environ.get("RANK", "0") != "0":
+        return
     click.echo(json.dumps({"output": str(result.output), "steps": result.steps, "best_step": result.best_step, "valid": result.valid, "test": result.test}, indent=2))
 
 
@@ -263,6 +269,12 @@ def new_plugin_command(name: str, parent: Path) -> None:
 
     target = new_plugin(name, parent)
     click.echo(f"created {target}; install it with: pip install -e {target}")
+
+
+from sciformer.cli.plot import plot as plot_command  # noqa: E402 (commands in their own modules)
+cli.add_command(plot_command)
+from sciformer.cli.contrastive import contrastive as contrastive_command  # noqa: E402
+cli.add_command(contrastive_command)
 
 
 def build_cli(host: PluginHost) -> click.Group:

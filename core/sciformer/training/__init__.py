@@ -1,1 +1,2 @@
-"""Single-process training: recipes, the trainer, objectives, schedules and resumable state."""
+"""Training: recipes, the trainer (one process or several under torchrun, DDP or FSDP), objectives,
+schedules, resumable state, metrics logs and curves."""

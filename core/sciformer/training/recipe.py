@@ -12,7 +12,6 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from sciformer.build import build_model
 from sciformer.checkpoint import WEIGHTS, read_checkpoint_info, resolve_model
 from sciformer.config import ModelConfig
 from sciformer.engine.model import SciformerModel
@@ -20,6 +19,8 @@ from sciformer.errors import ConfigError, InputFileError
 from sciformer.plugins import PluginHost
 from sciformer.reading import read_records
 from sciformer.records import Record
+from sciformer.training.distributed import process_group
+from sciformer.training.objectives import build_training_model
 from sciformer.training.trainer import Trainer, TrainingConfig, TrainResult
 
 log = logging.getLogger(__name__)
@@ -85,16 +86,17 @@ def recipe_from_dict(raw: Mapping[str, Any], base: Path, source: Path | None = N
         raise ConfigError("recipe needs data.train")
     for part in ("train", "valid", "test"):
         if data.get(part):
-            data[part] = _resolve(base, data[part])
+            data[part] = resolve_path(base, data[part])
     if not raw.get("output"):
         raise ConfigError("recipe needs output (the folder that becomes the trained checkpoint)")
     init = raw.get("init")
     if init and (base / os.path.expandvars(init)).is_dir():
-        init = str(_resolve(base, init))
-    return Recipe(model, data, TrainingConfig.from_dict(raw.get("training") or {}), _resolve(base, raw["output"]), init, source, dict(raw))
+        init = str(resolve_path(base, init))
+    return Recipe(model, data, TrainingConfig.from_dict(raw.get("training") or {}), resolve_path(base, raw["output"]), init, source, dict(raw))
 
 
-def _resolve(base: Path, value: str) -> Path:
+def resolve_path(base: Path, value: str) -> Path:
+    """`value` with $VARS and ~ expanded, taken from `base` when relative."""
     path = Path(os.path.expandvars(str(value))).expanduser()
     return path if path.is_absolute() else (base / path).resolve()
 
@@ -137,13 +139,13 @@ def build_recipe_model(recipe: Recipe, host: PluginHost, train: Sequence[Record]
     options = {**base.get("domain_options", {}), **recipe.model.get("domain_options", {})}
     config = ModelConfig.from_dict({**base, **recipe.model, "domain_options": options})
     config = host.pm.hook.sciformer_prepare_config(config=config, records=train) or config
-    model = build_model(config, host)
+    model = build_training_model(config, host, recipe.training.mask_ratio)
     if init_dir is not None:
-        _load_matching(model, init_dir / WEIGHTS)
+        load_matching(model, init_dir / WEIGHTS)
     return model
 
 
-def _load_matching(model: SciformerModel, weights: Path) -> None:
+def load_matching(model: SciformerModel, weights: Path) -> None:
     """Copy every pretrained tensor whose name and shape match; log what is re-initialised."""
     pretrained = load_file(str(weights))
     own = model.state_dict()
@@ -155,12 +157,16 @@ def _load_matching(model: SciformerModel, weights: Path) -> None:
 
 
 def train_recipe(path: str | Path, host: PluginHost, overrides: Sequence[str] = (), resume: bool = False) -> TrainResult:
-    """Run a recipe file end to end and return where the trained model went and its metrics."""
+    """Run a recipe file end to end and return where the trained model went and its metrics.
+
+    Under torchrun every process runs this; they join one process group (see training/distributed.py).
+    """
     recipe = load_recipe(path, overrides)
     parts = recipe_records(recipe, host, recipe.model["domain"])
-    torch.manual_seed(recipe.training.seed)
-    model = build_recipe_model(recipe, host, parts["train"])
-    tokenizer = host.tokenizer(model.config)
-    extra = {"reader_options": recipe.data.get("options") or {}, "recipe": recipe.raw}
-    trainer = Trainer(model, tokenizer, host, recipe.training, recipe.output, extra=extra)
-    return trainer.fit(parts["train"], parts["valid"], parts["test"], resume=resume)
+    with process_group(recipe.training.device) as world:
+        torch.manual_seed(recipe.training.seed)  # the same initial weights on every rank
+        model = build_recipe_model(recipe, host, parts["train"])
+        tokenizer = host.tokenizer(model.config)
+        extra = {"reader_options": recipe.data.get("options") or {}, "recipe": recipe.raw}
+        trainer = Trainer(model, tokenizer, host, recipe.training, recipe.output, extra=extra, world=world)
+        return trainer.fit(parts["train"], parts["valid"], parts["test"], resume=resume)

@@ -1,40 +1,43 @@
-"""Resumable training state without pickle: tensors in safetensors, the rest in JSON."""
+"""Resumable training state without pickle: tensors in safetensors, the rest in JSON.
+
+The optimizer state is the full (unsharded) one keyed by parameter names, as
+`ParallelModel.optimizer_state` gives it, so any world size can resume from it.
+"""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 import torch
 from safetensors.torch import load_file, save_file
 
 TENSORS = "trainer.safetensors"
 SCALARS = "trainer.json"
+PREFIX = "optim."
 
 
-def save_training_state(directory: Path, optimizer: torch.optim.Optimizer, progress: dict[str, Any]) -> None:
-    """Write optimizer moments, random states and loop progress into `directory`."""
+def save_training_state(directory: Path, optimizer_state: Mapping[str, Any], progress: Mapping[str, Any]) -> None:
+    """Write optimizer moments (`{"state": {name: {slot: tensor}}, "param_groups": [...]}`) and loop
+    progress into `directory`."""
     directory.mkdir(parents=True, exist_ok=True)
-    optimizer_state = optimizer.state_dict()
-    tensors: dict[str, torch.Tensor] = {"rng.torch": torch.get_rng_state()}
-    for index, slots in optimizer_state["state"].items():
-        for name, value in slots.items():
-            tensors[f"optim.{index}.{name}"] = value.detach().cpu().contiguous()
+    tensors: dict[str, torch.Tensor] = {}
+    for name, slots in optimizer_state["state"].items():
+        for slot, value in slots.items():
+            tensors[f"{PREFIX}{name}.{slot}"] = torch.as_tensor(value).detach().cpu().contiguous()
     save_file(tensors, str(directory / TENSORS))
-    scalars = {"progress": progress, "param_groups": optimizer_state["param_groups"]}
+    scalars = {"progress": dict(progress), "param_groups": optimizer_state["param_groups"]}
     (directory / SCALARS).write_text(json.dumps(scalars, indent=1))
 
 
-def load_training_state(directory: Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
-    """Restore what `save_training_state` wrote; returns the loop progress."""
+def load_training_state(directory: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Read what `save_training_state` wrote: (optimizer state keyed by parameter names, loop progress)."""
     tensors = load_file(str(directory / TENSORS))
     scalars = json.loads((directory / SCALARS).read_text())
-    state: dict[int, dict[str, torch.Tensor]] = {}
+    state: dict[str, dict[str, torch.Tensor]] = {}
     for key, value in tensors.items():
-        if key.startswith("optim."):
-            _, index, name = key.split(".", 2)
-            state.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": scalars["param_groups"]})
-    torch.set_rng_state(tensors["rng.torch"])
-    return scalars["progress"]
+        if key.startswith(PREFIX):
+            name, slot = key[len(PREFIX) :].rsplit(".", 1)  # parameter names hold dots, slot names do not
+            state.setdefault(name, {})[slot] = value
+    return {"state": state, "param_groups": scalars["param_groups"]}, scalars["progress"]

@@ -1,5 +1,13 @@
-"""The single-process trainer: AdamW, warmup + cosine, clipping, accumulation, bfloat16, early stopping,
-JSONL metrics and exact resume."""
+"""The trainer: AdamW, warmup + cosine, clipping, accumulation, bfloat16, early stopping, JSONL metrics
+and exact resume, on one process or several (DDP or FSDP under torchrun).
+
+Data order is a property of the run, not of the world size: each epoch's micro-batches are planned
+from the seed alone, and optimizer step k consumes the next `accumulate x world` of them, shared out
+over the ranks. So N processes with `accumulate: a` train on the same global batches as one process
+with `accumulate: a x N`, every record is used once per epoch, and the position to resume from is
+the number of micro-batches consumed, whatever world size wrote or reads it. Each micro-batch seeds
+the random generator from its position, so dropout and masking do not depend on which rank runs it.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +22,9 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
-from safetensors.torch import load_model, save_model
+from safetensors.torch import save_model
 
-from sciformer.checkpoint import save_checkpoint
+from sciformer.checkpoint import WEIGHTS, save_checkpoint
 from sciformer.data.batch import TokenBatch
 from sciformer.data.budget import fixed_size_batches, token_budget_batches
 from sciformer.domain import Tokenizer, VocabularyTokenizer
@@ -24,7 +32,9 @@ from sciformer.engine.model import SciformerModel
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
-from sciformer.training.objectives import mask_tokens
+from sciformer.training.distributed import ParallelModel, World, rank_share
+from sciformer.training.metrics import TENSORBOARD_DIR, MetricsLog, tensorboard_writer, truncate_metrics
+from sciformer.training.objectives import DEFAULT_MASK_RATIO, PRETRAINING_TASKS, build_training_model, encoder_copy, mask_tokens
 from sciformer.training.schedule import warmup_cosine
 from sciformer.training.state import load_training_state, save_training_state
 
@@ -33,6 +43,7 @@ log = logging.getLogger(__name__)
 STATE_DIR = "state"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
+BEST_WEIGHTS = "best.safetensors"  # in state/: the best full model when the checkpoint holds the encoder only
 
 
 @dataclass(frozen=True)
@@ -41,13 +52,13 @@ class TrainingConfig:
 
     epochs: int = 10
     max_steps: int | None = None  # optimizer steps; overrides epochs when set
-    batch_size: int = 32  # records per micro-batch, unless batch_tokens is set
+    batch_size: int = 32  # records per micro-batch (per rank), unless batch_tokens is set
     batch_tokens: int | None = None  # token budget per micro-batch (length-bucketed)
     lr: float = 1e-3
     weight_decay: float = 0.01
     warmup_steps: int = 0
     grad_clip: float | None = 1.0
-    accumulate: int = 1  # micro-batches per optimizer step
+    accumulate: int = 1  # micro-batches per rank and optimizer step; the global batch is accumulate x world
     dtype: str = "float32"  # "bfloat16" runs the forward pass under autocast
     eval_every: int | None = None  # optimizer steps between evaluations; None = once per epoch
     patience: int | None = None  # evaluations without improvement before stopping early
@@ -55,7 +66,10 @@ class TrainingConfig:
     mode: str = "min"
     seed: int = 0
     mlm_probability: float = 0.15
-    device: str = "cpu"
+    mask_ratio: float = DEFAULT_MASK_RATIO  # share of patch tokens masked by the masked-patches task
+    device: str = "cpu"  # "cuda" means each torchrun process's own GPU
+    fsdp: bool = False  # shard parameters, gradients and optimizer moments over the ranks (FSDP)
+    tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
     keep_state: bool = False  # keep the resumable state after a run that finished
 
     def __post_init__(self) -> None:
@@ -68,6 +82,8 @@ class TrainingConfig:
                 raise ConfigError(f"training.{name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise ConfigError(f"training.lr must be positive, got {self.lr}")
+        if not 0.0 < self.mask_ratio < 1.0:
+            raise ConfigError(f"training.mask_ratio must lie in (0, 1), got {self.mask_ratio}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "TrainingConfig":
@@ -90,22 +106,36 @@ class TrainResult:
     test: dict[str, float]
 
 
-class Trainer:
-    """Trains a model on records; `output` becomes a checkpoint of the best model (by validation metric)."""
+Encoded = Sequence[tuple[str, Any]]
 
-    def __init__(self, model: SciformerModel, tokenizer: Tokenizer, host: PluginHost, config: TrainingConfig, output: str | Path, extra: dict[str, Any] | None = None) -> None:
+
+class Trainer:
+    """Trains a model on records; `output` becomes a checkpoint of the best model (by validation metric).
+
+    Under torchrun every rank runs the same loop on its share of each step's micro-batches; only
+    rank 0 writes files.
+    """
+
+    def __init__(
+        self, model: SciformerModel, tokenizer: Tokenizer, host: PluginHost, config: TrainingConfig, output: str | Path,
+        extra: dict[str, Any] | None = None, world: World | None = None,
+    ) -> None:
         if model.head is None:
             raise ConfigError("the model has no task head to train (set model.task)")
         if model.config.task == "mlm" and not isinstance(tokenizer, VocabularyTokenizer):
             raise ConfigError(f"masked LM needs a vocabulary tokenizer; domain {model.config.domain!r} has none")
-        self.model = model.to(config.device)
+        self.world = world or World.current()
+        self.device = self.world.device(config.device)
+        self.parallel = ParallelModel(model, self.world, self.device, fsdp=config.fsdp, factory=lambda: build_training_model(model.config, host))
+        self.model = self.parallel.module
         self.tokenizer = tokenizer
         self.host = host
         self.config = config
         self.output = Path(output)
         self.extra = extra or {}
-        decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
-        no_decay = [p for n, p in model.named_parameters() if p.dim() < 2]
+        self.metrics = MetricsLog(self.output / METRICS_FILE)
+        decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2]
+        no_decay = [p for n, p in self.model.named_parameters() if p.dim() < 2]
         self.optimizer = torch.optim.AdamW(
             [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=config.lr
         )
@@ -120,47 +150,64 @@ class Trainer:
                 encoded.append((record.id, self.tokenizer.encode(record)))
             except BadRecordError as error:
                 bad.append(str(error))
-        if bad:
+        if bad and self.world.is_main:
             log.warning("%s: %d bad record(s) left out, e.g. %s", split, len(bad), "; ".join(bad[:3]))
         return encoded
 
-    def plan(self, encoded: Sequence[tuple[str, Any]], generator: torch.Generator | None) -> list[list[int]]:
-        """Micro-batches of indices into `encoded`."""
+    def plan(self, encoded: Encoded, generator: torch.Generator | None) -> list[list[int]]:
+        """Micro-batches of indices into `encoded` (the same on every rank)."""
         if self.config.batch_tokens:
             lengths = [self.tokenizer.num_tokens(e) for _, e in encoded]
             return token_budget_batches(lengths, self.config.batch_tokens, generator=generator)
         return fixed_size_batches(len(encoded), self.config.batch_size, generator=generator)
 
-    def collate(self, encoded: Sequence[tuple[str, Any]], rows: Sequence[int], mask_seed: int) -> TokenBatch:
+    def collate(self, encoded: Encoded, rows: Sequence[int], mask_seed: int) -> TokenBatch:
         """A batch of the given rows on the training device (masked for MLM)."""
         batch = self.tokenizer.collate([encoded[i][1] for i in rows], [encoded[i][0] for i in rows])
         if self.model.config.task == "mlm":
             batch = mask_tokens(batch, self.tokenizer, self.config.mlm_probability, torch.Generator().manual_seed(mask_seed))
-        return batch.to(self.config.device)
+        return batch.to(self.device)
 
     def autocast(self) -> torch.autocast:
         """bfloat16 autocast when asked for, a no-op otherwise."""
-        device_type = torch.device(self.config.device).type
-        return torch.autocast(device_type, dtype=torch.bfloat16, enabled=self.config.dtype == "bfloat16")
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.dtype == "bfloat16")
+
+    def _seed(self, epoch: int, position: int) -> int:
+        """The seed of one training micro-batch (its masking and its dropout)."""
+        return (self.config.seed * 1_000_003 + epoch) * 100_003 + position
 
     # -- evaluation -------------------------------------------------------------------------------
 
-    def evaluate(self, encoded: Sequence[tuple[str, Any]]) -> dict[str, float]:
-        """Metrics (sum / count of the head's evaluation counts; rmse from mse) over encoded records."""
+    def evaluate(self, encoded: Encoded) -> dict[str, float]:
+        """Metrics over encoded records: the head's sums and counts, summed over ranks, then sum / count
+        (rmse from mse). Batch i is evaluated by rank i mod world."""
         if not encoded:
             return {}
-        self.model.eval()
+        world = self.world
+        batches = self.plan(encoded, generator=None)
         totals: dict[str, list[float]] = {}
+        self.model.eval()
         with torch.inference_mode(), self.autocast():
-            for number, rows in enumerate(self.plan(encoded, generator=None)):
-                batch = self.collate(encoded, rows, mask_seed=self.config.seed * 7919 + number)
+            for first in range(0, len(batches), world.size):
+                number = first + world.rank
+                real = number < len(batches)
+                # a rank without a batch this round runs the first one unscored: under FSDP every rank
+                # must run each forward pass, and every rank must learn the metric names
+                if not real and not self.parallel.sharded and totals:
+                    break
+                seed = self.config.seed * 7919 + (number if real else 0)
+                torch.manual_seed(seed)
+                batch = self.collate(encoded, batches[number if real else 0], mask_seed=seed)
                 prediction = self.model(batch).prediction
                 for name, (total, count) in self.model.head.evaluate(prediction, batch).items():
                     slot = totals.setdefault(name, [0.0, 0])
-                    slot[0] += total
-                    slot[1] += count
+                    if real:
+                        slot[0] += total
+                        slot[1] += count
         self.model.train()
-        metrics = {name: total / max(count, 1) for name, (total, count) in totals.items()}
+        names = sorted(totals)
+        summed = world.sum(torch.tensor([value for name in names for value in totals[name]], dtype=torch.float64)).tolist()
+        metrics = {name: summed[2 * i] / max(summed[2 * i + 1], 1) for i, name in enumerate(names)}
         if "mse" in metrics:
             metrics["rmse"] = math.sqrt(metrics["mse"])
         return metrics
@@ -174,64 +221,97 @@ class Trainer:
 
     def fit(self, train: Sequence[Record], valid: Sequence[Record] = (), test: Sequence[Record] = (), resume: bool = False) -> TrainResult:
         """Train, keep the best checkpoint in `output`, evaluate it on `test`; `resume` continues a stopped run."""
-        cfg = self.config
+        cfg, world = self.config, self.world
         started = time.perf_counter()
         train_enc, valid_enc, test_enc = self.encode(train, "train"), self.encode(valid, "valid"), self.encode(test, "test")
         if not train_enc:
             raise ConfigError("no usable training records")
-        steps_per_epoch = math.ceil(len(self.plan(train_enc, torch.Generator().manual_seed(cfg.seed))) / cfg.accumulate)
+        per_step = cfg.accumulate * world.size  # micro-batches per optimizer step
+        steps_per_epoch = math.ceil(len(self.plan(train_enc, torch.Generator().manual_seed(cfg.seed))) / per_step)
         total_steps = cfg.max_steps or cfg.epochs * steps_per_epoch
-        self.output.mkdir(parents=True, exist_ok=True)
-        progress = {"step": 0, "epoch": 0, "batch": 0, "best": None, "best_step": 0, "best_metrics": {}, "stale": 0}
+        progress = {"step": 0, "epoch": 0, "batch": 0, "best": None, "best_step": 0, "best_metrics": {}, "stale": 0, "epoch_loss": [0.0, 0]}
         torch.manual_seed(cfg.seed)
         state_dir = self.output / STATE_DIR
         if resume:
             if not (state_dir / "model.safetensors").is_file():
                 raise ConfigError(f"nothing to resume in {self.output} (no {STATE_DIR}/)")
-            load_model(self.model, str(state_dir / "model.safetensors"), device=cfg.device)
-            progress = load_training_state(state_dir, self.optimizer)
-            _truncate_metrics(self.output / METRICS_FILE, progress["step"])
-            log.info("resuming at step %d (epoch %d, batch %d)", progress["step"], progress["epoch"], progress["batch"])
-        elif (self.output / METRICS_FILE).exists():
-            (self.output / METRICS_FILE).unlink()
-        self.model.train()
+            self.parallel.load_weights(state_dir / "model.safetensors")
+            optimizer_state, progress = load_training_state(state_dir)
+            self.parallel.load_optimizer_state(self.optimizer, optimizer_state)
+            progress.setdefault("epoch_loss", [0.0, 0])
+        if world.is_main:
+            self.output.mkdir(parents=True, exist_ok=True)
+            if resume:
+                truncate_metrics(self.output / METRICS_FILE, progress["step"])
+                log.info("resuming at step %d (epoch %d, micro-batch %d) on %d process(es)", progress["step"], progress["epoch"], progress["batch"], world.size)
+            elif (self.output / METRICS_FILE).exists():
+                (self.output / METRICS_FILE).unlink()
+            if cfg.tensorboard:
+                self.metrics.tensorboard = tensorboard_writer(self.output / TENSORBOARD_DIR, purge_step=progress["step"] + 1)
+        world.barrier()
+        self.parallel.network.train()
         stop = progress["step"] >= total_steps
-        while not stop and progress["epoch"] < (cfg.epochs if cfg.max_steps is None else 1 << 30):
-            epoch = progress["epoch"]
-            batches = self.plan(train_enc, torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
-            pending = 0
-            for position in range(progress["batch"], len(batches)):
-                batch = self.collate(train_enc, batches[position], mask_seed=(cfg.seed * 1_000_003 + epoch) * 100_003 + position)
-                with self.autocast():
-                    prediction = self.model(batch).prediction
-                loss = self.model.head.loss(prediction, batch)
-                (loss / cfg.accumulate).backward()
-                pending += 1
-                if pending < cfg.accumulate and position + 1 < len(batches):
-                    continue
-                pending = 0
-                lr = cfg.lr * warmup_cosine(progress["step"], cfg.warmup_steps, total_steps)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip or float("inf"))
-                self.optimizer.step()
-                self.optimizer.zero_grad(set_to_none=True)
-                progress["step"] += 1
-                progress["batch"] = position + 1
-                self._log({"split": "train", "step": progress["step"], "epoch": epoch, "loss": loss.item(), "lr": lr, "grad_norm": float(grad_norm)})
-                at_end = progress["step"] >= total_steps
-                if (cfg.eval_every and progress["step"] % cfg.eval_every == 0) or at_end:
-                    stop = self._checkpoint(valid_enc, progress) or at_end
-                if stop:
-                    break
-            else:
-                progress["epoch"] += 1
-                progress["batch"] = 0
-                if not cfg.eval_every:
-                    stop = self._checkpoint(valid_enc, progress)
-        return self._finish(test_enc, progress, time.perf_counter() - started, len(train_enc), len(valid_enc))
+        try:
+            while not stop and progress["epoch"] < (cfg.epochs if cfg.max_steps is None else 1 << 30):
+                epoch = progress["epoch"]
+                batches = self.plan(train_enc, torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+                while not stop:
+                    chunk = range(progress["batch"], min(progress["batch"] + per_step, len(batches)))
+                    loss = self._step(train_enc, batches, chunk, epoch)
+                    lr = cfg.lr * warmup_cosine(progress["step"], cfg.warmup_steps, total_steps)
+                    for group in self.optimizer.param_groups:
+                        group["lr"] = lr
+                    grad_norm = self.parallel.clip_gradients(cfg.grad_clip)
+                    self.optimizer.step()
+                    self.optimizer.zero_grad(set_to_none=True)
+                    progress["step"] += 1
+                    progress["batch"] = chunk.stop
+                    progress["epoch_loss"] = [progress["epoch_loss"][0] + loss, progress["epoch_loss"][1] + 1]
+                    self._log({"split": "train", "step": progress["step"], "epoch": epoch, "loss": loss, "lr": lr, "grad_norm": grad_norm})
+                    at_end = progress["step"] >= total_steps
+                    epoch_done = chunk.stop >= len(batches)
+                    if epoch_done:
+                        self._end_epoch(progress, len(batches))
+                    if (cfg.eval_every and progress["step"] % cfg.eval_every == 0) or at_end or (epoch_done and not cfg.eval_every):
+                        stop = self._checkpoint(valid_enc, progress) or at_end
+                    if epoch_done:
+                        break
+            return self._finish(test_enc, progress, time.perf_counter() - started, len(train_enc), len(valid_enc))
+        finally:
+            self.metrics.close()
 
-    def _checkpoint(self, valid_enc: Sequence[tuple[str, Any]], progress: dict[str, Any]) -> bool:
+    def _step(self, train_enc: Encoded, batches: Sequence[Sequence[int]], chunk: range, epoch: int) -> float:
+        """Forward and backward over the micro-batches `chunk` of the epoch's plan; returns their mean loss.
+
+        Rank r takes the micro-batches r, r + world, ... of the chunk. Each loss is scaled so that the
+        gradient averaged over ranks is the mean over the chunk; gradients are reduced only on a rank's
+        last micro-batch. A rank left without one (the short last step of an epoch) runs the chunk's
+        first with weight zero, so that every rank joins the reduction.
+        """
+        world = self.world
+        mine = rank_share(chunk, world)
+        work = mine or [chunk.start]
+        weight = world.size / len(chunk) if mine else 0.0
+        total = torch.zeros((), dtype=torch.float64)
+        for index, position in enumerate(work):
+            with self.parallel.gradient_sync(index == len(work) - 1):
+                torch.manual_seed(self._seed(epoch, position))
+                batch = self.collate(train_enc, batches[position], mask_seed=self._seed(epoch, position))
+                with self.autocast():
+                    prediction = self.parallel.network(batch).prediction
+                loss = self.model.head.loss(prediction, batch)
+                (loss * weight).backward()
+            if mine:
+                total += loss.detach().double().cpu()
+        return float(world.sum(total)) / len(chunk)
+
+    def _end_epoch(self, progress: dict[str, Any], micro_batches: int) -> None:
+        """Log the epoch's mean training loss and move the position to the next epoch."""
+        loss_sum, steps = progress["epoch_loss"]
+        self._log({"split": "epoch", "step": progress["step"], "epoch": progress["epoch"], "loss": loss_sum / max(steps, 1), "steps": steps, "micro_batches": micro_batches})
+        progress.update(epoch=progress["epoch"] + 1, batch=0, epoch_loss=[0.0, 0])
+
+    def _checkpoint(self, valid_enc: Encoded, progress: dict[str, Any]) -> bool:
         """Evaluate, keep the best model, save resumable state; True when early stopping says stop."""
         metrics = self.evaluate(valid_enc)
         if metrics:
@@ -241,19 +321,38 @@ class Trainer:
             value = metrics[self.config.metric]
         else:
             value = None
-        if value is None or self._improved(value, progress["best"]):
+        improved = value is None or self._improved(value, progress["best"])
+        if improved:
             progress.update(best=value, best_step=progress["step"], best_metrics=metrics, stale=0)
-            save_checkpoint(self.model, self.output, self.host, extra=self.extra)
         else:
             progress["stale"] += 1
-        state_dir = self.output / STATE_DIR
-        state_dir.mkdir(parents=True, exist_ok=True)
-        save_model(self.model, str(state_dir / "model.safetensors"))
-        save_training_state(state_dir, self.optimizer, progress)
+        full = self.parallel.gathered()  # collective under FSDP
+        optimizer_state = self.parallel.optimizer_state(self.optimizer)  # collective under FSDP
+        if self.world.is_main:
+            state_dir = self.output / STATE_DIR
+            state_dir.mkdir(parents=True, exist_ok=True)
+            if improved:
+                self._save_best(full, state_dir)
+            save_model(full, str(state_dir / "model.safetensors"))
+            save_training_state(state_dir, optimizer_state, progress)
+        self.world.barrier()
         return bool(self.config.patience and progress["stale"] >= self.config.patience)
 
-    def _finish(self, test_enc: Sequence[tuple[str, Any]], progress: dict[str, Any], seconds: float, n_train: int, n_valid: int) -> TrainResult:
-        load_model(self.model, str(self.output / "model.safetensors"), device=self.config.device)
+    def _save_best(self, full: SciformerModel, state_dir: Path) -> None:
+        """Write the checkpoint: the model, or for a pre-training task its encoder (and the whole model in state/)."""
+        if full.config.task in PRETRAINING_TASKS:
+            save_model(full, str(state_dir / BEST_WEIGHTS))
+            save_checkpoint(encoder_copy(full, self.host), self.output, self.host, extra=self.extra)
+        else:
+            save_checkpoint(full, self.output, self.host, extra=self.extra)
+
+    def _best_weights(self) -> Path:
+        if self.model.config.task in PRETRAINING_TASKS:
+            return self.output / STATE_DIR / BEST_WEIGHTS
+        return self.output / WEIGHTS
+
+    def _finish(self, test_enc: Encoded, progress: dict[str, Any], seconds: float, n_train: int, n_valid: int) -> TrainResult:
+        self.parallel.load_weights(self._best_weights())
         test_metrics = self.evaluate(test_enc)
         if test_metrics:
             self._log({"split": "test", "step": progress["best_step"], **test_metrics})
@@ -263,22 +362,18 @@ class Trainer:
             "valid": progress["best_metrics"],
             "test": test_metrics,
             "records": {"train": n_train, "valid": n_valid, "test": len(test_enc)},
+            "processes": self.world.size,
             "seconds": round(seconds, 2),
         }
-        (self.output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
-        if not self.config.keep_state:
-            shutil.rmtree(self.output / STATE_DIR, ignore_errors=True)
+        self.world.barrier()  # every rank has read the best weights before state/ may go
+        if self.world.is_main:
+            (self.output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+            if not self.config.keep_state:
+                shutil.rmtree(self.output / STATE_DIR, ignore_errors=True)
         self.model.eval()
         return TrainResult(self.output, progress["step"], progress["best_step"], progress["best_metrics"], test_metrics)
 
     def _log(self, row: dict[str, Any]) -> None:
-        with open(self.output / METRICS_FILE, "a") as handle:
-            handle.write(json.dumps(row) + "\n")
-
-
-def _truncate_metrics(path: Path, step: int) -> None:
-    """Drop metric rows written after the step a run resumes from."""
-    if not path.exists():
-        return
-    rows = [line for line in path.read_text().splitlines() if line and json.loads(line).get("step", 0) <= step]
-    path.write_text("".join(row + "\n" for row in rows))
+        """Write one metrics row (rank 0 only)."""
+        if self.world.is_main:
+            self.metrics.write(row)

@@ -24,5 +24,5 @@ def test_readme_lists_every_hook_and_command() -> None:
     for name in dir(hookspec):
         if name.startswith("sciformer_"):
             assert f"`{name}(" in readme, f"README's hook table misses {name}"
-    for command in ("make demo", "make test", "sciformer plugins", "sciformer registry", "sciformer train", "sciformer score", "sciformer import", "sciformer models", "sciformer attention", "sciformer new-plugin", "sciformer hooks"):
+    for command in ("make demo", "make test", "sciformer plugins", "sciformer registry", "sciformer train", "sciformer score", "sciformer import", "sciformer models", "sciformer attention", "sciformer new-plugin", "sciformer hooks", "sciformer plot", "sciformer contrastive"):
         assert command in readme, f"README misses {command}"

@@ -177,3 +177,20 @@ def test_masked_patch_pretraining_learns_and_saves_the_encoder(signal_host, tmp_
     saved = load_file(str(result.output / "model.safetensors"))
     assert not any(name.startswith("head.") for name in saved)
     assert "head.mask_token" in load_file(str(result.output / "state/best.safetensors"))
+
+
+def test_masking_never_inserts_special_tokens(host, text_config) -> None:
+    """BERT masking: ~15% chosen, 80% <mask>, and random replacements drawn from ordinary tokens only."""
+    import torch
+
+    from sciformer.records import Record
+    from sciformer.training.objectives import mask_tokens
+
+    tokenizer = host.tokenizer(text_config)
+    batch = tokenizer([Record(str(i), "the man ordered the chicken the woman ordered the beef") for i in range(400)])
+    masked = mask_tokens(batch, tokenizer, 0.15, torch.Generator().manual_seed(0))
+    chosen = masked.targets != -100
+    assert 0.13 < float(chosen.float().mean()) < 0.17
+    assert 0.77 < float((masked.ids[chosen] == tokenizer.mask_id).float().mean()) < 0.83
+    changed = chosen & (masked.ids != tokenizer.mask_id) & (masked.ids != batch.ids)
+    assert changed.any() and not torch.isin(masked.ids[changed], torch.tensor([*tokenizer.special_ids, tokenizer.mask_id])).any()

@@ -16,6 +16,8 @@ from rich.logging import RichHandler
 from rich.table import Table
 
 from sciformer import __version__
+from sciformer.cli.contrastive import contrastive as contrastive_command
+from sciformer.cli.plot import plot as plot_command
 from sciformer.errors import PluginError, SciformerError
 from sciformer.plugins import PluginHost
 
@@ -271,9 +273,7 @@ def new_plugin_command(name: str, parent: Path) -> None:
     click.echo(f"created {target}; install it with: pip install -e {target}")
 
 
-from sciformer.cli.plot import plot as plot_command  # noqa: E402 (commands in their own modules)
 cli.add_command(plot_command)
-from sciformer.cli.contrastive import contrastive as contrastive_command  # noqa: E402
 cli.add_command(contrastive_command)
 
 

@@ -49,7 +49,8 @@ DEFAULT_MASK_RATIO = 0.6  # SimMIM's best ratio for mask-token replacement with 
 
 def mask_tokens(batch: TokenBatch, tokenizer: VocabularyTokenizer, probability: float, generator: torch.Generator) -> TokenBatch:
     """Choose `probability` of the real, non-special tokens; of those 80% become <mask>, 10% a random
-    token, 10% stay. Targets are the original ids there and IGNORE_INDEX elsewhere."""
+    ordinary token (never a special one or <mask>), 10% stay. Targets are the original ids there and
+    IGNORE_INDEX elsewhere."""
     ids = batch.ids
     candidates = batch.padding_mask.clone()
     for special in tokenizer.special_ids:
@@ -60,7 +61,9 @@ def mask_tokens(batch: TokenBatch, tokenizer: VocabularyTokenizer, probability: 
     masked = ids.clone()
     masked[chosen & (roll < 0.8)] = tokenizer.mask_id
     randomised = chosen & (roll >= 0.8) & (roll < 0.9)
-    masked[randomised] = torch.randint(tokenizer.vocab_size, ids.shape, generator=generator)[randomised]
+    excluded = {*tokenizer.special_ids, tokenizer.mask_id}
+    ordinary = torch.tensor([i for i in range(tokenizer.vocab_size) if i not in excluded], dtype=ids.dtype)
+    masked[randomised] = ordinary[torch.randint(len(ordinary), ids.shape, generator=generator)][randomised]
     return replace(batch, ids=masked, targets=targets)
 
 

@@ -73,6 +73,8 @@ def run_sciformer(checkpoint: Path, seqs: list[str], dtype: torch.dtype, batch_t
     """Residues/s and mean embeddings of sciformer with token-budget batches."""
     host = PluginHost()
     model = load_checkpoint(checkpoint, host)
+    if dtype == torch.bfloat16:
+        model = model.to(torch.bfloat16)  # bfloat16 weights: no per-call weight casts under autocast
     tokenizer = host.tokenizer(model.config)
     encoded = [tokenizer.encode(Record(str(i), s)) for i, s in enumerate(seqs)]
     lengths = [tokenizer.num_tokens(e) for e in encoded]
@@ -96,6 +98,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="8M,35M")
     parser.add_argument("--sequences", type=int, default=512)
     parser.add_argument("--batch-tokens", type=int, default=8192)
+    parser.add_argument("--repeats", type=int, default=2, help="alternating rounds; the best of each is kept")
     args = parser.parse_args()
     print(machine())
     seqs = sequences(args.sequences)
@@ -108,10 +111,21 @@ def main() -> None:
             reference = reference_model(size, folder / "hf")
             tokenizer = EsmTokenizer(str(folder / "hf" / "vocab.txt"))
             import_hf_esm(folder / "hf", folder / "ours")
-            file_rate, file_emb = run_reference(reference, tokenizer, seqs, list(range(len(seqs))))
-            sorted_rate, _ = run_reference(reference, tokenizer, seqs, sorted(range(len(seqs)), key=lambda i: len(seqs[i])))
-            ours_rate, ours_emb = run_sciformer(folder / "ours", seqs, torch.float32, args.batch_tokens)
-            bf16_rate, bf16_emb = run_sciformer(folder / "ours", seqs, torch.bfloat16, args.batch_tokens)
+            outputs: dict[str, np.ndarray] = {}
+            by_length = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
+            rates: dict[str, float] = {}
+            for _ in range(args.repeats):  # alternate the contenders, keep each one's best (a shared machine is noisy)
+                for name, run in (
+                    ("file", lambda: run_reference(reference, tokenizer, seqs, list(range(len(seqs))))),
+                    ("sorted", lambda: run_reference(reference, tokenizer, seqs, by_length)),
+                    ("ours", lambda: run_sciformer(folder / "ours", seqs, torch.float32, args.batch_tokens)),
+                    ("bf16", lambda: run_sciformer(folder / "ours", seqs, torch.bfloat16, args.batch_tokens)),
+                ):
+                    rate, embeddings = run()
+                    rates[name] = max(rates.get(name, 0.0), rate)
+                    outputs[name] = embeddings
+            file_rate, sorted_rate, ours_rate, bf16_rate = (rates[k] for k in ("file", "sorted", "ours", "bf16"))
+            file_emb, ours_emb, bf16_emb = outputs["file"], outputs["ours"], outputs["bf16"]
             print(f"ESM-2 {size} float32: reference file order {file_rate:,.0f} res/s, sorted {sorted_rate:,.0f} res/s; sciformer {ours_rate:,.0f} res/s: "
                   f"{ours_rate / file_rate:.2f}x file order (target 3x), {ours_rate / sorted_rate:.2f}x sorted (target 1.3x); "
                   f"max |embedding diff| {np.abs(ours_emb - file_emb).max():.1e}")

@@ -1,0 +1,186 @@
+"""Audio: transformers ASTFeatureExtractor + ASTModel against sciformer end to end, 10 s clips at 16 kHz.
+
+    .venv/bin/python benchmarks/bench_audio.py [--size tiny|small|base] [--clips 8] [--batches 1] [--repeats 3] [--threads N]
+
+AST's published input shape (128 mel bins, 1024 frames, 16x16 patches every 10: 1,214 tokens) with
+random weights; `--size` picks the width: `tiny` (default, 192 wide, 3 heads), `small` (384, 6 heads)
+or `base` (768, 12 heads: the published AST, about 10x slower than tiny), all 12 layers with an MLP
+4x as wide. The reference is built offline, saved and imported with `hf-ast`.
+
+Clips are real speech: FSDD recordings (8 kHz) resampled to 16 kHz and concatenated, in file order,
+into 10-second waveforms. End to end on both sides: the reference runs its feature extractor on the
+list of waveforms and ASTModel on the result; sciformer conditions the records (its tokenizer),
+computes its batched Kaldi fbank and runs the imported model. Clips per second, the sides alternating
+in one process, best of `--repeats`. Outputs checked: max abs difference of the pooled output ((CLS +
+distillation) / 2) and of the last hidden states in float32; cosine to the float32 reference in
+bfloat16. Targets: 1.1x in float32; 2.5x with bfloat16 against the float32 reference (sciformer under
+autocast, or cast with `.to(torch.bfloat16)` plus autocast: the faster is reported).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+import warnings
+from pathlib import Path
+from typing import Callable, TypeVar
+
+import numpy as np
+import soundfile
+import torch
+from torch import Tensor
+from transformers import ASTConfig, ASTFeatureExtractor, ASTModel
+
+from common import machine, ratio_line
+
+from sciformer.checkpoint import load_checkpoint
+from sciformer.engine.model import SciformerModel
+from sciformer.plugins import PluginHost
+from sciformer.records import Record
+from sciformer_audio.hf_ast import import_hf_ast
+from sciformer_audio.waveform import Waveform, resample
+
+HERE = Path(__file__).resolve().parent
+# the full FSDD in the shared data folder, else the 30 recordings the audio plugin ships
+RECORDINGS = (HERE.parents[1] / "shared/data/audio/fsdd/recordings", HERE.parent / "plugins/audio/data")
+SAMPLE_RATE = 16000
+CLIP_SECONDS = 10
+SIZES = {"tiny": (192, 3), "small": (384, 6), "base": (768, 12)}  # name: (width, heads)
+PERTURBATION = 0.02  # on every tensor, the scale of transformers' own initialisation
+BF16_VARIANTS = ("sciformer autocast", "sciformer cast + autocast")
+Outputs = tuple[Tensor, Tensor]  # pooled (B, D), last hidden states (B, T, D)
+T = TypeVar("T")
+
+
+def clips(count: int, folder: Path) -> list[np.ndarray]:
+    """`count` 10-second float32 waveforms at 16 kHz: the folder's recordings resampled and concatenated in file order."""
+    files = sorted(folder.glob("*.wav"))
+    if not files:
+        raise SystemExit(f"{folder}: no .wav recordings (pass --recordings)")
+    length = CLIP_SECONDS * SAMPLE_RATE
+    out, index = [], 0
+    for _ in range(count):
+        pieces, filled = [], 0
+        while filled < length:
+            samples, rate = soundfile.read(files[index % len(files)], dtype="float32")
+            index += 1
+            pieces.append(resample(samples, rate, SAMPLE_RATE))
+            filled += len(pieces[-1])
+        out.append(np.concatenate(pieces)[:length])
+    return out
+
+
+def reference_model(size: str, folder: Path) -> ASTModel:
+    """A random ASTModel of the named width with AST's input shape, saved with its feature extractor."""
+    width, heads = SIZES[size]
+    config = ASTConfig(hidden_size=width, num_hidden_layers=12, num_attention_heads=heads, intermediate_size=4 * width,
+                       num_mel_bins=128, max_length=1024)
+    torch.manual_seed(0)
+    model = ASTModel(config).eval()
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():  # transformers zero-initialises the special tokens and positions
+        for parameter in model.parameters():
+            parameter.add_(PERTURBATION * torch.randn(parameter.shape, generator=generator))
+    model.save_pretrained(folder)
+    ASTFeatureExtractor(num_mel_bins=128, max_length=1024).save_pretrained(folder)
+    return model
+
+
+def alternate(runs: dict[str, Callable[[], T]], repeats: int) -> tuple[dict[str, T], dict[str, float]]:
+    """Each run's output (from one untimed warm-up) and its best seconds over `repeats` rounds taken in turn."""
+    outputs = {name: run() for name, run in runs.items()}
+    best = {name: float("inf") for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return outputs, best
+
+
+def min_cosine(a: Tensor, b: Tensor) -> float:
+    """The smallest cosine between matching rows of a and b (flattened per clip)."""
+    return float(torch.nn.functional.cosine_similarity(a.flatten(1).double(), b.flatten(1).double(), dim=1).min())
+
+
+def main() -> None:
+    """Print the float32 and bfloat16 comparison lines."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
+    parser.add_argument("--clips", type=int, default=8, help="clips per batch")
+    parser.add_argument("--batches", type=int, default=1, help="batches per timed measurement")
+    parser.add_argument("--repeats", type=int, default=3, help="timed rounds; the best is kept")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--recordings", type=Path, default=next((f for f in RECORDINGS if f.is_dir()), RECORDINGS[-1]),
+                        help="folder of .wav recordings (default: the shared FSDD, else the audio plugin's data)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    # 128 mel bins at 16 kHz leave one band empty, in AST itself too (see the audio plugin's README)
+    warnings.filterwarnings("ignore", message="At least one mel filter has all zero values")
+    print(machine())
+    host = PluginHost(only={"audio"})
+    waveforms = clips(args.clips, args.recordings)
+    records = [Record(str(i), Waveform(w, SAMPLE_RATE)) for i, w in enumerate(waveforms)]
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        reference = reference_model(args.size, folder / "hf")
+        extractor = ASTFeatureExtractor.from_pretrained(folder / "hf")
+        checkpoint = import_hf_ast(folder / "hf", folder / "ours", host)
+        ours = load_checkpoint(checkpoint, host).eval()
+        cast = load_checkpoint(checkpoint, host).eval().to(torch.bfloat16)
+    tokenizer = host.tokenizer(ours.config)
+
+    def run_reference(autocast: bool) -> Callable[[], Outputs]:
+        def run() -> Outputs:
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                for _ in range(args.batches):
+                    features = extractor(waveforms, sampling_rate=SAMPLE_RATE, return_tensors="pt")["input_values"]
+                    output = reference(features)
+            return output.pooler_output.float(), output.last_hidden_state.float()
+
+        return run
+
+    def run_ours(model: SciformerModel, autocast: bool) -> Callable[[], Outputs]:
+        def run() -> Outputs:
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+                for _ in range(args.batches):
+                    output = model(tokenizer(records))
+            return output.pooled.float(), output.hidden.float()
+
+        return run
+
+    runs = {
+        "reference float32": run_reference(False),
+        "sciformer float32": run_ours(ours, False),
+        "reference autocast": run_reference(True),
+        "sciformer autocast": run_ours(ours, True),
+        "sciformer cast + autocast": run_ours(cast, True),
+    }
+    outputs, seconds = alternate(runs, args.repeats)
+    rate = {name: args.clips * args.batches / s for name, s in seconds.items()}
+    reference_rate, (pooled_ref, hidden_ref) = rate["reference float32"], outputs["reference float32"]
+    width, heads = SIZES[args.size]
+    tokens = tokenizer.settings.num_tokens
+    label = f"AST-{args.size} ({width} wide, {heads} heads, {tokens:,} tokens), {args.clips} x {CLIP_SECONDS} s clips"
+
+    pooled, hidden = outputs["sciformer float32"]
+    pooled_diff, hidden_diff = (pooled - pooled_ref).abs().max(), (hidden - hidden_ref).abs().max()
+    agreement = f"max |pooled diff| {pooled_diff:.1e}, max |last hidden diff| {hidden_diff:.1e}"
+    print(ratio_line(f"{label} float32", reference_rate, rate["sciformer float32"], "clips/s", f"(target 1.1x); {agreement}"))
+
+    fastest = max(BF16_VARIANTS, key=rate.__getitem__)
+    pooled, hidden = outputs[fastest]
+    pooled_cosine, hidden_cosine = min_cosine(pooled, pooled_ref), min_cosine(hidden, hidden_ref)
+    cosines = f"min cosine to float32 reference: pooled {pooled_cosine:.5f}, hidden {hidden_cosine:.5f}"
+    variants = ", ".join(f"{name.removeprefix('sciformer ')} {rate[name]:.2f}" for name in BF16_VARIANTS)
+    reference_bf16 = rate["reference autocast"]
+    context = f"reference under autocast {reference_bf16:.2f} clips/s ({rate[fastest] / reference_bf16:.2f}x)"
+    name = f"{label} bfloat16 ({fastest.removeprefix('sciformer ')}) vs float32 reference"
+    extra = f"(target 2.5x); {cosines}; sciformer {variants} clips/s; {context}"
+    print(ratio_line(name, reference_rate, rate[fastest], "clips/s", extra))
+
+
+if __name__ == "__main__":
+    main()

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 import warnings
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable
 
 import numpy as np
 import soundfile
@@ -32,7 +31,7 @@ import torch
 from torch import Tensor
 from transformers import ASTConfig, ASTFeatureExtractor, ASTModel
 
-from common import machine, ratio_line
+from common import alternate, machine, min_cosine, ratio_line
 
 from sciformer.checkpoint import load_checkpoint
 from sciformer.engine.model import SciformerModel
@@ -50,7 +49,6 @@ SIZES = {"tiny": (192, 3), "small": (384, 6), "base": (768, 12)}  # name: (width
 PERTURBATION = 0.02  # on every tensor, the scale of transformers' own initialisation
 BF16_VARIANTS = ("sciformer autocast", "sciformer cast + autocast")
 Outputs = tuple[Tensor, Tensor]  # pooled (B, D), last hidden states (B, T, D)
-T = TypeVar("T")
 
 
 def clips(count: int, folder: Path) -> list[np.ndarray]:
@@ -85,23 +83,6 @@ def reference_model(size: str, folder: Path) -> ASTModel:
     model.save_pretrained(folder)
     ASTFeatureExtractor(num_mel_bins=128, max_length=1024).save_pretrained(folder)
     return model
-
-
-def alternate(runs: dict[str, Callable[[], T]], repeats: int) -> tuple[dict[str, T], dict[str, float]]:
-    """Each run's output (from one untimed warm-up) and its best seconds over `repeats` rounds taken in turn."""
-    outputs = {name: run() for name, run in runs.items()}
-    best = {name: float("inf") for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return outputs, best
-
-
-def min_cosine(a: Tensor, b: Tensor) -> float:
-    """The smallest cosine between matching rows of a and b (flattened per clip)."""
-    return float(torch.nn.functional.cosine_similarity(a.flatten(1).double(), b.flatten(1).double(), dim=1).min())
 
 
 def main() -> None:

@@ -19,15 +19,14 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-import time
 from pathlib import Path
-from typing import Callable, TypeVar
+from typing import Callable
 
 import torch
 from torch import Tensor
 from transformers import ViTConfig, ViTModel
 
-from common import machine, ratio_line
+from common import alternate, machine, min_cosine, ratio_line
 
 from sciformer.checkpoint import load_checkpoint
 from sciformer.data.batch import TokenBatch
@@ -42,7 +41,6 @@ VIT_SMALL = dict(
 )
 PERTURBATION = 0.02  # on every tensor, the scale of transformers' own initialisation
 BF16_VARIANTS = ("sciformer autocast", "sciformer cast + autocast")
-T = TypeVar("T")
 
 
 def reference_model(folder: Path) -> ViTModel:
@@ -60,23 +58,6 @@ def reference_model(folder: Path) -> ViTModel:
 def collate(tokenizer: ImageTokenizer, pixels: Tensor) -> TokenBatch:
     """sciformer's batch of already-preprocessed pixels (B, C, H, W)."""
     return tokenizer.collate([ImageEncoding(p, None) for p in pixels], [str(i) for i in range(len(pixels))])
-
-
-def alternate(runs: dict[str, Callable[[], T]], repeats: int) -> tuple[dict[str, T], dict[str, float]]:
-    """Each run's output (from one untimed warm-up) and its best seconds over `repeats` rounds taken in turn."""
-    outputs = {name: run() for name, run in runs.items()}
-    best = {name: float("inf") for name in runs}
-    for _ in range(repeats):
-        for name, run in runs.items():
-            start = time.perf_counter()
-            run()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return outputs, best
-
-
-def min_cosine(a: Tensor, b: Tensor) -> float:
-    """The smallest cosine between matching rows of a and b (flattened per image)."""
-    return float(torch.nn.functional.cosine_similarity(a.flatten(1).double(), b.flatten(1).double(), dim=1).min())
 
 
 def main() -> None:

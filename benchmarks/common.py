@@ -6,9 +6,12 @@ import os
 import platform
 import statistics
 import time
-from typing import Callable
+from typing import Callable, TypeVar
 
 import torch
+from torch import Tensor
+
+T = TypeVar("T")
 
 
 def best_seconds(run: Callable[[], object], repeats: int = 3, warmup: int = 1) -> float:
@@ -43,3 +46,20 @@ def ratio_line(name: str, reference: float, ours: float, unit: str, extra: str =
 def median(values: list[float]) -> float:
     """The median of a list."""
     return statistics.median(values)
+
+
+def alternate(runs: dict[str, Callable[[], T]], repeats: int) -> tuple[dict[str, T], dict[str, float]]:
+    """Each run's output (from one untimed warm-up) and its best seconds over `repeats` rounds taken in turn."""
+    outputs = {name: run() for name, run in runs.items()}
+    best = {name: float("inf") for name in runs}
+    for _ in range(repeats):
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return outputs, best
+
+
+def min_cosine(a: Tensor, b: Tensor) -> float:
+    """The smallest cosine between matching rows of a and b (each row flattened)."""
+    return float(torch.nn.functional.cosine_similarity(a.flatten(1).double(), b.flatten(1).double(), dim=1).min())

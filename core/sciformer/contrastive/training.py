@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import torch
-import yaml
 from safetensors.torch import load_file, load_model, save_file
 
 from sciformer.build import build_model
@@ -30,11 +29,11 @@ from sciformer.contrastive.retrieval import DEFAULT_KS, embed_encoded, recall_at
 from sciformer.data.budget import fixed_size_batches
 from sciformer.domain import Tokenizer
 from sciformer.engine.model import SciformerModel
-from sciformer.errors import BadRecordError, CheckpointError, ConfigError, InputFileError
+from sciformer.errors import BadRecordError, CheckpointError, ConfigError
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
 from sciformer.training.metrics import MetricsLog
-from sciformer.training.recipe import load_matching, parse_override, resolve_path, split_records
+from sciformer.training.recipe import load_matching, read_recipe_file, resolve_path, split_records
 from sciformer.training.schedule import warmup_cosine
 from sciformer.training.trainer import METRICS_FILE, SUMMARY_FILE, TrainingConfig
 
@@ -93,18 +92,7 @@ class ContrastiveRecipe:
 def load_contrastive_recipe(path: str | Path, overrides: Sequence[str] = ()) -> ContrastiveRecipe:
     """Read a contrastive recipe, apply `key=value` overrides, resolve paths against its folder."""
     path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text()) or {}
-    except FileNotFoundError:
-        raise InputFileError(f"recipe not found: {path}") from None
-    except yaml.YAMLError as error:
-        raise ConfigError(f"{path}: not valid YAML ({error})") from error
-    for override in overrides:
-        keys, value = parse_override(override)
-        node = raw
-        for key in keys[:-1]:
-            node = node.setdefault(key, {})
-        node[keys[-1]] = value
+    raw = read_recipe_file(path, overrides)
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise ConfigError(f"unknown contrastive recipe section(s) {unknown}; known: {list(SECTIONS)}")

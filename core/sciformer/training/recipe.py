@@ -50,8 +50,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return key.strip().split("."), yaml.safe_load(value)
 
 
-def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
-    """Read a recipe file, apply `key=value` overrides, resolve paths against the recipe's folder."""
+def read_recipe_file(path: str | Path, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """A recipe file's YAML as a dict, with `key=value` overrides applied."""
     path = Path(path)
     try:
         raw = yaml.safe_load(path.read_text()) or {}
@@ -67,7 +67,13 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
             if not isinstance(node, dict):
                 raise ConfigError(f"--set {override}: {key!r} is not a section")
         node[keys[-1]] = value
-    return recipe_from_dict(raw, base=path.parent, source=path)
+    return raw
+
+
+def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
+    """Read a recipe file, apply `key=value` overrides, resolve paths against the recipe's folder."""
+    path = Path(path)
+    return recipe_from_dict(read_recipe_file(path, overrides), base=path.parent, source=path)
 
 
 def recipe_from_dict(raw: Mapping[str, Any], base: Path, source: Path | None = None) -> Recipe:

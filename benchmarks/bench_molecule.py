@@ -17,11 +17,13 @@ plugin's seed and iteration limit.
 
 sciformer: the reference's state dict converted by the plugin's importer (`sciformer import mat`),
 then (a) `sciformer.scoring.score_chunk` in this process and (b) the `score` pipeline with `--workers`
-featurizing processes and chunks of 100 records, HDF5 output included. "Cold" means an empty conformer
+featurizing processes and chunks of 100 records (the default 1,024 would make 1,000 molecules one
+chunk, featurized by one worker), HDF5 output included. "Cold" means an empty conformer
 cache (a fresh tokenizer; for (b) a fresh `SCIFORMER_MOLECULE_CACHE` folder), so every molecule is
 embedded; "warm" reuses the cache of a cold run (in-process LRU for (a), the folder for (b)), as when
 the same molecules are scored again with another model. Sides alternate; best of `--repeats`.
-Molecules per second; max abs difference of the predictions. Target: at least 3x.
+Molecules per second; max abs difference of the predictions. Target: at least 3x. On a machine shared
+with other jobs, `--threads 1` gives steadier figures (see notes_molecule_weather.md).
 
 Sizes: `small` has the shipped `mat-esol-small` dims (dim 64, 4 layers, 4 heads), `published` the
 published pretrained MAT (dim 1024, 8 layers, 16 heads).
@@ -72,12 +74,14 @@ CHUNK_RECORDS = 100  # several chunks, so every worker has work
 
 def load_smiles(count: int, folder: Path = DATA) -> list[str]:
     """ESOL's SMILES in file order, then BBBP rows that RDKit parses, up to `count`."""
-    smiles = [row["smiles"] for row in csv.DictReader(open(folder / "esol.csv"))]
-    for row in csv.DictReader(open(folder / "bbbp.csv")):
-        if len(smiles) >= count:
-            break
-        if Chem.MolFromSmiles(row["smiles"]) is not None:
-            smiles.append(row["smiles"])
+    with open(folder / "esol.csv", newline="") as handle:
+        smiles = [row["smiles"] for row in csv.DictReader(handle)]
+    with open(folder / "bbbp.csv", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if len(smiles) >= count:
+                break
+            if Chem.MolFromSmiles(row["smiles"]) is not None:
+                smiles.append(row["smiles"])
     return smiles[:count]
 
 

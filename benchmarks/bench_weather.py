@@ -12,7 +12,8 @@ then a bias-free linear head and the (p1 p2 c) -> (c, h p1, w p2) rearrange.
 Identical random weights on both sides: the reference's state dict is saved in the published layout
 and converted with the plugin's importer (`sciformer import afno`). Both run under
 `torch.inference_mode()` in float32 on the same fields, alternating, best of `--repeats` (per shape); the line
-gives fields per second and the max abs difference of the forecasts. Target: at least 1x.
+gives fields per second and the max abs difference of the forecasts. Target: at least 1x. On a machine
+shared with other jobs, `--threads 1` gives steadier figures (see notes_molecule_weather.md).
 
 Shapes: `shipped` is the shipped model `afno-era5-uk-t2m` (dim 64, depth 4, 8 AFNO blocks, patch 4,
 its 33 x 49 grid padded to 36 x 52: 9 x 13 patches; one channel, since the importer needs as many
@@ -70,6 +71,11 @@ NORM_EPS = 1e-6  # the published LayerNorm eps
 # -- the reference, from the published equations ------------------------------------------------------
 
 
+def mul(x: Tensor, weight: Tensor) -> Tensor:
+    """One block-diagonal product: x (..., blocks, i) with weight (blocks, i, o) -> (..., blocks, o)."""
+    return torch.einsum("...bi,bio->...bo", x, weight)
+
+
 class ReferenceFilter(nn.Module):
     """AFNO on (B, h, w, D): block-diagonal complex 2-layer MLP on the kept Fourier modes, softshrink, + input."""
 
@@ -94,7 +100,6 @@ class ReferenceFilter(nn.Module):
         kept = int(total * self.fraction)
         rows, cols = slice(total - kept, total + kept), slice(0, kept)
         re, im = x[:, rows, cols].real, x[:, rows, cols].imag
-        mul = lambda a, weight: torch.einsum("...bi,bio->...bo", a, weight)  # noqa: E731 (one block-diagonal product)
         o1_real[:, rows, cols] = F.relu(mul(re, self.w1[0]) - mul(im, self.w1[1]) + self.b1[0])
         o1_imag[:, rows, cols] = F.relu(mul(im, self.w1[0]) + mul(re, self.w1[1]) + self.b1[1])
         o2_real[:, rows, cols] = mul(o1_real[:, rows, cols], self.w2[0]) - mul(o1_imag[:, rows, cols], self.w2[1]) + self.b2[0]
@@ -196,7 +201,7 @@ def compare(name: str, shape: Shape, repeats: int | None) -> str:
     ref_rate, our_rate = shape.batch / min(ref_times), shape.batch / min(our_times)
     h, w = shape.grid
     return (f"AFNO {name} ({h}x{w}x{shape.channels}, patch {shape.patch}, dim {shape.dim}, depth {shape.depth}, batch {shape.batch}) float32: "
-            f"reference {ref_rate:,.2f} fields/s, sciformer {our_rate:,.2f} fields/s, ratio {our_rate / ref_rate:.2f}x (target 1x); "
+            f"reference {ref_rate:,.3g} fields/s, sciformer {our_rate:,.3g} fields/s, ratio {our_rate / ref_rate:.2f}x (target 1x); "
             f"max |forecast diff| {diff:.1e} (forecast max |value| {expected.abs().max().item():.1f})")
 
 

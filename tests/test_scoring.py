@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import h5py
 import numpy as np
@@ -133,20 +138,19 @@ def test_workers_and_token_outputs_match_inline_scoring(host, classifier, tmp_pa
         assert len(results["token_embeddings"][0]) % 32 == 0 and len(results["token_embeddings"][0]) > 0
 
 
-def test_resume_after_kill_equals_an_uninterrupted_run(classifier, tmp_path) -> None:
-    """A real scoring process killed with SIGKILL part-way, then resumed, gives the uninterrupted file."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
-    model_dir, _ = classifier
+def _uninterrupted_cli_run(model_dir, tmp_path) -> tuple[list[str], dict[str, str]]:
+    """Score 40,000 lines with the CLI into `full.h5`; returns the command (without --output) and environment."""
     inputs = tmp_path / "in.txt"
     _lines(inputs, 40_000)
     command = [sys.executable, "-m", "sciformer", "score", "--model", str(model_dir), "--input", str(inputs), "--chunk-records", "500", "--workers", "0"]
     environment = {**os.environ, "SCIFORMER_PLUGINS": ""}
     subprocess.run([*command, "--output", str(tmp_path / "full.h5")], check=True, env=environment, capture_output=True)
+    return command, environment
+
+
+def test_resume_after_kill_equals_an_uninterrupted_run(classifier, tmp_path) -> None:
+    """A real scoring process killed with SIGKILL part-way, then resumed, gives the uninterrupted file."""
+    command, environment = _uninterrupted_cli_run(classifier[0], tmp_path)
     target = tmp_path / "killed.h5"
     process = subprocess.Popen([*command, "--output", str(target)], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     chunks = tmp_path / "killed.h5.chunks"
@@ -164,12 +168,60 @@ def test_resume_after_kill_equals_an_uninterrupted_run(classifier, tmp_path) -> 
     _same_results(tmp_path / "full.h5", target)
 
 
+def test_time_limit_marks_unscored_records_and_resume_finishes(host, classifier, tmp_path) -> None:
+    """A run out of time writes every record, those not reached as status 2; --resume completes it."""
+    model_dir, _ = classifier
+    inputs = tmp_path / "in.txt"
+    _lines(inputs, 300)
+    score(model_dir, inputs, tmp_path / "full.h5", host, chunk_records=50)
+    target = tmp_path / "limited.h5"
+    stopped = score(model_dir, inputs, target, host, chunk_records=50, time_limit=0.0)
+    assert (stopped.scored, stopped.pending, stopped.stopped) == (50, 250, "time limit")
+    with h5py.File(target) as results, h5py.File(tmp_path / "full.h5") as full:
+        assert results.attrs["complete"] == 0 and full.attrs["complete"] == 1
+        assert list(results["record_id"].asstr()[:]) == list(full["record_id"].asstr()[:])
+        status = results["status"][:]
+        assert (status[:50] == 0).all() and (status[50:] == 2).all()
+        assert np.isnan(results["embedding"][50:]).all() and (results["prediction"][50:] == -1).all()
+        assert np.array_equal(results["embedding"][:50], full["embedding"][:50])
+        assert json.loads(results.attrs["summary"])["pending"] == 250
+    assert (tmp_path / "limited.h5.chunks").is_dir() and not list((tmp_path / "limited.h5.chunks").glob("pending-*"))
+    with pytest.raises(InputFileError, match="--resume if it was stopped early"):
+        score(model_dir, inputs, target, host, chunk_records=50)
+    resumed = score(model_dir, inputs, target, host, chunk_records=50, resume=True)
+    assert (resumed.scored, resumed.pending, resumed.processed, resumed.stopped) == (300, 0, 250, None)
+    _same_results(tmp_path / "full.h5", target)
+    assert not (tmp_path / "limited.h5.chunks").exists()
+
+
+def test_sigterm_stops_a_real_run_with_pending_records(classifier, tmp_path) -> None:
+    """SIGTERM (a scheduler's wall time) stops a real run: exit status 3, a complete-shaped file whose
+    unscored rows have status 2, and --resume gives the uninterrupted file."""
+    command, environment = _uninterrupted_cli_run(classifier[0], tmp_path)
+    target = tmp_path / "stopped.h5"
+    process = subprocess.Popen([*command, "--output", str(target)], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    chunks = tmp_path / "stopped.h5.chunks"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(chunks.glob("chunk-*.h5"))) < 5:
+        time.sleep(0.01)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 3, stderr
+    assert "stopped early (SIGTERM)" in stderr
+    with h5py.File(target) as results:
+        status = results["status"][:]
+        assert len(status) == 40_000 and results.attrs["complete"] == 0
+        scored = int((status == 0).sum())
+        assert 2_500 <= scored < 40_000 and set(np.unique(status)) == {0, 2}
+        assert np.isnan(results["embedding"][status == 2]).all()
+    resumed = subprocess.run([*command, "--output", str(target), "--resume"], env=environment, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"this run processed {40_000 - scored} " in resumed.stdout
+    _same_results(tmp_path / "full.h5", target)
+
+
 def test_two_processes_give_the_single_process_file(classifier, tmp_path) -> None:
     """torchrun with 2 CPU processes (gloo) shards the records and writes one identical file."""
-    import os
-    import subprocess
-    import sys
-
     model_dir, _ = classifier
     inputs = tmp_path / "in.txt"
     _lines(inputs, 1000)
@@ -182,6 +234,14 @@ def test_two_processes_give_the_single_process_file(classifier, tmp_path) -> Non
     _same_results(tmp_path / "one.h5", tmp_path / "two.h5")
     assert not list(tmp_path.glob("two.h5.*"))
     assert completed.stdout.count("scored 1000, bad 0") == 1, "only rank 0 reports"
+    limited = [*launch[:-1], str(tmp_path / "limited.h5"), "--time-limit", "0"]
+    stopped = subprocess.run(limited, env=environment, capture_output=True, text=True, timeout=600)
+    assert stopped.returncode != 0 and "stopped early (time limit): 800 record(s) not yet scored" in stopped.stderr, stopped.stderr[-3000:]
+    with h5py.File(tmp_path / "limited.h5") as results:
+        assert list(np.unique(results["status"][:200])) == [0] and list(np.unique(results["status"][200:])) == [2], "each rank scores one chunk"
+    resumed = subprocess.run([sys.executable, "-m", "sciformer", *arguments, "--output", str(tmp_path / "limited.h5"), "--resume"], env=environment, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    _same_results(tmp_path / "one.h5", tmp_path / "limited.h5")
 
 
 def test_head_columns_include_per_token_classes(host, text_config, tmp_path) -> None:

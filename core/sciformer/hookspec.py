@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Sequence
 import pluggy
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import click
     from torch import nn
 
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
     from sciformer.domain import DomainSpec, RecordReader, ShippedModel, Tokenizer, WeightImporter
     from sciformer.engine.bias import AttentionBias
     from sciformer.engine.heads import Head
+    from sciformer.engine.model import SciformerModel
+    from sciformer.scoring.scorer import Scorer
     from sciformer.records import ExampleRecords, Record
 
 PROJECT = "sciformer"
@@ -109,6 +113,18 @@ def sciformer_head(config: ModelConfig, embedder: nn.Module) -> Head | None:
     """A head for `config.task` in `config.domain` (forecasting, a domain-specific LM head, ...).
 
     First result wins; None falls back to the engine's heads (mlm, clm, sequence and token tasks).
+    """
+
+
+@hookspec(firstresult=True)
+def sciformer_scorer(model: SciformerModel, options: dict, checkpoint: Path | None) -> Scorer | None:
+    """What `sciformer score` writes for `model`: a `Scorer` subclass with the domain's own columns.
+
+    `options` are the run's reader options; `checkpoint` is the model's directory (None for a model
+    built in memory), where a plugin may keep files its scorer reads. Return None unless `model.config.domain` is yours; the
+    engine's `Scorer` (embedding, token vectors, the head's columns) is used when no plugin answers.
+    A scorer may add columns that need more than one forward pass (multi-step forecasts) and
+    summaries over the finished file (skill against the truth).
     """
 
 

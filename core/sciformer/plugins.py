@@ -8,13 +8,17 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any, Mapping
 
 import pluggy
 
 from sciformer import hookspec
 from sciformer.domain import DomainSpec, RecordReader, ShippedModel, Tokenizer, WeightImporter
 from sciformer.errors import PluginError
+
+if TYPE_CHECKING:
+    from sciformer.engine.model import SciformerModel
+    from sciformer.scoring.scorer import Scorer
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +116,12 @@ class PluginHost:
         if tokenizer is None:
             raise PluginError(f"no plugin provides a tokenizer for domain {config.domain!r}")
         return tokenizer
+
+    def scorer(self, model: SciformerModel, options: Mapping[str, Any], checkpoint: Path | None = None) -> Scorer:
+        """What `sciformer score` writes for a model: its domain's scorer, or the engine's."""
+        from sciformer.scoring.scorer import Scorer
+
+        return self.pm.hook.sciformer_scorer(model=model, options=dict(options), checkpoint=checkpoint) or Scorer(model, options)
 
     def readers(self, domain: str) -> list[RecordReader]:
         """All readers registered for a domain, first registered first."""

@@ -22,6 +22,7 @@ from sciformer.errors import PluginError, SciformerError
 from sciformer.plugins import PluginHost
 
 console = Console()
+STOPPED_EXIT_CODE = 3  # `sciformer score` stopped early; its file marks the unscored records status 2
 
 
 class SciformerGroup(click.Group):
@@ -156,12 +157,15 @@ def train(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], resume: 
 @click.option("--chunk-records", default=1024, show_default=True, help="Records read, tokenized and written at a time.")
 @click.option("--resume", is_flag=True, help="Continue a stopped run from its last complete chunk.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
+@click.option("--time-limit", type=float, default=None, metavar="SECONDS", help="Stop cleanly after this long (checked between chunks).")
 @click.pass_context
-def score(ctx: click.Context, model: str, input_path: Path, output: Path, dataset: str | None, options: tuple[str, ...], outputs: str | None, batch_tokens: int, device: str, dtype: str, workers: int | None, chunk_records: int, resume: bool, overwrite: bool) -> None:
+def score(ctx: click.Context, model: str, input_path: Path, output: Path, dataset: str | None, options: tuple[str, ...], outputs: str | None, batch_tokens: int, device: str, dtype: str, workers: int | None, chunk_records: int, resume: bool, overwrite: bool, time_limit: float | None) -> None:
     """Score every record of INPUT with a model into an HDF5 file (embeddings, predictions, status).
 
     Under `torchrun --nproc-per-node N -m sciformer score ...` the records are sharded across the
-    processes and the result is one file, identical to a single-process run.
+    processes and the result is one file, identical to a single-process run. On SIGTERM, SIGINT or
+    --time-limit the run stops early, writes the file with unscored records as status 2 and exits
+    with status 3; `--resume` finishes it.
     """
     from sciformer.scoring import score as run_score
     from sciformer.scoring.encoding import default_workers
@@ -172,14 +176,17 @@ def score(ctx: click.Context, model: str, input_path: Path, output: Path, datase
     summary = run_score(
         model, input_path, output, host_of(ctx), options=reader_options, outputs=outputs.split(",") if outputs else None,
         batch_tokens=batch_tokens, device=device, dtype=dtype, workers=default_workers() if workers is None else workers,
-        resume=resume, overwrite=overwrite, progress=sys.stderr.isatty(), chunk_records=chunk_records,
+        resume=resume, overwrite=overwrite, progress=sys.stderr.isatty(), chunk_records=chunk_records, time_limit=time_limit,
     )
-    if os.environ.get("RANK", "0") != "0":
-        return
-    click.echo(
-        f"scored {summary.scored}, bad {summary.bad} -> {summary.output}; this run processed {summary.processed} in {summary.seconds:.2f} s "
-        f"({summary.records_per_second:,.1f} records/s, {summary.tokens / max(summary.seconds, 1e-9):,.0f} tokens/s, padding {summary.padding_fraction:.1%})"
-    )
+    if os.environ.get("RANK", "0") == "0":
+        click.echo(
+            f"scored {summary.scored}, bad {summary.bad} -> {summary.output}; this run processed {summary.processed} in {summary.seconds:.2f} s "
+            f"({summary.records_per_second:,.1f} records/s, {summary.tokens / max(summary.seconds, 1e-9):,.0f} tokens/s, padding {summary.padding_fraction:.1%})"
+        )
+    if summary.stopped:
+        if os.environ.get("RANK", "0") == "0":
+            click.echo(f"stopped early ({summary.stopped}): {summary.pending} record(s) not yet scored (status 2); rerun with --resume to finish", err=True)
+        ctx.exit(STOPPED_EXIT_CODE)
 
 
 @cli.command("import")

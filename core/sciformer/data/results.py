@@ -4,7 +4,8 @@ While a run is going, each finished chunk of rows is its own small HDF5 file in 
 written under a temporary name and renamed when complete, so a crash or `kill -9` can never leave a
 half-written chunk behind: a resumed run skips the chunks that exist. When every chunk is there,
 they are joined in input order into `OUT.h5` (written as `OUT.h5.partial`, then renamed) and the
-folder is removed.
+folder is removed. A run stopped early joins what it has, with the rows of missing chunks marked
+status 2 (root attribute `complete` = 0), and keeps the folder for `--resume`.
 """
 
 from __future__ import annotations
@@ -13,14 +14,14 @@ import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 import h5py
 import numpy as np
 
 from sciformer.errors import InputFileError
 
-STATUS_SCORED, STATUS_BAD = 0, 1
+STATUS_SCORED, STATUS_BAD, STATUS_PENDING = 0, 1, 2
 STRING = h5py.string_dtype(encoding="utf-8")
 ROWS_PER_H5_CHUNK = 1024
 RUN_FILE = "run.json"
@@ -62,13 +63,21 @@ class ChunkStore:
         """The file of chunk `index`."""
         return self.folder / f"chunk-{index:08d}.h5"
 
+    def pending_path(self, index: int) -> Path:
+        """The placeholder of unscored chunk `index` in an early-stopped run's file (status 2 rows)."""
+        return self.folder / f"pending-{index:08d}.h5"
+
+    def _source(self, index: int) -> Path:
+        scored = self.path(index)
+        return scored if scored.exists() else self.pending_path(index)
+
     def done(self) -> set[int]:
         """Indices of the chunks already written completely."""
         return {int(p.stem.split("-")[1]) for p in self.folder.glob("chunk-*.h5")}
 
-    def write(self, index: int, columns: Mapping[str, np.ndarray], attributes: Mapping[str, Mapping[str, Any]]) -> None:
-        """Write one chunk atomically (temporary name, then rename)."""
-        target = self.path(index)
+    def write(self, index: int, columns: Mapping[str, np.ndarray], attributes: Mapping[str, Mapping[str, Any]], *, pending: bool = False) -> None:
+        """Write one chunk atomically (temporary name, then rename); `pending` writes a placeholder."""
+        target = self.pending_path(index) if pending else self.path(index)
         temporary = target.with_suffix(".tmp")
         with h5py.File(temporary, "w") as handle:
             for name, values in columns.items():
@@ -81,19 +90,20 @@ class ChunkStore:
         """The `status` column of chunks 0..count-1, in order."""
         parts = []
         for index in range(count):
-            with h5py.File(self.path(index), "r") as chunk:
+            with h5py.File(self._source(index), "r") as chunk:
                 parts.append(chunk["status"][:])
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int8)
 
-    def join(self, count: int, attributes: Mapping[str, Any]) -> Path:
-        """Join chunks 0..count-1 in order into the output file, then remove the folder."""
+    def join(self, count: int, attributes: Mapping[str, Any], summarise: Callable[[h5py.File], None] | None = None) -> Path:
+        """Join chunks 0..count-1 (scored or placeholders) in order into the output file, let `summarise`
+        add file-level results, and move it into place; the folder is removed unless a chunk is missing."""
         partial = self.output.with_name(self.output.name + ".partial")
         with h5py.File(partial, "w") as out:
             for key, value in attributes.items():
                 out.attrs[key] = encode_attribute(value)
             rows = 0
             for index in range(count):
-                with h5py.File(self.path(index), "r") as chunk:
+                with h5py.File(self._source(index), "r") as chunk:
                     size = len(chunk["status"])
                     for name, dataset in chunk.items():
                         if name not in out:
@@ -103,6 +113,23 @@ class ChunkStore:
                         out[name].resize(rows + size, axis=0)
                         out[name][rows:] = dataset[:]
                     rows += size
+            complete = all(self.path(index).exists() for index in range(count))
+            out.attrs["complete"] = int(complete)
+            if summarise is not None:
+                summarise(out)
         os.replace(partial, self.output)
-        shutil.rmtree(self.folder)
+        if complete:
+            shutil.rmtree(self.folder)
+        else:
+            for placeholder in self.folder.glob("pending-*.h5"):
+                placeholder.unlink()
         return self.output
+
+
+def is_incomplete(path: Path) -> bool:
+    """Whether `path` is the results file of a run stopped early (root attribute `complete` = 0)."""
+    try:
+        with h5py.File(path, "r") as handle:
+            return int(handle.attrs.get("complete", 1)) == 0
+    except OSError:
+        return False

@@ -29,12 +29,14 @@ def pool(hidden: Tensor, embedded: Embedded, pooling: str) -> Tensor:
 
 @dataclass(frozen=True)
 class ScoreColumn:
-    """A per-record output a head adds to `sciformer score`: one row's shape (None: a variable-length
-    vector per record), its dtype, and attributes of the HDF5 dataset (class names, units, ...)."""
+    """A per-record output of `sciformer score`: one row's shape (None: a variable-length vector per
+    record), its dtype, attributes of the HDF5 dataset (class names, units, ...), and whether it is
+    written when `--outputs` is not given."""
 
     shape: tuple[int, ...] | None
     dtype: str = "float32"
     attributes: Mapping[str, Any] = field(default_factory=dict)
+    default: bool = True
 
 
 class Head(nn.Module, abc.ABC):

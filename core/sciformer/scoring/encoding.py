@@ -72,14 +72,17 @@ def encode_chunks(chunks: Iterable[tuple[int, Sequence[Record]]], tokenizer: Tok
     context = multiprocessing.get_context("spawn")  # no forked copies of the parent's thread pools
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(config.to_dict(),)) as pool:
         pending: collections.deque[tuple[int, Future[EncodedChunk]]] = collections.deque()
-        for index, chunk in chunks:
-            pending.append((index, pool.submit(_encode_in_worker, chunk)))
-            if len(pending) >= 2 * workers:
+        try:
+            for index, chunk in chunks:
+                pending.append((index, pool.submit(_encode_in_worker, chunk)))
+                if len(pending) >= 2 * workers:
+                    done_index, future = pending.popleft()
+                    yield done_index, future.result()
+            while pending:
                 done_index, future = pending.popleft()
                 yield done_index, future.result()
-        while pending:
-            done_index, future = pending.popleft()
-            yield done_index, future.result()
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)  # a stopped run does not wait for chunks it will drop
 
 
 def default_workers() -> int:

@@ -19,7 +19,7 @@ from rich.progress import Progress, TextColumn, TimeElapsedColumn
 from sciformer import __version__
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model, weights_sha256
 from sciformer.data.budget import token_budget_batches
-from sciformer.data.results import STATUS_BAD, STATUS_SCORED, ChunkStore
+from sciformer.data.results import STATUS_BAD, STATUS_PENDING, STATUS_SCORED, ChunkStore, is_incomplete
 from sciformer.domain import Tokenizer
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import ConfigError, InputFileError
@@ -27,8 +27,9 @@ from sciformer.plugins import PluginHost
 from sciformer.reading import read_records
 from sciformer.records import Record
 from sciformer.scoring.encoding import EncodedChunk, encode_chunk, encode_chunks
-from sciformer.scoring.outputs import batch_outputs, choose_outputs, column_attributes, empty_outputs
+from sciformer.scoring.scorer import Scorer
 from sciformer.scoring.sharding import Shard
+from sciformer.scoring.stopping import RunStopped, StopRequest
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ IDENTITY = ("checkpoint_sha256", "input", "reader_options", "outputs", "chunk_re
 
 @dataclass(frozen=True)
 class ScoreSummary:
-    """What a scoring run did: the whole file's scored and bad records, and this run's work."""
+    """What a scoring run did: the whole file's scored, bad and pending records, and this run's work."""
 
     output: Path
     scored: int
@@ -47,6 +48,8 @@ class ScoreSummary:
     tokens: int
     padding_fraction: float
     processed: int  # records this run tokenized and scored (fewer than scored + bad after --resume)
+    pending: int = 0  # records not yet scored (status 2) when the run stopped early
+    stopped: str | None = None  # why the run stopped early (SIGTERM, SIGINT, time limit)
 
     @property
     def records_per_second(self) -> float:
@@ -55,7 +58,9 @@ class ScoreSummary:
 
     def as_dict(self) -> dict[str, Any]:
         """The summary stored in the results file."""
-        return {"scored": self.scored, "bad": self.bad, "processed": self.processed, "seconds": round(self.seconds, 3), "tokens": self.tokens, "padding_fraction": round(self.padding_fraction, 4)}
+        summary = {"scored": self.scored, "bad": self.bad, "pending": self.pending, "processed": self.processed, "seconds": round(self.seconds, 3)}
+        summary.update({"tokens": self.tokens, "padding_fraction": round(self.padding_fraction, 4)})
+        return {**summary, "stopped": self.stopped} if self.stopped else summary
 
 
 class NumberedChunks:
@@ -89,11 +94,14 @@ def score(
     overwrite: bool = False,
     progress: bool = False,
     chunk_records: int = CHUNK_RECORDS,
+    time_limit: float | None = None,
 ) -> ScoreSummary:
     """Score every record of `input_path` with `model` (a checkpoint dir or shipped name) into HDF5 `output`.
 
     Under torchrun the records are sharded over the ranks and the result is one file, identical to a
-    single-process run. `resume` continues a stopped run from its last complete chunk.
+    single-process run. `resume` continues a stopped run from its last complete chunk. On SIGTERM /
+    SIGINT, or after `time_limit` seconds, the run stops early and still writes `output`, with the
+    records it did not reach marked status 2; the summary's `stopped` says why.
     """
     output = Path(output)
     shard = Shard.from_environment()
@@ -104,7 +112,8 @@ def score(
     records = read_records(host, info.config.domain, input_path, reader_options)
     first = list(itertools.islice(records, 1))  # file-level problems stop the run before any work
     net = load_checkpoint(model_dir, host, device)
-    chosen = choose_outputs(net, outputs)
+    scorer = host.scorer(net, reader_options, model_dir)
+    chosen = scorer.choose(outputs)
     tokenizer = host.tokenizer(info.config)
     plugin = host.domain_plugin(info.config.domain)
     attributes = {
@@ -134,38 +143,62 @@ def score(
     todo = ((index, chunk) for index, chunk in chunks if shard.owns(index) and index not in done)
     counts = {"records": 0, "tokens": 0, "padded": 0}
     clock = time.perf_counter()
+    stop = StopRequest(time_limit)
     try:
-        with _progress(progress and shard.rank == 0) as bar:
+        with stop, _progress(progress and shard.rank == 0) as bar:
             task = bar.add_task("scoring", total=None)
             for index, encoded in encode_chunks(todo, tokenizer, info.config, workers):
-                columns, tokens, padded = score_encoded(net, tokenizer, encoded, chosen, batch_tokens, device, dtype)
-                store.write(index, columns, column_attributes(net))
+                columns, tokens, padded = score_encoded(scorer, tokenizer, encoded, chosen, batch_tokens, device, dtype, stop)
+                store.write(index, columns, scorer.attributes())
                 counts["records"] += len(encoded.status)
                 counts["tokens"] += tokens
                 counts["padded"] += padded
                 elapsed = max(time.perf_counter() - clock, 1e-9)
                 rate = f"{counts['records'] / elapsed:,.0f} records/s, {counts['tokens'] / elapsed:,.0f} tokens/s"
                 bar.update(task, advance=len(encoded.status), description=f"scoring ({rate})")
+                stop.check(deadline=True)
+    except RunStopped as stopped:
+        log.warning("scoring stopped early (%s); writing the records not yet scored as status 2", stopped.reason)
     except BaseException:
         shard.stop()
         raise
     seconds = time.perf_counter() - clock
-    processed, tokens, padded = shard.sum([counts["records"], counts["tokens"], counts["padded"]])
+    processed, tokens, padded, stopped_ranks = shard.sum([counts["records"], counts["tokens"], counts["padded"], int(stop.reason is not None)])
     summary = ScoreSummary(output, 0, 0, seconds, tokens, 1.0 - tokens / padded if padded else 0.0, processed)
     shard.barrier()
     if shard.rank == 0:
-        statuses = store.statuses(chunks.count)
-        summary = dataclasses.replace(summary, scored=int((statuses == STATUS_SCORED).sum()), bad=int((statuses == STATUS_BAD).sum()))
-        store.join(chunks.count, {**attributes, "end_time": dt.datetime.now(dt.timezone.utc).isoformat(), "summary": summary.as_dict()})
+        count = chunks.count
+        if stopped_ranks:
+            count = _write_placeholders(store, read_records(host, info.config.domain, input_path, reader_options), chunk_records, scorer, chosen)
+        statuses = store.statuses(count)
+        summary = dataclasses.replace(
+            summary, scored=int((statuses == STATUS_SCORED).sum()), bad=int((statuses == STATUS_BAD).sum()),
+            pending=int((statuses == STATUS_PENDING).sum()), stopped=stop.reason or ("another rank stopped" if stopped_ranks else None),
+        )
+        store.join(count, {**attributes, "end_time": dt.datetime.now(dt.timezone.utc).isoformat(), "summary": summary.as_dict()}, scorer.summarise)
     shard.barrier()
     shard.stop()
     log.info("%d record(s) scored, %d bad; this run processed %d in %.1f s", summary.scored, summary.bad, processed, seconds)
     return summary
 
 
+def _write_placeholders(store: ChunkStore, records: Iterable[Record], chunk_records: int, scorer: Scorer, outputs: Sequence[str]) -> int:
+    """Status-2 rows for every chunk not scored; the input is read again (not tokenized) for the ids of
+    its records. Returns the number of chunks in the input."""
+    done = store.done()
+    chunks = NumberedChunks(records, chunk_records)
+    for index, chunk in chunks:
+        if index in done:
+            continue
+        ids = np.array([record.id for record in chunk], dtype=object)
+        columns = {"record_id": ids, "status": np.full(len(ids), STATUS_PENDING, dtype=np.int8), "error": np.array([""] * len(ids), dtype=object)}
+        store.write(index, {**columns, **scorer.empty(outputs, len(ids))}, scorer.attributes(), pending=True)
+    return chunks.count
+
+
 def _check_request(output: Path, overwrite: bool, resume: bool, dtype: str, device: str) -> None:
-    if output.exists() and not overwrite:
-        raise InputFileError(f"output {output} exists; pass --overwrite to replace it")
+    if output.exists() and not overwrite and not (resume and is_incomplete(output)):
+        raise InputFileError(f"output {output} exists; pass --overwrite to replace it, or --resume if it was stopped early")
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite exclude each other")
     if dtype not in ("float32", "bfloat16"):
@@ -175,30 +208,38 @@ def _check_request(output: Path, overwrite: bool, resume: bool, dtype: str, devi
 
 
 def score_encoded(
-    net: SciformerModel, tokenizer: Tokenizer, chunk: EncodedChunk, outputs: Sequence[str], batch_tokens: int, device: str, dtype: str
+    scorer: Scorer, tokenizer: Tokenizer, chunk: EncodedChunk, outputs: Sequence[str], batch_tokens: int, device: str, dtype: str, stop: StopRequest | None = None
 ) -> tuple[dict[str, np.ndarray], int, int]:
-    """Run the model over one encoded chunk; returns its columns in input order, real and padded tokens."""
+    """Run the model over one encoded chunk; returns its columns in input order, real and padded tokens.
+
+    With `stop`, a requested stop is honoured between batches (RunStopped; the chunk is dropped)."""
     count = len(chunk.status)
     rows = sorted(chunk.encoded)
     lengths = [tokenizer.num_tokens(chunk.encoded[r]) for r in rows]
-    columns = empty_outputs(net, outputs, count)
+    columns = scorer.empty(outputs, count)
     padded = 0
     with torch.inference_mode(), torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
         for batch_rows in token_budget_batches(lengths, batch_tokens):
+            if stop is not None:
+                stop.check()
             chosen = [rows[i] for i in batch_rows]
             padded += max(lengths[i] for i in batch_rows) * len(batch_rows)
             batch = tokenizer.collate([chunk.encoded[r] for r in chosen], [chunk.record_ids[r] for r in chosen]).to(device)
-            for name, values in batch_outputs(net, outputs, net(batch), batch).items():
+            for name, values in scorer.values(outputs, scorer.model(batch), batch).items():
                 for row, value in zip(chosen, values):
                     columns[name][row] = value
     return {"record_id": np.array(chunk.record_ids, dtype=object), "status": chunk.status, "error": chunk.errors, **columns}, int(sum(lengths)), padded
 
 
 def score_chunk(
-    net: SciformerModel, tokenizer: Tokenizer, records: Sequence[Record], batch_tokens: int, device: str, dtype: str, outputs: Sequence[str] | None = None
+    net: SciformerModel, tokenizer: Tokenizer, records: Sequence[Record], batch_tokens: int, device: str, dtype: str, outputs: Sequence[str] | None = None,
+    scorer: Scorer | None = None,
 ) -> tuple[dict[str, np.ndarray], int]:
-    """Score records in memory (no files): the columns a results file would hold, and the tokens seen."""
-    columns, tokens, _ = score_encoded(net, tokenizer, encode_chunk(tokenizer, records), choose_outputs(net, outputs), batch_tokens, device, dtype)
+    """Score records in memory (no files): the columns a results file would hold, and the tokens seen.
+
+    `scorer` defaults to the engine's (pass `PluginHost.scorer(net, options)` for a domain's own)."""
+    scorer = scorer or Scorer(net)
+    columns, tokens, _ = score_encoded(scorer, tokenizer, encode_chunk(tokenizer, records), scorer.choose(outputs), batch_tokens, device, dtype)
     return columns, tokens
 
 

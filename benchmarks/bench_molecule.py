@@ -17,8 +17,7 @@ plugin's seed and iteration limit.
 
 sciformer: the reference's state dict converted by the plugin's importer (`sciformer import mat`),
 then (a) `sciformer.scoring.score_chunk` in this process and (b) the `score` pipeline with `--workers`
-featurizing processes and chunks of 100 records (the default 1,024 would make 1,000 molecules one
-chunk, featurized by one worker), HDF5 output included. "Cold" means an empty conformer
+featurizing processes and its default chunks (each split across the workers), HDF5 output included. "Cold" means an empty conformer
 cache (a fresh tokenizer; for (b) a fresh `SCIFORMER_MOLECULE_CACHE` folder), so every molecule is
 embedded; "warm" reuses the cache of a cold run (in-process LRU for (a), the folder for (b)), as when
 the same molecules are scored again with another model. Sides alternate; best of `--repeats`.
@@ -66,7 +65,6 @@ SLOPE = 0.1  # leaky_relu slope of the published feed-forward
 SEED, EMBED_ITERATIONS = 42, 200  # the plugin's ETKDG defaults (conformer_seed, embed_attempts)
 FAR = 1e6  # distance to the dummy node
 REFERENCE_BATCH = 32
-CHUNK_RECORDS = 100  # several chunks, so every worker has work
 
 
 # -- input ------------------------------------------------------------------------------------------
@@ -272,7 +270,7 @@ class Sciformer:
         """The `score` pipeline with worker processes, conformers cached in the folder `cache`."""
         os.environ[CACHE_ENV] = str(cache)  # read by the workers' tokenizers
         try:
-            score(self.checkpoint, self.table, output, self.host, batch_tokens=self.batch_tokens, workers=self.workers, chunk_records=CHUNK_RECORDS, overwrite=True)
+            score(self.checkpoint, self.table, output, self.host, batch_tokens=self.batch_tokens, workers=self.workers, overwrite=True)
         finally:
             del os.environ[CACHE_ENV]
         with h5py.File(output, "r") as results:

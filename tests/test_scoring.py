@@ -260,3 +260,58 @@ def test_head_columns_include_per_token_classes(host, text_config, tmp_path) -> 
         assert all(0 <= value < 3 for row in predictions[:] for value in row)
         assert list(predictions.attrs["labels"]) == ["H", "E", "C"]
         assert "embedding" in results and "logits" not in results
+
+
+def test_encodings_cross_the_worker_boundary_unchanged() -> None:
+    """Chunks are split evenly across workers and merged back in order; tensors travel as arrays and come
+    back as tensors, while a tokenizer's own numpy arrays stay arrays."""
+    from typing import NamedTuple
+
+    import torch
+
+    from sciformer.records import Record
+    from sciformer.scoring.encoding import EncodedChunk, PackedTensor, _pack, _unpack, map_leaves, merge, split
+
+    class Encoding(NamedTuple):
+        ids: torch.Tensor
+        extras: dict
+
+    records = [Record(str(i), "x") for i in range(7)]
+    assert [len(part) for part in split(records, 3)] == [2, 3, 2] and [len(p) for p in split(records[:2], 4)] == [1, 1]
+    encoding = Encoding(torch.arange(4), {"distances": np.ones((2, 2)), "half": torch.ones(2, dtype=torch.bfloat16), "name": "m"})
+    packed = map_leaves(encoding, _pack)
+    assert isinstance(packed.ids, PackedTensor) and isinstance(packed.extras["distances"], np.ndarray)
+    restored = map_leaves(packed, _unpack)
+    assert isinstance(restored, Encoding) and torch.equal(restored.ids, encoding.ids)
+    assert isinstance(restored.extras["distances"], np.ndarray) and restored.extras["half"].dtype == torch.bfloat16 and restored.extras["name"] == "m"
+    parts = [
+        EncodedChunk(["a", "b"], np.array([0, 1], dtype=np.int8), np.array(["", "bad"], dtype=object), {0: packed}),
+        EncodedChunk(["c"], np.array([0], dtype=np.int8), np.array([""], dtype=object), {0: packed}),
+    ]
+    merged = merge(parts)
+    assert merged.record_ids == ["a", "b", "c"] and list(merged.status) == [0, 1, 0] and sorted(merged.encoded) == [0, 2]
+    assert torch.equal(merged.encoded[2].ids, encoding.ids)
+
+
+def test_progress_total_counts_only_this_runs_work() -> None:
+    """The ETA's total: records in chunks this rank owns and has not yet scored."""
+    import threading
+
+    from sciformer.records import Record
+    from sciformer.scoring.pipeline import count_work_in_background
+    from sciformer.scoring.sharding import Shard
+
+    records = [Record(str(i), "x") for i in range(25)]  # chunks of 10: 10, 10, 5
+    totals: list[int] = []
+    finished = threading.Event()
+
+    def report(total: int) -> None:
+        totals.append(total)
+        finished.set()
+
+    count_work_in_background(lambda: iter(records), 10, Shard(0, 1), {0}, report)
+    assert finished.wait(30)
+    finished.clear()
+    count_work_in_background(lambda: iter(records), 10, Shard(1, 2), set(), report)
+    assert finished.wait(30)
+    assert totals == [15, 10]

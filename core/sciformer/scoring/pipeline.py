@@ -7,14 +7,15 @@ import datetime as dt
 import itertools
 import logging
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
-from rich.progress import Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
 from sciformer import __version__
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model, weights_sha256
@@ -147,6 +148,8 @@ def score(
     try:
         with stop, _progress(progress and shard.rank == 0) as bar:
             task = bar.add_task("scoring", total=None)
+            if progress and shard.rank == 0:
+                count_work_in_background(lambda: read_records(host, info.config.domain, input_path, reader_options), chunk_records, shard, done, lambda n: bar.update(task, total=n))
             for index, encoded in encode_chunks(todo, tokenizer, info.config, workers):
                 columns, tokens, padded = score_encoded(scorer, tokenizer, encoded, chosen, batch_tokens, device, dtype, stop)
                 store.write(index, columns, scorer.attributes())
@@ -243,5 +246,21 @@ def score_chunk(
     return columns, tokens
 
 
+def count_work_in_background(read: Callable[[], Iterable[Record]], chunk_records: int, shard: Shard, done: set[int], report: Callable[[int], None]) -> None:
+    """Count the records this rank has to score in a daemon thread (the input read again, not
+    tokenized) and report the total, so the progress bar can show an ETA; only for interactive runs."""
+
+    def count() -> None:
+        try:
+            total = sum(len(chunk) for index, chunk in NumberedChunks(read(), chunk_records) if shard.owns(index) and index not in done)
+        except Exception as error:  # the scoring loop reports real read errors; the bar just has no ETA
+            log.debug("no record count for the progress bar: %s", error)
+            return
+        report(total)
+
+    threading.Thread(target=count, name="sciformer-count", daemon=True).start()
+
+
 def _progress(enabled: bool) -> Progress:
-    return Progress(TextColumn("{task.description}"), TextColumn("{task.completed} records"), TimeElapsedColumn(), disable=not enabled)
+    columns = (TextColumn("{task.description}"), TextColumn("{task.completed} records"), BarColumn(), TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn())
+    return Progress(*columns, disable=not enabled)

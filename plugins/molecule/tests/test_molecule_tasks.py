@@ -114,3 +114,17 @@ def test_cli_commands(host, tmp_path: Path) -> None:
     assert "canonical CCO, 4 tokens x 28 features, 2d geometry" in result.output and "bad record (invalid SMILES" in result.output
     result = runner.invoke(cli, ["molecule", "evaluate", "--model", "mat-esol-small", "--input", str(tmp_path / "test.csv")], obj=host)
     assert result.exit_code == 0 and json.loads(result.output)["records"] == 10
+
+
+def test_featurizing_workers_give_the_inline_results(host, tmp_path: Path) -> None:
+    """Molecule encodings (features, adjacency, distances) survive the trip from worker processes."""
+    import h5py
+
+    from sciformer.scoring import score
+
+    for workers in (0, 2):
+        score("mat-esol-small", SAMPLE, tmp_path / f"w{workers}.h5", host, workers=workers, chunk_records=16)
+    with h5py.File(tmp_path / "w0.h5") as inline, h5py.File(tmp_path / "w2.h5") as pooled:
+        assert list(pooled["status"][:]) == [0] * 50
+        for name in ("embedding", "prediction"):
+            assert np.array_equal(inline[name][:], pooled[name][:]), name

@@ -27,7 +27,7 @@ def main() -> None:
     host = PluginHost()
     args.out.mkdir(parents=True, exist_ok=True)
     table = Table(title="sciformer demo: batch scoring of shipped examples with shipped models")
-    for column in ("model", "domain", "input", "scored", "bad", "records/s", "output", "first results", "agreement with the file's labels"):
+    for column in ("model", "domain", "input", "scored", "bad", "records/s", "output", "first results", "agreement with the file's labels or truth"):
         table.add_column(column)
     for model in sorted(host.shipped_models().values(), key=lambda m: m.name):
         if model.example is None:
@@ -53,7 +53,8 @@ def _first_results(path: Path, count: int = 3) -> str:
             first = results["token_predictions"][0][:24]
             return "".join(labels[v] for v in first) + "..." if labels else str(first)
         if "forecast" in results:
-            return "forecast means " + ", ".join(f"{v:.1f}" for v in results["forecast"][:count].mean(axis=(1, 2, 3)))
+            forecasts = results["forecast"][:count]
+            return "forecast means " + ", ".join(f"{v:.1f}" for v in forecasts.reshape(len(forecasts), -1).mean(axis=1))
         norms = np.linalg.norm(results["embedding"][:count], axis=1)
         return "embedding norms " + ", ".join(f"{n:.2f}" for n in norms)
 
@@ -62,6 +63,8 @@ def _agreement(host: PluginHost, model, path: Path) -> str:
     """Accuracy of class predictions against the example file's own labels, where it has them."""
     info = read_checkpoint_info(model.path)
     options = {**info.extra.get("reader_options", {}), **model.example_options}
+    if info.config.task == "forecast":
+        return _forecast_skill(path)
     if info.config.task != "sequence-classification":
         return ""
     truth = [r.target for r in read_records(host, info.config.domain, model.example, options)]
@@ -72,6 +75,18 @@ def _agreement(host: PluginHost, model, path: Path) -> str:
         predicted = [labels[v] if v >= 0 else None for v in results["prediction"][:]]
     right = sum(str(p) == str(t) for p, t in zip(predicted, truth))
     return f"accuracy {right / len(truth):.2f} ({right}/{len(truth)})"
+
+
+def _forecast_skill(path: Path) -> str:
+    """RMSE of the forecasts against persistence at each lead, where the file held the truth."""
+    with h5py.File(path) as results:
+        if "skill" not in results:
+            return ""
+        skill = results["skill"]
+        attributes = skill["rmse_model"].attrs
+        leads = [f"+{h:g} h" for h in attributes["lead_hours"]] if "lead_hours" in attributes else [f"+{s} steps" for s in attributes["leads"]]
+        model, persistence = skill["rmse_model"][:, 0], skill["rmse_persistence"][:, 0]
+    return "; ".join(f"RMSE {lead} {m:.2f} (persistence {p:.2f})" for lead, m, p in zip(leads, model, persistence))
 
 
 if __name__ == "__main__":

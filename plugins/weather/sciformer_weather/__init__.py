@@ -12,7 +12,9 @@ import sciformer
 from sciformer.config import ModelConfig
 from sciformer.domain import DomainSpec, RecordReader, ShippedModel, WeightImporter
 from sciformer.engine.heads import Head
+from sciformer.engine.model import SciformerModel
 from sciformer.records import ExampleRecords, Record
+from sciformer.scoring.scorer import Scorer
 
 from .afno import AFNOMixer
 from .embedding import PatchEmbedder
@@ -22,6 +24,7 @@ from .importer import import_afno
 from .options import DEFAULT_CONFIG, DOMAIN, WeatherOptions
 from .prepare import complete_config
 from .reader import read_field_records
+from .scoring import ForecastScorer
 from .sources import HDF5_SUFFIXES, NETCDF_SUFFIXES, SELECTION_SUFFIXES
 from .tokenizer import FieldTokenizer
 
@@ -105,6 +108,14 @@ def sciformer_head(config: ModelConfig, embedder: nn.Module) -> Head | None:
 
 
 @sciformer.hookimpl
+def sciformer_scorer(model: SciformerModel, options: dict, checkpoint: Path | None) -> Scorer | None:
+    """Forecasts at each lead (reader option `leads`) and their skill against persistence and climatology."""
+    if model.config.domain != DOMAIN or model.config.task != TASK:
+        return None
+    return ForecastScorer(model, options, checkpoint)
+
+
+@sciformer.hookimpl
 def sciformer_weight_importers() -> list[WeightImporter]:
     """FourCastNet / AFNO backbone weights from a local state dict."""
     return [WeightImporter("afno", DOMAIN, "FourCastNet / AFNO state dict (.pt/.tar, optional afno.json beside it)", import_afno)]
@@ -123,6 +134,7 @@ def sciformer_models() -> list[ShippedModel]:
             path=path,
             summary="AFNO forecaster of hourly ERA5 2 m temperature over the UK (33x49, one hour per step).",
             example=EXAMPLE if EXAMPLE.is_file() else None,
+            example_options={"leads": "1,6"},
         )
     ]
 

@@ -110,7 +110,7 @@ def evaluate_command(host: object, model: str, input_path: Path, variables: str 
     from sciformer.plugins import PluginHost
 
     from .evaluate import evaluate
-    from .plots import maps_from_evaluation
+    from .plots import maps_from_results
     from .rollout import Forecaster
     from .sources import open_fields
 
@@ -134,7 +134,7 @@ def evaluate_command(host: object, model: str, input_path: Path, variables: str 
             raise ConfigError("give --climatology FILE or --climatology-period START:STOP (ACC and the climatology baseline need one)")
         result = evaluate(forecaster, fields, lead_steps, climatology, start=start, stop=stop, output=output, batch_size=batch_size, overwrite=overwrite)
     if png is not None and result.output is not None:
-        maps_from_evaluation(result.output, png)
+        maps_from_results(result.output, png)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
@@ -150,11 +150,13 @@ def evaluate_command(host: object, model: str, input_path: Path, variables: str 
 @weather.command()
 @click.argument("results", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="PNG to write.")
-@click.option("--init", default=0, show_default=True, help="Row of the evaluation file (initial time).")
-@click.option("--lead", type=int, help="Lead time (default: the longest evaluated).")
+@click.option("--init", "row", default=0, show_default=True, help="Row of the file (an initial time).")
+@click.option("--record", help="Record id of a `sciformer score` file (e.g. 2019-03-25T06:00), instead of --init.")
+@click.option("--lead", type=int, help="Lead time in time steps (default: the longest in the file).")
 @click.option("--channel", help="Channel name (default: the first).")
-def plot(results: Path, out: Path, init: int, lead: int | None, channel: str | None) -> None:
-    """Forecast, truth and error maps from an evaluation file of `weather evaluate`."""
-    from .plots import maps_from_evaluation
+def plot(results: Path, out: Path, row: int, record: str | None, lead: int | None, channel: str | None) -> None:
+    """Forecast, truth and error maps from RESULTS: an evaluation file of `weather evaluate`, or a file of
+    `sciformer score --option leads=... --outputs forecast,truth`."""
+    from .plots import maps_from_results
 
-    click.echo(f"maps -> {maps_from_evaluation(results, out, init=init, lead=lead, channel=channel)}")
+    click.echo(f"maps -> {maps_from_results(results, out, row=row, record=record, lead=lead, channel=channel)}")

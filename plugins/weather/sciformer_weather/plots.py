@@ -42,32 +42,65 @@ def save_maps(forecast: np.ndarray, truth: np.ndarray, path: Path, title: str, l
     return path
 
 
-def maps_from_evaluation(results: Path, out: Path, *, init: int = 0, lead: int | None = None, channel: str | None = None) -> Path:
-    """A PNG of row `init`, lead time `lead` (default the longest) and `channel` (default the first) of an
-    evaluation file written by `sciformer weather evaluate`."""
+def maps_from_results(results: Path, out: Path, *, row: int = 0, record: str | None = None, lead: int | None = None, channel: str | None = None) -> Path:
+    """A PNG of one forecast, its truth and their difference, from an evaluation file of `sciformer weather
+    evaluate` or a results file of `sciformer score` written with `--option leads=... --outputs forecast,truth`.
+
+    `row` is the file's row (an initial time); in a score file `record` picks a record by id instead.
+    `lead` defaults to the longest in the file, `channel` to the first.
+    """
     try:
         handle = h5py.File(results, "r")
     except OSError as error:
         raise InputFileError(f"{results}: not a readable HDF5 file ({error})") from error
     with handle:
         if "forecast" not in handle or "truth" not in handle:
-            raise InputFileError(f"{results}: not an evaluation file (needs forecast and truth datasets)")
-        channels = [str(c) for c in handle.attrs["channels"]]
-        leads = [int(v) for v in handle["lead"][:]]
+            raise InputFileError(
+                f"{results}: needs forecast and truth datasets (`sciformer weather evaluate --output`, or "
+                "`sciformer score --option leads=... --outputs forecast,truth`)"
+            )
+        if "record_id" in handle:
+            channels = [str(c) for c in handle["forecast"].attrs["channels"]]
+            leads = [int(v) for v in handle["forecast"].attrs["leads"]]
+            row, start = _score_row(handle, results, row, record)
+        else:
+            channels = [str(c) for c in handle.attrs["channels"]]
+            leads = [int(v) for v in handle["lead"][:]]
+            _check_row(row, handle["forecast"].shape[0])
+            when = handle["init_time"][row]
+            start = (when.decode() if isinstance(when, bytes) else str(when)) or f"index {int(handle['init_index'][row])}"
         lead = leads[-1] if lead is None else lead
         channel = channels[0] if channel is None else channel
         if lead not in leads:
-            raise ConfigError(f"lead {lead} not in the evaluation (leads: {leads})")
+            raise ConfigError(f"lead {lead} is not in {results} (leads: {leads})")
         if channel not in channels:
-            raise ConfigError(f"channel {channel!r} not in the evaluation (channels: {channels})")
-        if not 0 <= init < handle["forecast"].shape[0]:
-            raise ConfigError(f"init {init} outside 0..{handle['forecast'].shape[0] - 1}")
+            raise ConfigError(f"channel {channel!r} is not in {results} (channels: {channels})")
         i, c = leads.index(lead), channels.index(channel)
-        forecast, truth = handle["forecast"][init, i, c], handle["truth"][init, i, c]
-        when = handle["init_time"][init]
-        when = when.decode() if isinstance(when, bytes) else str(when)
-        start = when or f"index {int(handle['init_index'][init])}"
-        lat = handle["latitude"][:] if "latitude" in handle else None
-        lon = handle["longitude"][:] if "longitude" in handle else None
-    title = f"{channel}: forecast from {start}, lead {lead} step(s); RMSE (unweighted) {np.sqrt(np.mean((forecast - truth) ** 2)):.3g}"
+        forecast, truth = handle["forecast"][row, i, c], handle["truth"][row, i, c]
+        coordinates = handle["forecast"].attrs if "record_id" in handle else {}
+        lat = handle["latitude"][:] if "latitude" in handle else coordinates.get("latitudes")
+        lon = handle["longitude"][:] if "longitude" in handle else coordinates.get("longitudes")
+    if not np.isfinite(truth).any():
+        raise ConfigError(f"the forecast from {start} has no truth at lead {lead} (it lies beyond the scored file)")
+    title = f"{channel}: forecast from {start}, lead {lead} step(s); RMSE (unweighted) {np.sqrt(np.nanmean((forecast - truth) ** 2)):.3g}"
     return save_maps(forecast, truth, out, title, lat, lon)
+
+
+def _check_row(row: int, count: int) -> None:
+    if not 0 <= row < count:
+        raise ConfigError(f"row {row} outside 0..{count - 1}")
+
+
+def _score_row(handle: h5py.File, results: Path, row: int, record: str | None) -> tuple[int, str]:
+    """The row of a score file to draw (by record id when given) and its record id; it must be scored."""
+    ids = list(handle["record_id"].asstr()[:])
+    if record is not None:
+        if record not in ids:
+            raise ConfigError(f"record {record!r} is not in {results} (first ids: {ids[:3]})")
+        row = ids.index(record)
+    _check_row(row, len(ids))
+    status = int(handle["status"][row])
+    if status != 0:
+        error = handle["error"].asstr()[row] if "error" in handle else ""
+        raise ConfigError(f"record {ids[row]!r} was not scored (status {status}{': ' + error if error else ''})")
+    return row, ids[row]

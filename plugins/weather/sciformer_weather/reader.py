@@ -3,12 +3,16 @@
 Records hold lazy `FieldRef`s, so reading a year of global fields costs nothing until a tokenizer
 loads a record. A folder is read as one file per period (FourCastNet stores one HDF5 file per year);
 pairs never cross from one file into the next.
+
+For scoring, the option `leads` (e.g. `1,6,24`) yields every time index instead, each with the truths
+at those leads (`LeadTruths`; None where a lead falls beyond the file or its time window), so a
+forecast can be scored at every lead for which the file holds the truth.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
@@ -31,35 +35,69 @@ def lead_option(options: Mapping[str, Any]) -> int:
     return lead
 
 
+def leads_option(options: Mapping[str, Any]) -> tuple[int, ...] | None:
+    """Reader option `leads`: lead times to score, in time steps of the file (`1,6,24`, a list or one
+    integer), sorted and unique; None when not given."""
+    value = options.get("leads")
+    if value is None or value == "":
+        return None
+    items = value.split(",") if isinstance(value, str) else value if isinstance(value, (list, tuple)) else [value]
+    try:
+        leads = sorted({int(str(item).strip()) for item in items if str(item).strip()})
+    except ValueError:
+        raise ConfigError(f"reader option leads must be comma-separated positive integers (time steps), got {value!r}") from None
+    if not leads or leads[0] < 1:
+        raise ConfigError(f"reader option leads must be comma-separated positive integers (time steps), got {value!r}")
+    return tuple(leads)
+
+
+@dataclass(frozen=True)
+class LeadTruths:
+    """A scoring record's target: the truth at each lead (time steps of the file), None where the lead
+    falls beyond the file or its window."""
+
+    leads: tuple[int, ...]
+    fields: tuple[FieldRef | None, ...]
+
+
 def read_field_records(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
     """Records of a field file or a folder of them.
 
-    Options: `lead` (default 1), `dataset` (HDF5, default `fields`), `variables` (netCDF, default all
+    Options: `lead` (default 1), `leads` (scoring: every time index, with the truths at these leads;
+    `lead` is then ignored), `dataset` (HDF5, default `fields`), `variables` (netCDF, default all
     (time, lat, lon) variables), `start` / `stop` (time window of each file). Record ids are the input's
     time (`2019-03-01T00:00`) when the file has time stamps, else its time index; in a folder they are
     prefixed with the file's stem.
     """
     lead = lead_option(options)
+    leads = leads_option(options)
     if path.is_dir():
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in (*HDF5_SUFFIXES, *NETCDF_SUFFIXES))
         if not files:
             raise InputFileError(f"{path}: folder holds no HDF5 or netCDF field files")
         for file in files:
-            yield from _file_records(file, options, lead, prefix=f"{file.stem}/")
+            yield from _file_records(file, options, lead, leads, prefix=f"{file.stem}/")
         return
-    yield from _file_records(path, options, lead, prefix="")
+    yield from _file_records(path, options, lead, leads, prefix="")
 
 
-def _file_records(path: Path, options: Mapping[str, Any], lead: int, prefix: str) -> Iterator[Record]:
+def _file_records(path: Path, options: Mapping[str, Any], lead: int, leads: tuple[int, ...] | None, prefix: str) -> Iterator[Record]:
     spec = source_spec(path, options)
     with open_source(spec) as source:
         grid, count, spec, offset = source.grid, len(source), source.spec, source.offset
-    if count <= lead:
+    if leads is None and count <= lead:
         log.warning("%s: %d time step(s) give no input-target pair at lead %d", path, count, lead)
     shape_only = replace(grid, times=None)
-    last = count - lead if lead else count
     times = grid.times or (None,) * count
+
+    def ref(index: int) -> FieldRef | None:
+        return FieldRef(spec, index, shape_only, times[index]) if index < count else None
+
+    last = count if leads is not None or not lead else count - lead
     for index in range(last):
         label = grid.time_label(index) or str(offset + index)
-        target = FieldRef(spec, index + lead, shape_only, times[index + lead]) if lead else None
-        yield Record(id=f"{prefix}{label}", data=FieldRef(spec, index, shape_only, times[index]), target=target)
+        if leads is not None:
+            target: Any = LeadTruths(leads, tuple(ref(index + step) for step in leads))
+        else:
+            target = ref(index + lead) if lead else None
+        yield Record(id=f"{prefix}{label}", data=ref(index), target=target)

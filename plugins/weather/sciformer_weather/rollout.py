@@ -41,6 +41,15 @@ def rollout(model: SciformerModel, fields: Tensor, steps: int, hours: Tensor | N
     return torch.stack(outputs)
 
 
+def steps_for(leads: Sequence[int], step: int) -> list[int]:
+    """Model steps for lead times given in time indices; each must be a positive multiple of the model
+    step (`step` time indices)."""
+    bad = [lead for lead in leads if lead < 1 or lead % step]
+    if bad:
+        raise ConfigError(f"lead times {bad} are not positive multiples of the model step ({step} time steps)")
+    return [lead // step for lead in leads]
+
+
 class Forecaster:
     """A trained model with its normalisation: physical fields in, physical forecasts out."""
 
@@ -58,10 +67,7 @@ class Forecaster:
 
     def steps_for(self, leads: Sequence[int]) -> list[int]:
         """Model steps for lead times given in time indices; each must be a multiple of the model step."""
-        bad = [lead for lead in leads if lead < 1 or lead % self.step]
-        if bad:
-            raise ConfigError(f"lead times {bad} are not positive multiples of the model step ({self.step} time steps)")
-        return [lead // self.step for lead in leads]
+        return steps_for(leads, self.step)
 
     def forecast(self, fields: np.ndarray, steps: int, hours: np.ndarray | None = None) -> np.ndarray:
         """(B, C, H, W) physical -> (steps, B, C, H, W) physical; non-finite inputs filled with the channel mean.

@@ -129,7 +129,7 @@ class Climatology:
     def save(self, path: Path) -> Path:
         """Write to HDF5: dataset `climatology` with attributes `kind` and `channels`."""
         with h5py.File(path, "w") as out:
-            data = out.create_dataset("climatology", data=self.fields.astype(np.float32))
+            data = out.create_dataset("climatology", data=self.fields.astype(np.float32), compression="gzip", shuffle=True)
             data.attrs["kind"] = self.kind
             data.attrs["channels"] = list(self.channels)
         return path

@@ -3,6 +3,10 @@
 Non-finite values (NaN, inf) make a record bad by default (`nan_policy: bad`). With `nan_policy: fill`
 they are filled with the channel's training mean (0 after normalisation) in the input, and left out of
 the loss in the target (`extras["target_mask"]` is False there).
+
+A scoring record read with the `leads` option carries its truths instead of a target: they are loaded
+as they are, in physical units (NaN where a lead has no truth; points that are not finite are left out
+of the skill scores, not rejected), with the input in physical units for the persistence baseline.
 """
 
 from __future__ import annotations
@@ -21,17 +25,28 @@ from sciformer.records import Record
 
 from .normalise import Normaliser
 from .options import WeatherOptions
+from .reader import LeadTruths
 from .sources import FieldRef
 
 
+class Truths(NamedTuple):
+    """The truths of a scoring record: fields (L, C, H, W) and their UTC hours of day (L,), physical
+    units, NaN where a lead has no truth; and the input field (C, H, W) in physical units."""
+
+    fields: Tensor
+    hours: Tensor
+    input: Tensor
+
+
 class FieldEncoding(NamedTuple):
-    """One encoded record: normalised input (C, H, W), target (C, H, W) or None, target mask or None, and
-    the input's UTC hour of day (None when unknown)."""
+    """One encoded record: normalised input (C, H, W), target (C, H, W) or None, target mask or None,
+    the input's UTC hour of day (None when unknown), and a scoring record's truths (None otherwise)."""
 
     features: Tensor
     target: Tensor | None
     target_mask: Tensor | None
     hour: float | None = None
+    truths: Truths | None = None
 
 
 class FieldTokenizer(Tokenizer):
@@ -48,14 +63,24 @@ class FieldTokenizer(Tokenizer):
         hour = record.data.hour if isinstance(record.data, FieldRef) else None
         if self.options.time_features and hour is None:
             raise BadRecordError(record.id, "the model uses the time of day, but the record has no time stamp")
-        features, _ = self._field(record, record.data, "input")
+        array = self._load(record, record.data, "input")
+        features, _ = self._normalise(record, array, "input")
+        if isinstance(record.target, LeadTruths):
+            return FieldEncoding(features, None, None, hour, self._truths(record, record.target, array))
         if record.target is None:
             return FieldEncoding(features, None, None, hour)
-        target, mask = self._field(record, record.target, "target")
+        target, mask = self._normalise(record, self._load(record, record.target, "target"), "target")
         return FieldEncoding(features, target, mask, hour)
 
-    def _field(self, record: Record, value: Any, role: str) -> tuple[Tensor, Tensor | None]:
-        """Load, check and normalise one field; returns it and (fill policy only) its finite mask."""
+    def _truths(self, record: Record, truths: LeadTruths, input_field: np.ndarray) -> Truths:
+        """The truth at each lead as loaded (NaN where there is none), their hours, the physical input."""
+        missing = np.full((len(self.options.channels), *self.options.grid), np.nan, dtype=np.float32)
+        fields = [missing if ref is None else self._load(record, ref, f"truth at lead {lead}") for lead, ref in zip(truths.leads, truths.fields)]
+        hours = [np.nan if ref is None or ref.hour is None else ref.hour for ref in truths.fields]
+        return Truths(torch.from_numpy(np.stack(fields)), torch.tensor(hours, dtype=torch.float32), torch.from_numpy(input_field))
+
+    def _load(self, record: Record, value: Any, role: str) -> np.ndarray:
+        """Load and check one field: (C, H, W) float32 in physical units."""
         if isinstance(value, FieldRef):
             if value.grid.channels != self.options.channels:
                 raise BadRecordError(record.id, f"{role} channels {list(value.grid.channels)} differ from the model's {list(self.options.channels)}")
@@ -72,6 +97,12 @@ class FieldTokenizer(Tokenizer):
             array = array[None]
         if array.shape != expected:
             raise BadRecordError(record.id, f"{role} has shape {array.shape}; the model takes (channel, lat, lon) = {expected}")
+        return array
+
+    def _normalise(self, record: Record, array: np.ndarray, role: str) -> tuple[Tensor, Tensor | None]:
+        """Check a field for non-finite values (by the NaN policy) and normalise it; returns it and (fill
+        policy only) its finite mask."""
+        expected = array.shape
         finite = np.isfinite(array)
         mask = None
         if not finite.all():
@@ -84,7 +115,9 @@ class FieldTokenizer(Tokenizer):
         return torch.from_numpy(self.normaliser.forward(array)), mask
 
     def collate(self, encoded: Sequence[FieldEncoding], record_ids: Sequence[str]) -> TokenBatch:
-        """Stack fields (B, C, H, W); targets when every record has one; a target mask when any has gaps."""
+        """Stack fields (B, C, H, W); targets when every record has one; a target mask when any has gaps;
+        for scoring records, `extras` `truths` (B, L, C, H, W), `truth_hours` (B, L) and `input_fields`
+        (B, C, H, W), physical units."""
         features = torch.stack([e.features for e in encoded])
         tokens = self.options.num_tokens
         batch = TokenBatch(padding_mask=torch.ones(len(encoded), tokens, dtype=torch.bool), record_ids=list(record_ids), features=features)
@@ -95,6 +128,10 @@ class FieldTokenizer(Tokenizer):
             if any(e.target_mask is not None for e in encoded):
                 full = torch.ones_like(encoded[0].target, dtype=torch.bool)
                 batch.extras["target_mask"] = torch.stack([full if e.target_mask is None else e.target_mask for e in encoded])
+        if all(e.truths is not None for e in encoded):
+            batch.extras["truths"] = torch.stack([e.truths.fields for e in encoded])
+            batch.extras["truth_hours"] = torch.stack([e.truths.hours for e in encoded])
+            batch.extras["input_fields"] = torch.stack([e.truths.input for e in encoded])
         return batch
 
     def num_tokens(self, encoded: FieldEncoding) -> int:

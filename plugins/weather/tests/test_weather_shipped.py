@@ -40,7 +40,7 @@ def test_shipped_model_beats_persistence_one_hour_ahead(host: PluginHost) -> Non
 
 
 def test_score_writes_forecasts_in_physical_units(tmp_path) -> None:
-    """`sciformer score` on the shipped model writes a de-normalised one-step forecast per record."""
+    """`sciformer score` on the shipped model writes a de-normalised one-step forecast per record (one lead)."""
     import h5py
     import numpy as np
 
@@ -49,10 +49,11 @@ def test_score_writes_forecasts_in_physical_units(tmp_path) -> None:
 
     host = PluginHost()
     model = host.shipped_models()["afno-era5-uk-t2m"]
-    score(model.name, model.example, tmp_path / "out.h5", host, options=model.example_options)
+    score(model.name, model.example, tmp_path / "out.h5", host)  # without `leads`: one model step, input-target pairs
     with h5py.File(tmp_path / "out.h5") as results, h5py.File(model.example) as source:
-        forecast = results["forecast"][:]
-        assert forecast.shape == (len(results["status"]), 1, 33, 49)
+        assert results["forecast"].shape == (len(results["status"]), 1, 1, 33, 49)  # (N, lead, channel, lat, lon)
+        assert list(results["forecast"].attrs["leads"]) == [1]
+        forecast = results["forecast"][:, 0]
         assert list(results["forecast"].attrs["channels"]) == ["t2m"]
         truth = source["fields"][1 : 1 + len(forecast)]
         error = np.sqrt(np.mean((forecast - truth) ** 2))

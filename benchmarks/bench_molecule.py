@@ -22,7 +22,7 @@ cache (a fresh tokenizer; for (b) a fresh `SCIFORMER_MOLECULE_CACHE` folder), so
 embedded; "warm" reuses the cache of a cold run (in-process LRU for (a), the folder for (b)), as when
 the same molecules are scored again with another model. Sides alternate; best of `--repeats`.
 Molecules per second; max abs difference of the predictions. Target: at least 3x. On a machine shared
-with other jobs, `--threads 1` gives steadier figures (see notes_molecule_weather.md).
+with other jobs, `--threads 1` gives steadier figures (see NOTES.md).
 
 Sizes: `small` has the shipped `mat-esol-small` dims (dim 64, 4 layers, 4 heads), `published` the
 published pretrained MAT (dim 1024, 8 layers, 16 heads).

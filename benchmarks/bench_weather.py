@@ -13,7 +13,7 @@ Identical random weights on both sides: the reference's state dict is saved in t
 and converted with the plugin's importer (`sciformer import afno`). Both run under
 `torch.inference_mode()` in float32 on the same fields, alternating, best of `--repeats` (per shape); the line
 gives fields per second and the max abs difference of the forecasts. Target: at least 1x. On a machine
-shared with other jobs, `--threads 1` gives steadier figures (see notes_molecule_weather.md).
+shared with other jobs, `--threads 1` gives steadier figures (see NOTES.md).
 
 Shapes: `shipped` is the shipped model `afno-era5-uk-t2m` (dim 64, depth 4, 8 AFNO blocks, patch 4,
 its 33 x 49 grid padded to 36 x 52: 9 x 13 patches; one channel, since the importer needs as many

@@ -10,6 +10,7 @@ from torch import Tensor, nn
 
 from sciformer.config import ModelConfig
 from sciformer.engine.context import LayerContext
+from sciformer.engine.cpu_attention import grouped_attention, use_grouped_attention
 from sciformer.engine.positions import RotaryPositions
 
 
@@ -19,7 +20,8 @@ class Attention(nn.Module):
     Padding, causality and every plugin's logit bias arrive folded in `ctx.attention_mask`; MAT-style
     terms arrive as `ctx.mixture` and `ctx.attention_weight`, giving
     `out = weight * softmax(Q K^T / sqrt(d) + bias) V + mixture V`. The fused path calls
-    `F.scaled_dot_product_attention`; the reference path (used when maps are asked for) computes the
+    `F.scaled_dot_product_attention`, or `grouped_attention` for long bfloat16 sequences on the CPU
+    without autograd (see cpu_attention.py); the reference path (used when maps are asked for) computes the
     same thing with an explicit softmax and records the (B, H, T, T) maps.
     """
 
@@ -46,7 +48,10 @@ class Attention(nn.Module):
         if ctx.need_weights:
             y = self._reference(q, k, v, mask, ctx, dropout)
         else:
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=ctx.is_causal)
+            if use_grouped_attention(q, dropout):
+                y = grouped_attention(q, k, v, mask, ctx.is_causal)
+            else:
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=ctx.is_causal)
             if ctx.mixture is not None:
                 y = ctx.attention_weight * y + ctx.mixture.to(v.dtype) @ v
         y = y.transpose(1, 2).reshape(batch, length, dim)  # (B, T, D)

@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from sciformer.config import ModelConfig
 from sciformer.engine.context import LayerContext
+from sciformer.engine.fused_linear import GELU_ALGORITHMS, linear_gelu, use_fused_linear
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "gelu": F.gelu,
@@ -18,18 +19,27 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 
 
 class MLP(nn.Module):
-    """Two linear layers with an activation between them: (B, T, D) -> (B, T, D)."""
+    """Two linear layers with an activation between them: (B, T, D) -> (B, T, D).
+
+    On the CPU without autograd, `fc1` and a GELU run as one oneDNN call (see fused_linear.py).
+    """
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.fc1 = nn.Linear(config.dim, config.mlp_dim)
         self.fc2 = nn.Linear(config.mlp_dim, config.dim)
         self.activation = ACTIVATIONS[config.activation]
+        self.activation_name = config.activation
         self.dropout = nn.Dropout(config.dropout)
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply the MLP token-wise."""
-        return self.fc2(self.dropout(self.activation(self.fc1(x))))
+        hidden = None
+        if self.activation_name in GELU_ALGORITHMS and use_fused_linear(x, self.fc1):
+            hidden = linear_gelu(x, self.fc1, self.activation_name)
+        if hidden is None:
+            hidden = self.activation(self.fc1(x))
+        return self.fc2(self.dropout(hidden))
 
 
 class Block(nn.Module):

@@ -54,6 +54,7 @@ from sciformer.checkpoint import load_checkpoint
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
 from sciformer.scoring import score, score_chunk
+from sciformer.scoring.pipeline import DEFAULT_BATCH_TOKENS
 from sciformer_molecule.cache import CACHE_ENV, ConformerCache
 from sciformer_molecule.mat_import import MatHyperparameters, import_mat
 from sciformer_molecule.tokenizer import MoleculeTokenizer
@@ -332,7 +333,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="small", help=f"comma-separated, from {list(SIZES)}")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2, help="featurizing processes of the score pipeline")
-    parser.add_argument("--batch-tokens", type=int, default=16384, help="sciformer's token budget per batch (the score default)")
+    parser.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS["cpu"], help="sciformer's token budget per batch (the score default on the CPU)")
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice); 1 is steadier on a machine shared with other jobs")
     args = parser.parse_args()
     if args.threads:

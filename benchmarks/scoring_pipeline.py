@@ -9,10 +9,7 @@ Targets: the pipeline loses at most 10% of the model-alone throughput; peak memo
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
-import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -26,6 +23,7 @@ from sciformer.data.budget import padding_fraction, token_budget_batches
 from sciformer.plugins import PluginHost
 from sciformer.reading import read_records
 from sciformer.scoring import score
+from sciformer.scoring.pipeline import DEFAULT_BATCH_TOKENS
 
 
 def model_alone(model: str, records: list, batch_tokens: int, host: PluginHost) -> tuple[float, float]:
@@ -70,7 +68,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True)
     parser.add_argument("--input", type=Path, required=True)
-    parser.add_argument("--batch-tokens", type=int, default=16384)
+    parser.add_argument("--batch-tokens", type=int, default=DEFAULT_BATCH_TOKENS["cpu"], help="token budget per batch (the score default on the CPU)")
     parser.add_argument("--copies", type=int, default=4, help="copies of the input for the throughput run")
     args = parser.parse_args()
     host = PluginHost()
@@ -82,7 +80,6 @@ def main() -> None:
         replicate(args.input, base, args.copies)
         records = [r for r in read_records(host, info.config.domain, base, options) if not r.error]
         alone, padding = model_alone(args.model, records, args.batch_tokens, host)
-        start = time.perf_counter()
         summary = score(args.model, base, folder / "out.h5", host, options=options, batch_tokens=args.batch_tokens, overwrite=True)
         pipeline = summary.records_per_second
         print(f"records: {len(records)}  model alone: {alone:,.1f} records/s  pipeline: {pipeline:,.1f} records/s  "

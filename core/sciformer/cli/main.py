@@ -150,7 +150,7 @@ def train(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], resume: 
 @click.option("--dataset", default=None, help="HDF5 dataset holding the records.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Reader option, e.g. data_column=smiles.")
 @click.option("--outputs", default=None, help="Comma-separated outputs (default: every sequence-level one), e.g. embedding,token_embeddings.")
-@click.option("--batch-tokens", default=16384, show_default=True, help="Token budget per batch.")
+@click.option("--batch-tokens", default=None, type=int, help="Token budget per batch (default: 4096 on the CPU, 16384 on CUDA).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True)
 @click.option("--workers", default=None, type=int, help="Tokenizer processes (default: 0 below four cores, else 2).")
@@ -159,7 +159,7 @@ def train(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], resume: 
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--time-limit", type=float, default=None, metavar="SECONDS", help="Stop cleanly after this long (checked between chunks).")
 @click.pass_context
-def score(ctx: click.Context, model: str, input_path: Path, output: Path, dataset: str | None, options: tuple[str, ...], outputs: str | None, batch_tokens: int, device: str, dtype: str, workers: int | None, chunk_records: int, resume: bool, overwrite: bool, time_limit: float | None) -> None:
+def score(ctx: click.Context, model: str, input_path: Path, output: Path, dataset: str | None, options: tuple[str, ...], outputs: str | None, batch_tokens: int | None, device: str, dtype: str, workers: int | None, chunk_records: int, resume: bool, overwrite: bool, time_limit: float | None) -> None:
     """Score every record of INPUT with a model into an HDF5 file (embeddings, predictions, status).
 
     Under `torchrun --nproc-per-node N -m sciformer score ...` the records are sharded across the

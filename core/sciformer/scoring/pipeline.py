@@ -104,9 +104,9 @@ def score(
 
     Under torchrun the records are sharded over the ranks and the result is one file, identical to a
     single-process run. `batch_tokens` defaults by device (DEFAULT_BATCH_TOKENS). `resume` continues a
-    stopped run from its last complete chunk. On SIGTERM /
-    SIGINT, or after `time_limit` seconds, the run stops early and still writes `output`, with the
-    records it did not reach marked status 2; the summary's `stopped` says why.
+    stopped run from its last complete chunk. On SIGTERM / SIGINT, or after `time_limit` seconds, the
+    run stops early and still writes `output`, with the records it did not reach marked status 2; the
+    summary's `stopped` says why (on every rank).
     """
     output = Path(output)
     batch_tokens = batch_tokens or default_batch_tokens(device)
@@ -165,14 +165,15 @@ def score(
                 rate = f"{counts['records'] / elapsed:,.0f} records/s, {counts['tokens'] / elapsed:,.0f} tokens/s"
                 bar.update(task, advance=len(encoded.status), description=f"scoring ({rate})")
                 stop.check(deadline=True)
-    except RunStopped as stopped:
-        log.warning("scoring stopped early (%s); writing the records not yet scored as status 2", stopped.reason)
+    except RunStopped as request:
+        log.warning("scoring stopped early (%s); writing the records not yet scored as status 2", request.reason)
     except BaseException:
         shard.stop()
         raise
     seconds = time.perf_counter() - clock
     processed, tokens, padded, stopped_ranks = shard.sum([counts["records"], counts["tokens"], counts["padded"], int(stop.reason is not None)])
-    summary = ScoreSummary(output, 0, 0, seconds, tokens, 1.0 - tokens / padded if padded else 0.0, processed)
+    stopped = stop.reason or ("another rank stopped" if stopped_ranks else None)
+    summary = ScoreSummary(output, 0, 0, seconds, tokens, 1.0 - tokens / padded if padded else 0.0, processed, stopped=stopped)
     shard.barrier()
     if shard.rank == 0:
         count = chunks.count
@@ -181,7 +182,7 @@ def score(
         statuses = store.statuses(count)
         summary = dataclasses.replace(
             summary, scored=int((statuses == STATUS_SCORED).sum()), bad=int((statuses == STATUS_BAD).sum()),
-            pending=int((statuses == STATUS_PENDING).sum()), stopped=stop.reason or ("another rank stopped" if stopped_ranks else None),
+            pending=int((statuses == STATUS_PENDING).sum()),
         )
         store.join(count, {**attributes, "end_time": dt.datetime.now(dt.timezone.utc).isoformat(), "summary": summary.as_dict()}, scorer.summarise)
     shard.barrier()

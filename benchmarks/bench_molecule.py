@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/bench_molecule.py [--molecules 1000] [--sizes small,published] [--repeats 2] [--workers 2] [--threads 1]
 
-Input: the first 1,000 SMILES of the shared ESOL set, topped up from BBBP with the rows RDKit parses.
+Input: the first 1,000 SMILES of the shared ESOL set, topped up from BBBP with the rows RDKit parses
+(a clone without `../shared/data` beside it uses the plugin's shipped ESOL splits, 958 molecules).
 
 The reference is the Molecule Attention Transformer as published, done the straightforward way, one
 molecule at a time: RDKit parse, hydrogens added, one ETKDG conformer, UFF relaxation, hydrogens
@@ -60,6 +61,7 @@ from sciformer_molecule.mat_import import MatHyperparameters, import_mat
 from sciformer_molecule.tokenizer import MoleculeTokenizer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "molecules"
+SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "molecule" / "data" / "esol"  # ESOL, 958 molecules in 3 splits
 SIZES = {"small": (64, 4, 4), "published": (1024, 8, 16)}  # dim, layers, heads
 LAMBDAS = (0.33, 0.33, 0.34)  # attention, distance, adjacency: the published values
 SLOPE = 0.1  # leaky_relu slope of the published feed-forward
@@ -69,6 +71,15 @@ REFERENCE_BATCH = 32
 
 
 # -- input ------------------------------------------------------------------------------------------
+
+
+def load_shipped_smiles(count: int) -> list[str]:
+    """The molecule plugin's shipped ESOL splits (train, valid, test) in order, up to `count`."""
+    smiles: list[str] = []
+    for split in ("train", "valid", "test"):
+        with open(SHIPPED / f"{split}.csv", newline="") as handle:
+            smiles.extend(row["smiles"] for row in csv.DictReader(handle))
+    return smiles[:count]
 
 
 def load_smiles(count: int, folder: Path = DATA) -> list[str]:
@@ -340,9 +351,13 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     RDLogger.DisableLog("rdApp.*")  # the reference's RDKit warnings (the plugin silences its own)
     print(machine())
-    if not (args.data / "esol.csv").is_file() or not (args.data / "bbbp.csv").is_file():
+    if (args.data / "esol.csv").is_file() and (args.data / "bbbp.csv").is_file():
+        smiles = load_smiles(args.molecules, args.data)
+    elif args.data == DATA:  # a clone without the shared data beside it: the plugin's shipped ESOL
+        print(f"{DATA} not found: using the molecule plugin's shipped ESOL ({SHIPPED})")
+        smiles = load_shipped_smiles(args.molecules)
+    else:
         raise SystemExit(f"{args.data}: esol.csv and bbbp.csv not found; pass --data FOLDER")
-    smiles = load_smiles(args.molecules, args.data)
     canonical = {Chem.MolToSmiles(Chem.MolFromSmiles(s)) for s in smiles}
     print(f"{len(smiles)} molecules ({len(canonical)} distinct), {sum(Chem.MolFromSmiles(s).GetNumAtoms() for s in smiles):,} heavy atoms")
     with tempfile.TemporaryDirectory() as folder:

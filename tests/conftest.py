@@ -15,6 +15,24 @@ WORDS = ["<start>", "the", "man", "chicken", "ordered", "woman", "beef"]
 
 
 @pytest.fixture
+def spy(monkeypatch: pytest.MonkeyPatch) -> Callable[[object, str], list[int]]:
+    """`spy(module, name)` counts the calls of `module.name` (still calling it); returns the call list."""
+
+    def install(module: object, name: str) -> list[int]:
+        calls: list[int] = []
+        original: Callable = getattr(module, name)
+
+        def counted(*args, **kwargs):
+            calls.append(1)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, counted)
+        return calls
+
+    return install
+
+
+@pytest.fixture
 def host() -> PluginHost:
     """A host with only the built-in plugins (tests of the core do not depend on installed plugins)."""
     return PluginHost(entry_points=False)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from typing import Callable
+
 import pytest
 import torch
 
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
+from sciformer.engine import attention as attention_module
 from sciformer.engine.attention import Attention
 from sciformer.engine.bias import AttentionTerms, combine_terms, resolve_mask
 from sciformer.engine.context import Embedded, LayerContext
+from sciformer.engine.cpu_attention import MIN_LENGTH
 from sciformer.engine.positions import RotaryPositions
 
 
@@ -97,3 +101,53 @@ def test_resolve_mask_keeps_fast_paths() -> None:
     assert mask.dtype == torch.bool and mask.shape == (2, 1, 1, 4) and not is_causal
     mask, _ = resolve_mask(padded, True, torch.zeros(1, 1, 4, 4))
     assert mask.is_floating_point() and torch.isinf(mask[0, 0, 3, 3]) and torch.isinf(mask[1, 0, 0, 1])
+
+
+def bfloat16_attention(config: ModelConfig) -> Attention:
+    """A random attention layer cast to bfloat16."""
+    torch.manual_seed(2)
+    return Attention(config).eval().to(torch.bfloat16)
+
+
+@pytest.mark.parametrize("length", [MIN_LENGTH - 1, MIN_LENGTH, 2 * MIN_LENGTH + 5], ids=["below", "at", "above"])
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+def test_attention_layer_takes_grouped_path(case: dict, length: int, monkeypatch: pytest.MonkeyPatch, spy: Callable) -> None:
+    """bfloat16 inference from MIN_LENGTH tokens on goes through grouped_attention and matches SDPA's path."""
+    calls = spy(attention_module, "grouped_attention")
+    config = ModelConfig(domain="text", dim=32, heads=4)
+    attention = bfloat16_attention(config)
+    torch.manual_seed(3)
+    x = torch.randn(2, length, 32).to(torch.bfloat16)
+    mask = torch.ones(2, length, dtype=torch.bool)
+    if case["pad"]:
+        mask[1, length // 3 :] = False
+    terms = []
+    if case["bias"]:
+        terms.append(AttentionTerms(logits=torch.randn(2, 4, length, length)))
+    if case["mixture"]:
+        terms.append(AttentionTerms(mixture=0.3 * torch.rand(2, 1, length, length), attention_weight=0.5))
+    with torch.inference_mode():
+        got = attention(x, make_context(mask, case["causal"], terms, need_weights=False)).float()
+    assert len(calls) == (1 if length >= MIN_LENGTH else 0)
+    with torch.inference_mode(), monkeypatch.context() as patch:
+        patch.setattr(attention_module, "use_grouped_attention", lambda q, dropout: False)
+        sdpa = attention(x, make_context(mask, case["causal"], terms, need_weights=False)).float()
+    real = mask[:, :, None].expand_as(got)
+    assert torch.isfinite(got).all()
+    assert torch.allclose(got[real], sdpa[real], atol=2e-2, rtol=2e-2), (got - sdpa)[real].abs().max()
+
+
+def test_grouped_path_not_used_with_grad_or_maps(monkeypatch: pytest.MonkeyPatch, spy: Callable) -> None:
+    """Autograd, attention maps and float32 keep their own paths."""
+    calls = spy(attention_module, "grouped_attention")
+    config = ModelConfig(domain="text", dim=32, heads=4)
+    attention = bfloat16_attention(config)
+    x = torch.randn(1, MIN_LENGTH, 32).to(torch.bfloat16)
+    mask = torch.ones(1, MIN_LENGTH, dtype=torch.bool)
+    attention(x, make_context(mask, False, [], need_weights=False)).float().sum().backward()
+    with torch.inference_mode():
+        ctx = make_context(mask, False, [], need_weights=True)
+        attention(x, ctx)
+        assert len(ctx.attention_maps) == 1
+        attention.float()(x.float(), make_context(mask, False, [], need_weights=False))
+    assert calls == []

@@ -9,51 +9,13 @@ import torch
 import torch.nn.functional as F
 
 from sciformer.config import ModelConfig
-from sciformer.data.batch import TokenBatch
-from sciformer.engine import attention as attention_module
 from sciformer.engine import blocks as blocks_module
 from sciformer.engine import cpu_attention
-from sciformer.engine.attention import Attention
-from sciformer.engine.bias import AttentionTerms, combine_terms, resolve_mask
 from sciformer.engine.blocks import MLP
-from sciformer.engine.context import Embedded, LayerContext
 from sciformer.engine.cpu_attention import MIN_LENGTH, grouped_attention
 from sciformer.engine.fused_linear import fused_linear_available
 
 BATCH, HEADS, HEAD_DIM = 3, 3, 8
-CASES = {  # the engine's mask cases, as in test_attention.py
-    "no-mask": dict(pad=False, causal=False, bias=False, mixture=False),
-    "padding": dict(pad=True, causal=False, bias=False, mixture=False),
-    "causal": dict(pad=False, causal=True, bias=False, mixture=False),
-    "causal-padding": dict(pad=True, causal=True, bias=False, mixture=False),
-    "bias": dict(pad=True, causal=False, bias=True, mixture=False),
-    "mixture": dict(pad=True, causal=False, bias=False, mixture=True),
-    "everything": dict(pad=True, causal=True, bias=True, mixture=True),
-}
-
-
-def make_context(mask: torch.Tensor, causal: bool, terms: list[AttentionTerms], need_weights: bool) -> LayerContext:
-    """One layer's context with the masks and terms folded as the model folds them."""
-    batch = TokenBatch(padding_mask=mask, record_ids=[str(i) for i in range(mask.shape[0])])
-    embedded = Embedded(torch.zeros(0), mask, mask, batch.positions)
-    combined = combine_terms(terms, mask, causal)
-    ctx = LayerContext(batch=batch, embedded=embedded, layer=0, state={}, need_weights=need_weights)
-    ctx.attention_mask, ctx.is_causal = resolve_mask(mask, causal, combined.logits)
-    ctx.mixture, ctx.attention_weight = combined.mixture, combined.attention_weight
-    return ctx
-
-
-def spy(monkeypatch: pytest.MonkeyPatch, module: object, name: str) -> list[int]:
-    """Count the calls of `module.name` (still calling it)."""
-    calls: list[int] = []
-    original: Callable = getattr(module, name)
-
-    def counted(*args, **kwargs):
-        calls.append(1)
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(module, name, counted)
-    return calls
 
 
 def qkv(length: int, dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -118,60 +80,10 @@ def test_grouped_bfloat16_as_close_as_sdpa(name: str) -> None:
     assert sdpa_error < 1e-2 and error < 3e-2, (error, sdpa_error)
 
 
-def bfloat16_attention(config: ModelConfig) -> Attention:
-    """A random attention layer cast to bfloat16."""
-    torch.manual_seed(2)
-    return Attention(config).eval().to(torch.bfloat16)
-
-
-@pytest.mark.parametrize("length", [MIN_LENGTH - 1, MIN_LENGTH, 2 * MIN_LENGTH + 5], ids=["below", "at", "above"])
-@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_attention_layer_takes_grouped_path(case: dict, length: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """bfloat16 inference from MIN_LENGTH tokens on goes through grouped_attention and matches SDPA's path."""
-    calls = spy(monkeypatch, attention_module, "grouped_attention")
-    config = ModelConfig(domain="text", dim=32, heads=4)
-    attention = bfloat16_attention(config)
-    torch.manual_seed(3)
-    x = torch.randn(2, length, 32).to(torch.bfloat16)
-    mask = torch.ones(2, length, dtype=torch.bool)
-    if case["pad"]:
-        mask[1, length // 3 :] = False
-    terms = []
-    if case["bias"]:
-        terms.append(AttentionTerms(logits=torch.randn(2, 4, length, length)))
-    if case["mixture"]:
-        terms.append(AttentionTerms(mixture=0.3 * torch.rand(2, 1, length, length), attention_weight=0.5))
-    with torch.inference_mode():
-        got = attention(x, make_context(mask, case["causal"], terms, need_weights=False)).float()
-    assert len(calls) == (1 if length >= MIN_LENGTH else 0)
-    with torch.inference_mode(), monkeypatch.context() as patch:
-        patch.setattr(attention_module, "use_grouped_attention", lambda q, dropout: False)
-        sdpa = attention(x, make_context(mask, case["causal"], terms, need_weights=False)).float()
-    real = mask[:, :, None].expand_as(got)
-    assert torch.isfinite(got).all()
-    assert torch.allclose(got[real], sdpa[real], atol=2e-2, rtol=2e-2), (got - sdpa)[real].abs().max()
-
-
-def test_grouped_path_not_used_with_grad_or_maps(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Autograd, attention maps and float32 keep their own paths."""
-    calls = spy(monkeypatch, attention_module, "grouped_attention")
-    config = ModelConfig(domain="text", dim=32, heads=4)
-    attention = bfloat16_attention(config)
-    x = torch.randn(1, MIN_LENGTH, 32).to(torch.bfloat16)
-    mask = torch.ones(1, MIN_LENGTH, dtype=torch.bool)
-    attention(x, make_context(mask, False, [], need_weights=False)).float().sum().backward()
-    with torch.inference_mode():
-        ctx = make_context(mask, False, [], need_weights=True)
-        attention(x, ctx)
-        assert len(ctx.attention_maps) == 1
-        attention.float()(x.float(), make_context(mask, False, [], need_weights=False))
-    assert calls == []
-
-
 @pytest.mark.parametrize("activation", ["gelu", "gelu_tanh"])
-def test_fused_mlp_equals_plain(activation: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fused_mlp_equals_plain(activation: str, monkeypatch: pytest.MonkeyPatch, spy: Callable) -> None:
     """float32: the one-call fc1 + GELU gives the plain MLP's output; autograd keeps the plain path."""
-    calls = spy(monkeypatch, blocks_module, "linear_gelu")
+    calls = spy(blocks_module, "linear_gelu")
     torch.manual_seed(4)
     mlp = MLP(ModelConfig(domain="text", dim=32, heads=4, activation=activation)).eval()
     x = torch.randn(3, 5, 32)
@@ -186,9 +98,9 @@ def test_fused_mlp_equals_plain(activation: str, monkeypatch: pytest.MonkeyPatch
 
 
 @pytest.mark.parametrize("activation", ["gelu", "gelu_tanh"])
-def test_fused_mlp_bfloat16(activation: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fused_mlp_bfloat16(activation: str, monkeypatch: pytest.MonkeyPatch, spy: Callable) -> None:
     """bfloat16 weights and 3-D input, also under autocast: fused, within bfloat16 rounding of the plain path."""
-    calls = spy(monkeypatch, blocks_module, "linear_gelu")
+    calls = spy(blocks_module, "linear_gelu")
     torch.manual_seed(5)
     mlp = MLP(ModelConfig(domain="text", dim=32, heads=4, activation=activation)).eval().to(torch.bfloat16)
     x = torch.randn(2, 7, 32).to(torch.bfloat16)
@@ -200,9 +112,9 @@ def test_fused_mlp_bfloat16(activation: str, monkeypatch: pytest.MonkeyPatch) ->
     assert torch.allclose(fused.float(), plain, atol=3e-2, rtol=2e-2), (fused.float() - plain).abs().max()
 
 
-def test_fused_mlp_skipped_for_relu_and_float32_autocast(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_fused_mlp_skipped_for_relu_and_float32_autocast(monkeypatch: pytest.MonkeyPatch, spy: Callable) -> None:
     """ReLU has no fused form here; float32 weights under bfloat16 autocast are left to autocast."""
-    calls = spy(monkeypatch, blocks_module, "linear_gelu")
+    calls = spy(blocks_module, "linear_gelu")
     with torch.inference_mode():
         MLP(ModelConfig(domain="text", dim=16, heads=2, activation="relu"))(torch.randn(2, 16))
         with torch.autocast("cpu", dtype=torch.bfloat16):

@@ -14,8 +14,9 @@ import numpy as np
 import pytest
 import yaml
 
-from sciformer.errors import InputFileError, PluginError
+from sciformer.errors import InputFileError, OutputError, PluginError
 from sciformer.scoring import score
+from sciformer.testing.results import assert_same_results
 from sciformer.training.recipe import train_recipe
 
 
@@ -89,7 +90,7 @@ def test_file_level_problems_stop_before_work(host, classifier, tmp_path) -> Non
     with pytest.raises(InputFileError, match="column"):
         score(model_dir, folder / "orders.csv", tmp_path / "out.h5", host, options={"data_column": "sequence"})
     (tmp_path / "exists.h5").write_bytes(b"")
-    with pytest.raises(InputFileError, match="--overwrite"):
+    with pytest.raises(OutputError, match="--overwrite"):
         score(model_dir, inputs, tmp_path / "exists.h5", host)
     assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob("*.chunks")) and not (tmp_path / "out.h5").exists()
 
@@ -112,19 +113,6 @@ def _lines(path, count: int) -> None:
     path.write_text("\n".join(" ".join(rng.choice(words, size=rng.integers(1, 8))) for _ in range(count)) + "\n")
 
 
-def _same_results(a, b) -> None:
-    with h5py.File(a) as left, h5py.File(b) as right:
-        assert sorted(left) == sorted(right)
-        for name in left:
-            x, y = left[name][:], right[name][:]
-            if x.dtype == object:
-                assert all(np.array_equal(p, q) for p, q in zip(x, y)), name
-            else:
-                assert np.array_equal(x, y, equal_nan=True), name
-        for key in ("checkpoint_sha256", "model_config", "outputs"):
-            assert left.attrs[key] == right.attrs[key]
-
-
 def test_workers_and_token_outputs_match_inline_scoring(host, classifier, tmp_path) -> None:
     model_dir, _ = classifier
     inputs = tmp_path / "in.txt"
@@ -132,7 +120,7 @@ def test_workers_and_token_outputs_match_inline_scoring(host, classifier, tmp_pa
     outputs = ["embedding", "prediction", "token_embeddings"]
     score(model_dir, inputs, tmp_path / "inline.h5", host, outputs=outputs, chunk_records=64)
     score(model_dir, inputs, tmp_path / "workers.h5", host, outputs=outputs, chunk_records=64, workers=2)
-    _same_results(tmp_path / "inline.h5", tmp_path / "workers.h5")
+    assert_same_results(tmp_path / "inline.h5", tmp_path / "workers.h5")
     with h5py.File(tmp_path / "inline.h5") as results:
         assert results["token_embeddings"].attrs["dim"] == 32
         assert len(results["token_embeddings"][0]) % 32 == 0 and len(results["token_embeddings"][0]) > 0
@@ -165,7 +153,7 @@ def test_resume_after_kill_equals_an_uninterrupted_run(classifier, tmp_path) -> 
     assert "scored 40000, bad 0" in resumed.stdout
     processed_now = int(resumed.stdout.split("this run processed ")[1].split(" ")[0])
     assert 0 < processed_now < 40_000, "the resumed run must only score what was left"
-    _same_results(tmp_path / "full.h5", target)
+    assert_same_results(tmp_path / "full.h5", target)
 
 
 def test_time_limit_marks_unscored_records_and_resume_finishes(host, classifier, tmp_path) -> None:
@@ -186,11 +174,11 @@ def test_time_limit_marks_unscored_records_and_resume_finishes(host, classifier,
         assert np.array_equal(results["embedding"][:50], full["embedding"][:50])
         assert json.loads(results.attrs["summary"])["pending"] == 250
     assert (tmp_path / "limited.h5.chunks").is_dir() and not list((tmp_path / "limited.h5.chunks").glob("pending-*"))
-    with pytest.raises(InputFileError, match="--resume if it was stopped early"):
+    with pytest.raises(OutputError, match="has already scored 50 record"):
         score(model_dir, inputs, target, host, chunk_records=50)
     resumed = score(model_dir, inputs, target, host, chunk_records=50, resume=True)
     assert (resumed.scored, resumed.pending, resumed.processed, resumed.stopped) == (300, 0, 250, None)
-    _same_results(tmp_path / "full.h5", target)
+    assert_same_results(tmp_path / "full.h5", target)
     assert not (tmp_path / "limited.h5.chunks").exists()
 
 
@@ -217,7 +205,7 @@ def test_sigterm_stops_a_real_run_with_pending_records(classifier, tmp_path) -> 
     resumed = subprocess.run([*command, "--output", str(target), "--resume"], env=environment, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert f"this run processed {40_000 - scored} " in resumed.stdout
-    _same_results(tmp_path / "full.h5", target)
+    assert_same_results(tmp_path / "full.h5", target)
 
 
 def test_two_processes_give_the_single_process_file(classifier, tmp_path) -> None:
@@ -231,7 +219,7 @@ def test_two_processes_give_the_single_process_file(classifier, tmp_path) -> Non
     launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "sciformer", *arguments, "--output", str(tmp_path / "two.h5")]
     completed = subprocess.run(launch, env=environment, capture_output=True, text=True, timeout=600)
     assert completed.returncode == 0, completed.stderr[-3000:]
-    _same_results(tmp_path / "one.h5", tmp_path / "two.h5")
+    assert_same_results(tmp_path / "one.h5", tmp_path / "two.h5")
     assert not list(tmp_path.glob("two.h5.*"))
     assert completed.stdout.count("scored 1000, bad 0") == 1, "only rank 0 reports"
     limited = [*launch[:-1], str(tmp_path / "limited.h5"), "--time-limit", "0"]
@@ -241,7 +229,7 @@ def test_two_processes_give_the_single_process_file(classifier, tmp_path) -> Non
         assert list(np.unique(results["status"][:200])) == [0] and list(np.unique(results["status"][200:])) == [2], "each rank scores one chunk"
     resumed = subprocess.run([sys.executable, "-m", "sciformer", *arguments, "--output", str(tmp_path / "limited.h5"), "--resume"], env=environment, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
-    _same_results(tmp_path / "one.h5", tmp_path / "limited.h5")
+    assert_same_results(tmp_path / "one.h5", tmp_path / "limited.h5")
 
 
 def test_head_columns_include_per_token_classes(host, text_config, tmp_path) -> None:

@@ -80,6 +80,10 @@ def load_checkpoint(directory: str | Path, host: PluginHost, device: str | torch
         raise CheckpointError(f"{info.path / WEIGHTS}: weights do not load ({type(error).__name__}: {error})") from error
     if missing or unexpected:
         raise CheckpointError(f"{info.path}: weights do not match the configuration (missing {sorted(missing)[:5]}, unexpected {sorted(unexpected)[:5]})")
+    for name, tensor in model.state_dict().items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise CheckpointError(f"{info.path / WEIGHTS}: tensor {name!r} holds {bad} non-finite value(s) (NaN or infinity); the checkpoint is damaged")
     return model.to(device).eval()
 
 

@@ -30,3 +30,7 @@ class BadRecordError(SciformerError, ValueError):
         super().__init__(f"record {record_id!r}: {reason}")
         self.record_id = record_id
         self.reason = reason
+
+
+class OutputError(SciformerError):
+    """The results file cannot be written: another run owns it, its folder is not writable, the disk is full."""

@@ -10,16 +10,18 @@ status 2 (root attribute `complete` = 0), and keeps the folder for `--resume`.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import json
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import h5py
 import numpy as np
 
-from sciformer.errors import InputFileError
+from sciformer.errors import OutputError
 
 STATUS_SCORED, STATUS_BAD, STATUS_PENDING = 0, 1, 2
 STRING = h5py.string_dtype(encoding="utf-8")
@@ -39,25 +41,40 @@ def _dtype_of(values: np.ndarray) -> Any:
 
 
 class ChunkStore:
-    """The folder of finished chunks of one run; `identity` must match for a run to resume there."""
+    """The folder of finished chunks of one run, with the run's manifest (`run.json`) beside them."""
 
-    def __init__(self, output: Path, identity: Mapping[str, Any], *, resume: bool) -> None:
+    def __init__(self, output: Path) -> None:
         self.output = Path(output)
         self.folder = self.output.with_name(self.output.name + ".chunks")
+
+    def manifest(self) -> dict[str, Any] | None:
+        """The manifest of the run that made the folder, or None when there is no folder."""
         run_file = self.folder / RUN_FILE
-        wanted = json.loads(json.dumps(identity))
-        if self.folder.exists() and resume and run_file.exists():
-            found = json.loads(run_file.read_text())
-            changed = sorted(k for k in set(found) | set(wanted) if found.get(k) != wanted.get(k))
-            if changed:
-                raise InputFileError(f"cannot resume {self.folder}: this run's {changed} differ; remove the folder or run without --resume")
-            return
+        if not run_file.is_file():
+            return None
+        try:
+            return json.loads(run_file.read_text())
+        except json.JSONDecodeError:
+            return {}
+
+    def start(self, manifest: Mapping[str, Any]) -> None:
+        """Begin a new run: an empty folder (an earlier one removed) with this run's manifest."""
         if self.folder.exists():
             shutil.rmtree(self.folder)
-        self.folder.mkdir(parents=True)
-        temporary = run_file.with_suffix(".tmp")
-        temporary.write_text(json.dumps(wanted, indent=1))
-        os.replace(temporary, run_file)
+        with writing(self.output, "the chunk folder"):
+            self.folder.mkdir(parents=True)
+            run_file = self.folder / RUN_FILE
+            temporary = run_file.with_suffix(".tmp")
+            temporary.write_text(json.dumps(manifest, indent=1))
+            os.replace(temporary, run_file)
+
+    def done_records(self) -> int:
+        """How many records the finished chunks hold."""
+        total = 0
+        for index in self.done():
+            with h5py.File(self.path(index), "r") as chunk:
+                total += len(chunk["status"])
+        return total
 
     def path(self, index: int) -> Path:
         """The file of chunk `index`."""
@@ -75,16 +92,22 @@ class ChunkStore:
         """Indices of the chunks already written completely."""
         return {int(p.stem.split("-")[1]) for p in self.folder.glob("chunk-*.h5")}
 
-    def write(self, index: int, columns: Mapping[str, np.ndarray], attributes: Mapping[str, Mapping[str, Any]], *, pending: bool = False) -> None:
-        """Write one chunk atomically (temporary name, then rename); `pending` writes a placeholder."""
+    def write(
+        self, index: int, columns: Mapping[str, np.ndarray], attributes: Mapping[str, Mapping[str, Any]], *,
+        pending: bool = False, dtypes: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Write one chunk atomically (temporary name, then rename); `pending` writes a placeholder.
+
+        `dtypes` gives a column's HDF5 type where its values cannot tell (ragged columns of no rows)."""
         target = self.pending_path(index) if pending else self.path(index)
         temporary = target.with_suffix(".tmp")
-        with h5py.File(temporary, "w") as handle:
-            for name, values in columns.items():
-                dataset = handle.create_dataset(name, data=values, dtype=_dtype_of(values))
-                for key, value in (attributes.get(name) or {}).items():
-                    dataset.attrs[key] = value
-        os.replace(temporary, target)
+        with writing(self.output, f"chunk {index}", temporary):
+            with h5py.File(temporary, "w") as handle:
+                for name, values in columns.items():
+                    dataset = handle.create_dataset(name, data=values, dtype=(dtypes or {}).get(name) or _dtype_of(values))
+                    for key, value in (attributes.get(name) or {}).items():
+                        dataset.attrs[key] = value
+            os.replace(temporary, target)
 
     def statuses(self, count: int) -> np.ndarray:
         """The `status` column of chunks 0..count-1, in order."""
@@ -98,6 +121,17 @@ class ChunkStore:
         """Join chunks 0..count-1 (scored or placeholders) in order into the output file, let `summarise`
         add file-level results, and move it into place; the folder is removed unless a chunk is missing."""
         partial = self.output.with_name(self.output.name + ".partial")
+        with writing(self.output, "the results file", partial):
+            complete = self._join_into(partial, count, attributes, summarise)
+            os.replace(partial, self.output)
+        if complete:
+            shutil.rmtree(self.folder)
+        else:
+            for placeholder in self.folder.glob("pending-*.h5"):
+                placeholder.unlink()
+        return self.output
+
+    def _join_into(self, partial: Path, count: int, attributes: Mapping[str, Any], summarise: Callable[[h5py.File], None] | None) -> bool:
         with h5py.File(partial, "w") as out:
             for key, value in attributes.items():
                 out.attrs[key] = encode_attribute(value)
@@ -117,13 +151,31 @@ class ChunkStore:
             out.attrs["complete"] = int(complete)
             if summarise is not None:
                 summarise(out)
-        os.replace(partial, self.output)
-        if complete:
-            shutil.rmtree(self.folder)
-        else:
-            for placeholder in self.folder.glob("pending-*.h5"):
-                placeholder.unlink()
-        return self.output
+        return complete
+
+
+@contextlib.contextmanager
+def writing(output: Path, what: str, temporary: Path | None = None) -> Iterator[None]:
+    """Turn a failed write (disk full, read-only folder) into one OutputError line; the half-written
+    `temporary` is removed, and chunks already finished stay for `--resume`."""
+    try:
+        yield
+    except OSError as error:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        full = error.errno == errno.ENOSPC or "No space left" in str(error)
+        reason = "no space left on the device" if full else (error.strerror or str(error).split("(")[0].strip())
+        raise OutputError(f"cannot write {what} of {output}: {reason}; finished chunks are kept, free space and rerun with --resume") from None
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """The run manifest stored in a results file (root attribute `run_manifest`), or None."""
+    try:
+        with h5py.File(path, "r") as handle:
+            text = handle.attrs.get("run_manifest")
+    except OSError:
+        return None
+    return json.loads(text) if isinstance(text, str) else None
 
 
 def is_incomplete(path: Path) -> bool:

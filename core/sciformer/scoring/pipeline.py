@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import itertools
+import json
 import logging
 import sys
 import threading
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
+import h5py
 import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -20,25 +22,27 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from sciformer import __version__
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model, weights_sha256
 from sciformer.data.budget import token_budget_batches
-from sciformer.data.results import STATUS_BAD, STATUS_PENDING, STATUS_SCORED, ChunkStore, is_incomplete
+from sciformer.data.results import STATUS_BAD, STATUS_PENDING, STATUS_SCORED, STRING, ChunkStore, is_incomplete, read_manifest
 from sciformer.domain import Tokenizer
-from sciformer.engine.model import SciformerModel
-from sciformer.errors import ConfigError, InputFileError
+from sciformer.engine.model import ModelOutput, SciformerModel
+from sciformer.errors import ConfigError, OutputError
 from sciformer.plugins import PluginHost
 from sciformer.reading import read_records
 from sciformer.records import Record
 from sciformer.scoring.encoding import EncodedChunk, encode_chunk, encode_chunks
+from sciformer.scoring.lock import OutputLock
+from sciformer.scoring.manifest import describe_differences, input_identity
 from sciformer.scoring.scorer import Scorer
 from sciformer.scoring.sharding import Shard
 from sciformer.scoring.stopping import RunStopped, StopRequest
 
 log = logging.getLogger(__name__)
 
+NON_FINITE = "non-finite model output"
 CHUNK_RECORDS = 1024  # records read, tokenized and written at a time: memory stays flat
 # Token budget per batch when none is given. On the CPU, activations of 4,096 tokens stay in cache:
 # ESM-2 35M scores 1.44x faster than at 16,384, small models up to 1.16x (benchmarks/NOTES.md).
 DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 16384}
-IDENTITY = ("checkpoint_sha256", "input", "reader_options", "outputs", "chunk_records")  # what a resumed run must share
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class ScoreSummary:
     processed: int  # records this run tokenized and scored (fewer than scored + bad after --resume)
     pending: int = 0  # records not yet scored (status 2) when the run stopped early
     stopped: str | None = None  # why the run stopped early (SIGTERM, SIGINT, time limit)
+    up_to_date: bool = False  # --resume found the file finished with the same manifest: nothing was done
 
     @property
     def records_per_second(self) -> float:
@@ -103,15 +108,35 @@ def score(
     """Score every record of `input_path` with `model` (a checkpoint dir or shipped name) into HDF5 `output`.
 
     Under torchrun the records are sharded over the ranks and the result is one file, identical to a
-    single-process run. `batch_tokens` defaults by device (DEFAULT_BATCH_TOKENS). `resume` continues a
-    stopped run from its last complete chunk. On SIGTERM / SIGINT, or after `time_limit` seconds, the
-    run stops early and still writes `output`, with the records it did not reach marked status 2; the
-    summary's `stopped` says why (on every rank).
+    single-process run. `batch_tokens` defaults by device (DEFAULT_BATCH_TOKENS). The run holds an
+    exclusive lock on `output` (`OUT.lock`). `resume` continues a stopped run from its last complete
+    chunk, after checking that its manifest (input contents, checkpoint, dtype, outputs, options, ...)
+    is the same; over a finished file with the same manifest there is nothing to do. On SIGTERM /
+    SIGINT, or after `time_limit` seconds, the run stops early and still writes `output`, with the
+    records it did not reach marked status 2; the summary's `stopped` says why (on every rank).
     """
     output = Path(output)
     batch_tokens = batch_tokens or default_batch_tokens(device)
+    _check_request(output, resume, overwrite, dtype, device, batch_tokens, chunk_records, workers, time_limit)
     shard = Shard.from_environment()
-    _check_request(output, overwrite, resume, dtype, device)
+    shard.start(device)
+    lock = OutputLock(output)
+    try:
+        shard.agree(lock.acquire, "could not take the lock of the output")
+        return _score_owned(
+            model, Path(input_path), output, host, shard, options=options, outputs=outputs, batch_tokens=batch_tokens, device=device, dtype=dtype,
+            workers=workers, resume=resume, overwrite=overwrite, progress=progress, chunk_records=chunk_records, time_limit=time_limit,
+        )
+    finally:
+        lock.release()
+        shard.stop()
+
+
+def _score_owned(
+    model: str | Path, input_path: Path, output: Path, host: PluginHost, shard: Shard, *, options: Mapping[str, Any] | None, outputs: Sequence[str] | None,
+    batch_tokens: int, device: str, dtype: str, workers: int, resume: bool, overwrite: bool, progress: bool, chunk_records: int, time_limit: float | None,
+) -> ScoreSummary:
+    """The scoring run, once this process (or rank 0 of the job) owns the output."""
     model_dir = resolve_model(str(model), host)
     info = read_checkpoint_info(model_dir)
     reader_options = {**info.extra.get("reader_options", {}), **(options or {})}
@@ -122,12 +147,25 @@ def score(
     chosen = scorer.choose(outputs)
     tokenizer = host.tokenizer(info.config)
     plugin = host.domain_plugin(info.config.domain)
+    manifest = {
+        "input": input_identity(input_path),
+        "checkpoint_sha256": weights_sha256(model_dir),
+        "dtype": dtype,
+        "device": torch.device(device).type,
+        "outputs": list(chosen),
+        "reader_options": reader_options,
+        "chunk_records": chunk_records,
+        "batch_tokens": batch_tokens,
+        "sciformer_version": __version__,
+        "plugin": plugin.name,
+        "plugin_version": plugin.version,
+    }
     attributes = {
         "sciformer_version": __version__,
         "plugin": plugin.name,
         "plugin_version": plugin.version,
         "checkpoint": str(model_dir),
-        "checkpoint_sha256": weights_sha256(model_dir),
+        "checkpoint_sha256": manifest["checkpoint_sha256"],
         "model_config": info.config.to_dict(),
         "input": str(input_path),
         "reader_options": reader_options,
@@ -136,14 +174,12 @@ def score(
         "command_line": " ".join(sys.argv),
         "start_time": dt.datetime.now(dt.timezone.utc).isoformat(),
         "dtype": dtype,
+        "run_manifest": manifest,
     }
-    shard.start(device)
-    identity = {key: attributes[key] for key in IDENTITY}
-    if shard.rank == 0:
-        store = ChunkStore(output, identity, resume=resume)
-    shard.barrier()
-    if shard.rank != 0:
-        store = ChunkStore(output, identity, resume=True)
+    store = ChunkStore(output)
+    finished = shard.agree(lambda: _prepare_output(store, json.loads(json.dumps(manifest)), resume, overwrite), "refused the run")
+    if finished is not None:
+        return finished
     done = store.done()
     chunks = NumberedChunks(itertools.chain(first, records), chunk_records)
     todo = ((index, chunk) for index, chunk in chunks if shard.owns(index) and index not in done)
@@ -167,9 +203,6 @@ def score(
                 stop.check(deadline=True)
     except RunStopped as request:
         log.warning("scoring stopped early (%s); writing the records not yet scored as status 2", request.reason)
-    except BaseException:
-        shard.stop()
-        raise
     seconds = time.perf_counter() - clock
     processed, tokens, padded, stopped_ranks = shard.sum([counts["records"], counts["tokens"], counts["padded"], int(stop.reason is not None)])
     stopped = stop.reason or ("another rank stopped" if stopped_ranks else None)
@@ -179,6 +212,10 @@ def score(
         count = chunks.count
         if stopped_ranks:
             count = _write_placeholders(store, read_records(host, info.config.domain, input_path, reader_options), chunk_records, scorer, chosen)
+        if count == 0:
+            log.warning("%s holds no records; writing a results file with every dataset at length 0", input_path)
+            store.write(0, _empty_columns(scorer, chosen), scorer.attributes(), dtypes=_column_dtypes(scorer, chosen))
+            count = 1
         statuses = store.statuses(count)
         summary = dataclasses.replace(
             summary, scored=int((statuses == STATUS_SCORED).sum()), bad=int((statuses == STATUS_BAD).sum()),
@@ -186,9 +223,58 @@ def score(
         )
         store.join(count, {**attributes, "end_time": dt.datetime.now(dt.timezone.utc).isoformat(), "summary": summary.as_dict()}, scorer.summarise)
     shard.barrier()
-    shard.stop()
     log.info("%d record(s) scored, %d bad; this run processed %d in %.1f s", summary.scored, summary.bad, processed, seconds)
     return summary
+
+
+def _prepare_output(store: ChunkStore, manifest: dict[str, Any], resume: bool, overwrite: bool) -> ScoreSummary | None:
+    """Decide what happens to what an earlier run left at the output: start over, continue, or refuse.
+
+    Returns the summary of a finished file when `resume` finds nothing to do."""
+    output = store.output
+    found = store.manifest()
+    if found is not None:
+        if overwrite:
+            store.start(manifest)
+        elif resume:
+            if found != manifest:
+                raise OutputError(f"cannot resume {output}: changed since the run that began it: {describe_differences(found, manifest)}; pass --overwrite to start over")
+        elif (done := store.done_records()) > 0:
+            raise OutputError(f"{output}: an earlier run that did not finish has already scored {done:,} record(s) in {store.folder}; pass --resume to continue it or --overwrite to start over")
+        else:
+            store.start(manifest)
+        return None
+    if output.exists() and not overwrite:
+        previous = read_manifest(output)
+        if not resume:
+            raise OutputError(f"output {output} exists; pass --overwrite to replace it")
+        if previous is None or is_incomplete(output):
+            raise OutputError(f"cannot resume {output}: it was not written by a resumable run (no run manifest or chunk folder); pass --overwrite to start over")
+        if previous != manifest:
+            raise OutputError(f"cannot resume {output}: changed since the run that wrote it: {describe_differences(previous, manifest)}; pass --overwrite to start over")
+        return _finished_summary(output)
+    store.start(manifest)
+    return None
+
+
+def _finished_summary(output: Path) -> ScoreSummary:
+    """The summary of a complete results file that a resumed run has nothing to add to."""
+    with h5py.File(output, "r") as results:
+        statuses = results["status"][:]
+    return ScoreSummary(output, int((statuses == STATUS_SCORED).sum()), int((statuses == STATUS_BAD).sum()), 0.0, 0, 0.0, 0, up_to_date=True)
+
+
+def _empty_columns(scorer: Scorer, outputs: Sequence[str]) -> dict[str, np.ndarray]:
+    """Every column of a results file at length 0 (an input with no records)."""
+    base = {"record_id": np.zeros(0, dtype=object), "status": np.zeros(0, dtype=np.int8), "error": np.zeros(0, dtype=object)}
+    return {**base, **scorer.empty(outputs, 0)}
+
+
+def _column_dtypes(scorer: Scorer, outputs: Sequence[str]) -> dict[str, Any]:
+    """HDF5 types of the columns whose values cannot tell it: strings, and ragged vectors per row."""
+    specs = scorer.columns()
+    ragged = {name: h5py.vlen_dtype(np.dtype(specs[name].dtype)) for name in outputs if specs[name].shape is None}
+    return {"record_id": STRING, "error": STRING, **ragged}
 
 
 def default_batch_tokens(device: str) -> int:
@@ -210,15 +296,29 @@ def _write_placeholders(store: ChunkStore, records: Iterable[Record], chunk_reco
     return chunks.count
 
 
-def _check_request(output: Path, overwrite: bool, resume: bool, dtype: str, device: str) -> None:
-    if output.exists() and not overwrite and not (resume and is_incomplete(output)):
-        raise InputFileError(f"output {output} exists; pass --overwrite to replace it, or --resume if it was stopped early")
+def _check_request(output: Path, resume: bool, overwrite: bool, dtype: str, device: str, batch_tokens: int, chunk_records: int, workers: int, time_limit: float | None) -> None:
+    """Refuse a request that cannot work before any work: bad numbers, an unusable output path."""
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite exclude each other")
     if dtype not in ("float32", "bfloat16"):
         raise ConfigError(f"dtype must be float32 or bfloat16, got {dtype!r}")
+    for name, value, least in (("batch_tokens", batch_tokens, 1), ("chunk_records", chunk_records, 1), ("workers", workers, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(f"{name} must be an integer of at least {least}, got {value!r}")
+    if time_limit is not None and not (time_limit >= 0):
+        raise ConfigError(f"time_limit must be a number of seconds, 0 or more, got {time_limit!r}")
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("--device cuda was asked for but no CUDA device is available")
+    if output.is_dir():
+        raise OutputError(f"output {output} is a folder; give a file name such as {output / 'results.h5'}")
+    if output.exists() and not (resume or overwrite or ChunkStore(output).folder.exists()):
+        raise OutputError(f"output {output} exists; pass --overwrite to replace it")
+    if output.parent.exists() and not output.parent.is_dir():
+        raise OutputError(f"output {output}: {output.parent} is not a folder")
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise OutputError(f"cannot create the folder of output {output}: {error.strerror}") from None
 
 
 def score_encoded(
@@ -228,6 +328,7 @@ def score_encoded(
 
     With `stop`, a requested stop is honoured between batches (RunStopped; the chunk is dropped)."""
     count = len(chunk.status)
+    status, errors = chunk.status.copy(), chunk.errors.copy()
     rows = sorted(chunk.encoded)
     lengths = [tokenizer.num_tokens(chunk.encoded[r]) for r in rows]
     columns = scorer.empty(outputs, count)
@@ -239,10 +340,28 @@ def score_encoded(
             chosen = [rows[i] for i in batch_rows]
             padded += max(lengths[i] for i in batch_rows) * len(batch_rows)
             batch = tokenizer.collate([chunk.encoded[r] for r in chosen], [chunk.record_ids[r] for r in chosen]).to(device)
-            for name, values in scorer.values(outputs, scorer.model(batch), batch).items():
-                for row, value in zip(chosen, values):
-                    columns[name][row] = value
-    return {"record_id": np.array(chunk.record_ids, dtype=object), "status": chunk.status, "error": chunk.errors, **columns}, int(sum(lengths)), padded
+            result = scorer.model(batch)
+            finite = finite_rows(result).tolist()
+            for row, ok in zip(chosen, finite):
+                if not ok:
+                    status[row], errors[row] = STATUS_BAD, NON_FINITE
+            for name, values in scorer.values(outputs, result, batch).items():
+                for row, value, ok in zip(chosen, values, finite):
+                    if ok:
+                        columns[name][row] = value
+    return {"record_id": np.array(chunk.record_ids, dtype=object), "status": status, "error": errors, **columns}, int(sum(lengths)), padded
+
+
+def finite_rows(result: ModelOutput) -> torch.Tensor:
+    """(B,) True where a record's pooled output and head prediction are all finite (padding ignored)."""
+    finite = torch.isfinite(result.pooled.float()).all(dim=1)
+    prediction = result.prediction
+    if isinstance(prediction, torch.Tensor) and prediction.is_floating_point():
+        mask = result.embedded.padding_mask
+        if prediction.dim() >= 2 and prediction.shape[:2] == mask.shape:
+            prediction = prediction.masked_fill(~mask.reshape(*mask.shape, *[1] * (prediction.dim() - 2)), 0)
+        finite &= torch.isfinite(prediction.float()).reshape(prediction.shape[0], -1).all(dim=1)
+    return finite
 
 
 def score_chunk(

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence, TypeVar
 
 import torch
 import torch.distributed as dist
 
+from sciformer.errors import OutputError
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,27 @@ class Shard:
         tensor = torch.tensor(list(values), dtype=torch.float64)
         dist.all_reduce(tensor)
         return [int(v) for v in tensor.tolist()]
+
+    def agree(self, decide: Callable[[], T], what: str) -> T:
+        """Run `decide` on rank 0 only and let every rank follow: its result is returned on every rank
+        (it must pickle), and a refusal stops every rank before any work (rank 0 with its own error,
+        the others with one line saying that rank 0 `what`)."""
+        if self.world == 1:
+            return decide()
+        outcome: list[object] = [None]
+        failure: Exception | None = None
+        if self.rank == 0:
+            try:
+                outcome[0] = ("ok", decide())
+            except Exception as error:  # every rank must hear of it, or the others would wait forever
+                failure, outcome[0] = error, ("refused", str(error))
+        dist.broadcast_object_list(outcome, src=0)
+        kind, value = outcome[0]  # type: ignore[misc]
+        if failure is not None:
+            raise failure
+        if kind == "refused":
+            raise OutputError(f"rank 0 {what}: {value}")
+        return value  # type: ignore[return-value]
 
     def barrier(self) -> None:
         """Wait for every rank."""

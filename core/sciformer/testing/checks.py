@@ -236,7 +236,8 @@ def check_hdf5_round_trip(subject: Subject) -> None:
     columns, _ = score_chunk(model, subject.tokenizer(), records, batch_tokens=1 << 16, device="cpu", dtype="float32")
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "out.h5"
-        store = ChunkStore(path, {"domain": subject.domain}, resume=False)
+        store = ChunkStore(path)
+        store.start({"domain": subject.domain})
         store.write(0, columns, {})
         store.join(1, {"domain": subject.domain})
         with h5py.File(path) as results:

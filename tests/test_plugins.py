@@ -1,4 +1,4 @@
-"""Plugin discovery: built-ins, entry points, SCIFORMER_PLUGINS, broken plugins, hook validation."""
+"""Plugin discovery: built-ins, entry points, SCIFORMER_PLUGINS, failing plugins disabled, hook validation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 import sciformer
-from sciformer.errors import PluginError
+from sciformer.build import build_model
+from sciformer.errors import ConfigError, PluginError
 from sciformer.plugins import PluginHost
 
 
@@ -82,7 +83,7 @@ def test_misspelt_hook_is_rejected(host) -> None:
         host.register(Misspelt(), "misspelt")
 
 
-def test_duplicate_domain_is_an_error(host) -> None:
+def test_a_second_plugin_declaring_a_domain_is_disabled(host, caplog) -> None:
     from sciformer.domain import DomainSpec
 
     class Duplicate:
@@ -91,5 +92,41 @@ def test_duplicate_domain_is_an_error(host) -> None:
             return [DomainSpec("text", "str", "again", ())]
 
     host.register(Duplicate(), "duplicate")
-    with pytest.raises(PluginError, match="declared twice"):
-        host.domains()
+    assert host.domains()["text"].summary != "again", "the first plugin to declare a domain keeps it"
+    assert host.failures["duplicate"] == "declares domain 'text', already declared by plugin 'text'"
+    assert "duplicate" not in host.info and not host.pm.has_plugin("duplicate")
+    host.domains()
+    assert caplog.text.count("plugin 'duplicate'") == 1, "reported once"
+
+
+@pytest.mark.parametrize("failure", [RuntimeError("no table"), SystemExit(3)])
+def test_a_plugin_failing_in_a_discovery_hook_is_disabled(host, failure) -> None:
+    class Failing:
+        @sciformer.hookimpl
+        def sciformer_models(self):
+            raise failure
+
+    host.register(Failing(), "failing")
+    assert "text-who-ordered" in host.shipped_models()
+    assert host.failures["failing"] == f"its models failed to load ({type(failure).__name__}: {failure})"
+    assert [row["name"] for row in host.describe()] == ["text", "failing"]
+
+
+@pytest.mark.parametrize(
+    "raised, expected, message",
+    [
+        (KeyError("head_options"), PluginError, "plugin 'failing' failed in sciformer_head: KeyError: 'head_options'"),
+        (ConfigError("unknown pooling 'max'"), ConfigError, "unknown pooling 'max'"),  # a plugin's own clear error stays as it is
+    ],
+)
+def test_an_error_while_a_model_is_built_names_the_plugin(host, text_config, raised, expected, message) -> None:
+    class Failing:
+        @sciformer.hookimpl
+        def sciformer_head(self, config, embedder):
+            raise raised
+
+    host.register(Failing(), "failing")
+    with pytest.raises(expected) as caught:
+        build_model(text_config, host)
+    assert str(caught.value) == message
+    assert "failing" in host.info, "a run's error does not disable the plugin"

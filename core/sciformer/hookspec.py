@@ -36,7 +36,8 @@ def sciformer_domains() -> list[DomainSpec]:
     """Declare the domains this plugin serves.
 
     Returns a list of DomainSpec (name, record type, default model settings, supported tasks).
-    Every plugin's results are collected; two plugins declaring one name is an error.
+    Every plugin's results are collected; a plugin declaring a name another plugin already declared is
+    disabled (reported by `sciformer plugins`), and the first keeps it.
     """
 
 

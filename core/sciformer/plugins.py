@@ -1,20 +1,26 @@
-"""The plugin host: a pluggy manager with the built-in plugins and those found through entry points."""
+"""The plugin host: a pluggy manager with the built-in plugins and those found through entry points.
+
+A plugin that fails while being discovered is disabled (unregistered, reported once, listed with its
+reason by `sciformer plugins`) and every other plugin keeps working. An exception a plugin raises in
+any other hook call becomes a PluginError naming the plugin and the hook: one line for that run.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
+import traceback
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import pluggy
 
 from sciformer import hookspec
 from sciformer.domain import DomainSpec, RecordReader, ShippedModel, Tokenizer, WeightImporter
-from sciformer.errors import PluginError
+from sciformer.errors import PluginError, SciformerError
 
 if TYPE_CHECKING:
     from sciformer.engine.model import SciformerModel
@@ -25,6 +31,15 @@ log = logging.getLogger(__name__)
 ENTRY_POINT_GROUP = "sciformer"
 ONLY_ENV = "SCIFORMER_PLUGINS"  # comma-separated plugin names to load; empty loads no external plugin
 BUILTIN_PLUGINS = ("sciformer.builtin.text",)
+# Hooks that say what a plugin offers, with the words that report a failure of each: a plugin whose
+# implementation raises is disabled rather than failing every command.
+DISCOVERY_HOOKS = {
+    "sciformer_domains": "domains",
+    "sciformer_models": "models",
+    "sciformer_readers": "readers",
+    "sciformer_weight_importers": "weight importers",
+    "sciformer_cli_commands": "commands",
+}
 
 
 @dataclass(frozen=True)
@@ -43,12 +58,14 @@ class PluginHost:
     def __init__(self, *, entry_points: bool = True, only: set[str] | None = None) -> None:
         self.pm = pluggy.PluginManager(hookspec.PROJECT)
         self.pm.add_hookspecs(hookspec)
+        self.pm.add_hookcall_monitoring(_before_call, _name_failing_plugin)
         self.info: dict[str, PluginInfo] = {}
         self.failures: dict[str, str] = {}
         for module_name in BUILTIN_PLUGINS:
             self.register(_import(module_name), name=module_name.rsplit(".", 1)[-1], builtin=True)
         if entry_points:
             self._load_entry_points(only if only is not None else _only_from_env())
+        self._discover()
 
     def register(self, plugin: ModuleType | object, name: str, *, distribution: str = "sciformer", version: str | None = None, builtin: bool = False) -> None:
         """Register a plugin object under `name` and check its hook implementations against the specs."""
@@ -66,6 +83,24 @@ class PluginHost:
         self.pm.unregister(name=name)
         self.info.pop(name, None)
 
+    def disable(self, name: str, reason: str) -> None:
+        """Unregister a failing plugin, keep `reason` for `sciformer plugins` and warn once."""
+        self.unregister(name)
+        self.failures[name] = reason
+        log.warning("plugin %r: %s; the plugin is disabled", name, reason)
+
+    def collect(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
+        """Each plugin's answer to a discovery hook as (plugin name, answer), first registered first.
+
+        A plugin whose implementation raises (SystemExit included) is disabled and left out."""
+        answers = []
+        for impl in getattr(self.pm.hook, hook).get_hookimpls():
+            try:
+                answers.append((impl.plugin_name, impl.function(*(kwargs[arg] for arg in impl.argnames))))
+            except (Exception, SystemExit) as error:
+                self.disable(impl.plugin_name, f"its {DISCOVERY_HOOKS[hook]} failed to load ({_one_line(error)})")
+        return answers
+
     def _load_entry_points(self, only: set[str] | None) -> None:
         for entry_point in metadata.entry_points(group=ENTRY_POINT_GROUP):
             if only is not None and entry_point.name not in only:
@@ -76,21 +111,30 @@ class PluginHost:
             try:
                 plugin = entry_point.load()
                 self.register(plugin, entry_point.name, distribution=distribution)
-            except Exception as error:  # a broken plugin must not take the others down
-                reason = f"{type(error).__name__}: {error}"
-                self.failures[entry_point.name] = reason
-                log.warning("plugin %r failed to load and is disabled: %s", entry_point.name, reason)
+            except (Exception, SystemExit) as error:  # a plugin must not end the program; Ctrl-C still does
+                self.disable(entry_point.name, _one_line(error))
+
+    def _discover(self) -> None:
+        """Call every discovery hook once, so that a plugin failing in one is disabled now, not mid-run."""
+        domains = self.domains()
+        self.collect("sciformer_models")
+        self.collect("sciformer_weight_importers")
+        for domain in domains:
+            self.collect("sciformer_readers", domain=domain)
 
     # -- domains and components -------------------------------------------------------------------
 
     def domains(self) -> dict[str, DomainSpec]:
-        """Every declared domain by name."""
+        """Every declared domain by name; a plugin declaring a domain already declared is disabled."""
         found: dict[str, DomainSpec] = {}
-        for impl in self.pm.hook.sciformer_domains.get_hookimpls():
-            for spec in impl.function() or []:
-                if spec.name in found:
-                    raise PluginError(f"domain {spec.name!r} is declared twice (again by plugin {impl.plugin_name!r})")
-                found[spec.name] = spec
+        owners: dict[str, str] = {}
+        for plugin, specs in self.collect("sciformer_domains"):
+            clash = next((spec.name for spec in specs or [] if spec.name in found), None)
+            if clash is not None:
+                self.disable(plugin, f"declares domain {clash!r}, already declared by plugin {owners[clash]!r}")
+                continue
+            for spec in specs or []:
+                found[spec.name], owners[spec.name] = spec, plugin
         return found
 
     def domain(self, name: str) -> DomainSpec:
@@ -103,10 +147,10 @@ class PluginHost:
 
     def domain_plugin(self, name: str) -> PluginInfo:
         """The plugin that declares domain `name`."""
-        for impl in self.pm.hook.sciformer_domains.get_hookimpls():
-            if any(spec.name == name for spec in impl.function() or []):
-                return self.info[impl.plugin_name]
-        self.domain(name)  # raises with the list of installed domains
+        self.domain(name)  # raises with the list of installed domains, and disables duplicates
+        for plugin, specs in self.collect("sciformer_domains"):
+            if any(spec.name == name for spec in specs or []):
+                return self.info[plugin]
         raise AssertionError("unreachable")
 
     def tokenizer(self, config: Any) -> Tokenizer:
@@ -126,7 +170,7 @@ class PluginHost:
     def readers(self, domain: str) -> list[RecordReader]:
         """All readers registered for a domain, first registered first."""
         self.domain(domain)
-        return [reader for result in self.pm.hook.sciformer_readers(domain=domain) for reader in result or []]
+        return [reader for _, result in self.collect("sciformer_readers", domain=domain) for reader in result or []]
 
     def reader_for(self, domain: str, path: Path) -> RecordReader:
         """The reader for a file of a domain, chosen by suffix (a folder matches the suffix '/')."""
@@ -139,12 +183,14 @@ class PluginHost:
         raise PluginError(f"no reader for {suffix or 'suffix-less'} files in domain {domain!r}: {path} (accepted: {accepted})")
 
     def importers(self) -> dict[str, WeightImporter]:
-        """Weight importers by name."""
-        return {imp.name: imp for result in self.pm.hook.sciformer_weight_importers() for imp in result or []}
+        """Weight importers by name (the first registered wins a name)."""
+        found = [imp for _, result in self.collect("sciformer_weight_importers") for imp in result or []]
+        return {imp.name: imp for imp in reversed(found)}
 
     def shipped_models(self) -> dict[str, ShippedModel]:
-        """Shipped trained models by name."""
-        return {m.name: m for result in self.pm.hook.sciformer_models() for m in result or []}
+        """Shipped trained models by name (the first registered wins a name)."""
+        found = [m for _, result in self.collect("sciformer_models") for m in result or []]
+        return {m.name: m for m in reversed(found)}
 
     def describe(self) -> list[dict[str, Any]]:
         """Loaded plugins with version, domains and implemented hooks; failed ones with their cause."""
@@ -156,6 +202,31 @@ class PluginHost:
             rows.append({"name": name, "distribution": info.distribution, "version": info.version, "builtin": info.builtin, "domains": domains, "hooks": hooks})
         rows.extend({"name": name, "error": reason} for name, reason in sorted(self.failures.items()))
         return rows
+
+
+def _one_line(error: BaseException) -> str:
+    """An exception as 'Type: message' on one line."""
+    return " ".join(f"{type(error).__name__}: {error}".split())
+
+
+def _before_call(hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping[str, Any]) -> None:
+    """Nothing to do before a hook call (pluggy's monitoring takes a pair)."""
+
+
+def _name_failing_plugin(outcome: pluggy.Result[Any], hook_name: str, impls: Sequence[pluggy.HookImpl], kwargs: Mapping) -> None:
+    """Turn an unexpected exception from a plugin's hook into a PluginError naming the plugin and hook.
+
+    A SciformerError is already a clear message and stays as it is; so does an exception raised by
+    no implementation (a wrong hook call is sciformer's own bug, and keeps its traceback)."""
+    error = outcome.exception
+    if not isinstance(error, Exception) or isinstance(error, SciformerError):
+        return
+    owners = {getattr(impl.function, "__code__", None): impl.plugin_name for impl in impls}
+    raisers = [owners[frame.f_code] for frame, _ in traceback.walk_tb(error.__traceback__) if frame.f_code in owners]
+    if raisers:
+        wrapped = PluginError(f"plugin {raisers[-1]!r} failed in {hook_name}: {_one_line(error)}")
+        wrapped.__cause__ = error
+        outcome.force_exception(wrapped)
 
 
 def _only_from_env() -> set[str] | None:

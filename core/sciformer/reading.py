@@ -1,14 +1,25 @@
-"""Reading records of a domain from a path, through the reader a plugin registered for its format."""
+"""Reading records of a domain from a path, through the reader a plugin registered for its format.
+
+Text is read with `open_text`: a byte that is not UTF-8 spoils only the record that holds it, which
+the reader yields with `error` set (`not_utf8` names the byte), and the other records go on.
+"""
 
 from __future__ import annotations
 
 import csv
+import re
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping, TextIO, TypeVar
 
 from sciformer.errors import InputFileError
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
+
+UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, as errors="surrogateescape" keeps them
+SHOWN_COLUMNS = 8  # columns listed when one is missing
+
+T = TypeVar("T")
 
 
 def read_records(host: PluginHost, domain: str, path: str | Path, options: Mapping[str, Any] | None = None) -> Iterator[Record]:
@@ -23,25 +34,115 @@ def read_records(host: PluginHost, domain: str, path: str | Path, options: Mappi
         raise InputFileError(f"{path}: cannot be read as {reader.name} ({error})") from error
 
 
+def open_text(path: Path, newline: str | None = None) -> TextIO:
+    """A UTF-8 text file (a leading byte-order mark skipped) whose bytes that are not UTF-8 are kept as
+    surrogate characters, for `not_utf8` to find in the record that holds them."""
+    return open(path, encoding="utf-8-sig", errors="surrogateescape", newline=newline)
+
+
+def not_utf8(text: str, where: str) -> str | None:
+    """Why `text` read by `open_text` is not UTF-8 (its first bad byte, `where` it lies), or None."""
+    match = UNDECODED.search(text)
+    if match is None:
+        return None
+    return f"not UTF-8 text: byte 0x{ord(match.group()) - 0xDC00:02X} at character {match.start() + 1} of {where}"
+
+
+def readable(text: str) -> str:
+    """`text` read by `open_text` with each byte that is not UTF-8 shown as U+FFFD (for record ids)."""
+    return UNDECODED.sub("\ufffd", text)
+
+
+def dataset_rows(dataset: Any, start: int, stop: int) -> list[Any]:
+    """Rows `start:stop` of an HDF5 dataset; a row that cannot be read (its compressed chunk is
+    damaged) comes back as its OSError, so only the records of that chunk are bad."""
+    try:
+        return list(dataset[start:stop])
+    except OSError:
+        return [_dataset_row(dataset, index) for index in range(start, stop)]
+
+
+def _dataset_row(dataset: Any, index: int) -> Any:
+    try:
+        return dataset[index]
+    except OSError as error:
+        return error
+
+
+class CsvTable:
+    """Rows of an open CSV / TSV table, each with the reason it cannot be used (None when it can).
+
+    A row is bad when a cell of a `require`d column is missing (a short row) or is not UTF-8, or when
+    the row has more non-empty cells than the header. A header that is not UTF-8 or lacks a required
+    column, and a CSV syntax error (a quote left open runs past the field size limit), stop the read.
+    """
+
+    def __init__(self, handle: TextIO, path: Path, delimiter: str) -> None:
+        self.path = path
+        self.rows = csv.DictReader(handle, delimiter=delimiter)
+        self.columns: list[str] = self._read(lambda: self.rows.fieldnames) or []
+        problem = not_utf8(delimiter.join(self.columns), "the header")
+        if problem:
+            raise InputFileError(f"{path}: {problem}")
+        self.used: tuple[str, ...] = ()
+
+    def require(self, *columns: str | None, hint: str = "") -> None:
+        """Check that the table has `columns` (None entries are skipped) and mark them as used."""
+        wanted = tuple(c for c in columns if c)
+        missing = [c for c in wanted if c not in self.columns]
+        if missing:
+            shown = f"{self.columns[:SHOWN_COLUMNS]}{' ...' if len(self.columns) > SHOWN_COLUMNS else ''}"
+            raise InputFileError(f"{self.path}: column(s) {missing} not found (columns: {shown}){hint}")
+        self.used += wanted
+
+    def __iter__(self) -> Iterator[tuple[int, dict[str, str], str | None]]:
+        """(row number from 1, cells by column with missing ones as "", problem) for each data row."""
+        number = 0
+        while (row := self._read(lambda: next(self.rows, None))) is not None:
+            number += 1
+            extra = [cell for cell in row.pop(None, []) if cell.strip()]  # cells beyond the header's columns
+            yield number, {column: value or "" for column, value in row.items()}, self._problem(row, extra)
+
+    def _problem(self, row: Mapping[str, str | None], extra: list[str]) -> str | None:
+        missing = [c for c in self.used if row.get(c) is None]
+        if missing:
+            present = sum(value is not None for value in row.values())
+            return f"row has {present} of the header's {len(self.columns)} cells (no {missing[0]!r} cell)"
+        if extra:
+            return f"row has {len(extra)} non-empty cell(s) beyond the header's {len(self.columns)} columns"
+        if UNDECODED.search("".join(row[c] or "" for c in self.used)) is None:  # one search per row, the usual case
+            return None
+        return next(p for c in self.used if (p := not_utf8(row[c] or "", f"column {c!r}")))
+
+    def _read(self, step: Callable[[], T]) -> T:
+        """`step()`, with a CSV syntax error turned into a file error naming the line."""
+        try:
+            return step()
+        except csv.Error as error:
+            raise InputFileError(f"{self.path}: line {self.rows.line_num}: {error}") from error
+
+
+@contextmanager
+def csv_table(path: Path, delimiter: str | None = None) -> Iterator[CsvTable]:
+    """An open CSV table (tab-separated when the suffix is .tsv, unless `delimiter` is given)."""
+    with open_text(path, newline="") as handle:
+        yield CsvTable(handle, path, delimiter or ("\t" if path.suffix.lower() == ".tsv" else ","))
+
+
 def table_rows(path: Path, options: Mapping[str, Any], default_data_column: str, extra_columns: tuple[str, ...] = ()) -> Iterator[tuple[Record, dict[str, str]]]:
     """Rows of a CSV (or, by suffix, TSV) table as records, each with its raw row.
 
     Options: `data_column` (default `default_data_column`), `target_column`, `id_column` (default:
-    the row number from 1). A row whose target cell is blank becomes a record with `error` set. A
-    missing column stops the read before any record, naming the columns there are.
+    the row number from 1). A row whose target cell is blank, or that `CsvTable` finds bad, becomes a
+    record with `error` set. A missing column stops the read before any record, naming the columns there are.
     """
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
     data_column = options.get("data_column") or default_data_column
     target_column = options.get("target_column")
     id_column = options.get("id_column")
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = csv.DictReader(handle, delimiter=delimiter)
-        columns = rows.fieldnames or []
-        missing = [c for c in (data_column, target_column, id_column, *extra_columns) if c and c not in columns]
-        if missing:
-            raise InputFileError(f"{path}: column(s) {missing} not found (columns: {columns})")
-        for number, row in enumerate(rows, start=1):
-            record_id = row[id_column] if id_column else str(number)
+    with csv_table(path) as table:
+        table.require(data_column, target_column, id_column, *extra_columns)
+        for number, row, problem in table:
+            record_id = readable(row[id_column]) if id_column else str(number)
             target = row[target_column] if target_column else None
-            error = f"empty {target_column!r} value" if target is not None and not target.strip() else None
-            yield Record(id=record_id, data=row[data_column] or "", target=None if error else target, error=error), row
+            error = problem or (f"empty {target_column!r} value" if target is not None and not target.strip() else None)
+            yield Record(id=record_id, data=row[data_column], target=None if error else target, error=error), row

@@ -12,13 +12,16 @@ class Record:
 
     `data` is the domain's payload (a sequence string, a SMILES, an image array, ...); `target` is the
     training label when there is one; `error` is set by a reader that could not read the record, so
-    the record is reported as bad instead of stopping the run.
+    the record is reported as bad instead of stopping the run; `warning` is set by a reader that read
+    the record only in part (a truncated file): the record is still scored, with the warning in the
+    results' `error` column.
     """
 
     id: str
     data: Any
     target: Any = None
     error: str | None = None
+    warning: str | None = None
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from rich.table import Table
 from sciformer import __version__
 from sciformer.cli.contrastive import contrastive as contrastive_command
 from sciformer.cli.plot import plot as plot_command
-from sciformer.errors import PluginError, SciformerError
+from sciformer.errors import SciformerError
 from sciformer.plugins import PluginHost
 
 console = Console()
@@ -66,7 +66,7 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
 @click.group(cls=SciformerGroup)
 @click.version_option(__version__, prog_name="sciformer")
 @click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.option("--threads", type=int, envvar="SCIFORMER_THREADS", default=None, help="CPU threads for PyTorch (default: PyTorch's choice; env SCIFORMER_THREADS).")
+@click.option("--threads", type=click.IntRange(min=1), envvar="SCIFORMER_THREADS", default=None, help="CPU threads for PyTorch (default: PyTorch's choice; env SCIFORMER_THREADS).")
 @click.pass_context
 def cli(ctx: click.Context, verbose: int, threads: int | None) -> None:
     """sciformer: one transformer engine for science, extended by domain plugins."""
@@ -75,7 +75,13 @@ def cli(ctx: click.Context, verbose: int, threads: int | None) -> None:
 
         torch.set_num_threads(threads)
     level = logging.WARNING - 10 * min(verbose, 2)
-    logging.basicConfig(level=level, format="%(message)s", handlers=[RichHandler(console=Console(stderr=True), show_path=False)], force=True)
+    if sys.stderr.isatty():
+        handler: logging.Handler = RichHandler(console=Console(stderr=True), show_path=False)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+    else:  # logs of batch jobs: one unwrapped line per message
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
 
 
 def host_of(ctx: click.Context) -> PluginHost:
@@ -150,14 +156,14 @@ def train(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], resume: 
 @click.option("--dataset", default=None, help="HDF5 dataset holding the records.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Reader option, e.g. data_column=smiles.")
 @click.option("--outputs", default=None, help="Comma-separated outputs (default: every sequence-level one), e.g. embedding,token_embeddings.")
-@click.option("--batch-tokens", default=None, type=int, help="Token budget per batch (default: 4096 on the CPU, 16384 on CUDA).")
+@click.option("--batch-tokens", default=None, type=click.IntRange(min=1), help="Token budget per batch (default: 4096 on the CPU, 16384 on CUDA).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True)
-@click.option("--workers", default=None, type=int, help="Tokenizer processes (default: 0 below four cores, else 2).")
-@click.option("--chunk-records", default=1024, show_default=True, help="Records read, tokenized and written at a time.")
+@click.option("--workers", default=None, type=click.IntRange(min=0), help="Tokenizer processes (default: 0 below four cores, else 2).")
+@click.option("--chunk-records", default=1024, type=click.IntRange(min=1), show_default=True, help="Records read, tokenized and written at a time.")
 @click.option("--resume", is_flag=True, help="Continue a stopped run from its last complete chunk.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
-@click.option("--time-limit", type=float, default=None, metavar="SECONDS", help="Stop cleanly after this long (checked between chunks).")
+@click.option("--time-limit", type=click.FloatRange(min=0), default=None, metavar="SECONDS", help="Stop cleanly after this long (checked between chunks).")
 @click.pass_context
 def score(ctx: click.Context, model: str, input_path: Path, output: Path, dataset: str | None, options: tuple[str, ...], outputs: str | None, batch_tokens: int | None, device: str, dtype: str, workers: int | None, chunk_records: int, resume: bool, overwrite: bool, time_limit: float | None) -> None:
     """Score every record of INPUT with a model into an HDF5 file (embeddings, predictions, status).
@@ -178,6 +184,10 @@ def score(ctx: click.Context, model: str, input_path: Path, output: Path, datase
         batch_tokens=batch_tokens, device=device, dtype=dtype, workers=default_workers() if workers is None else workers,
         resume=resume, overwrite=overwrite, progress=sys.stderr.isatty(), chunk_records=chunk_records, time_limit=time_limit,
     )
+    if summary.up_to_date:
+        if os.environ.get("RANK", "0") == "0":
+            click.echo(f"{summary.output} is already complete ({summary.scored} scored, {summary.bad} bad): nothing to do")
+        return
     if os.environ.get("RANK", "0") == "0":
         click.echo(
             f"scored {summary.scored}, bad {summary.bad} -> {summary.output}; this run processed {summary.processed} in {summary.seconds:.2f} s "
@@ -287,19 +297,18 @@ cli.add_command(contrastive_command)
 def build_cli(host: PluginHost) -> click.Group:
     """A fresh command group: the core commands plus every plugin's extra commands.
 
-    A plugin whose commands fail to build is reported and left out; the rest of the CLI keeps working.
+    A plugin whose commands fail to build, or clash with a command already there, is disabled and
+    reported; the rest of the CLI keeps working.
     """
     group = copy.copy(cli)
     group.commands = dict(cli.commands)
-    for impl in host.pm.hook.sciformer_cli_commands.get_hookimpls():
-        try:
-            commands = impl.function() or []
-        except Exception as error:  # a broken plugin must not take the command line down
-            logging.getLogger(__name__).warning("plugin %r: its commands failed to load (%s: %s)", impl.plugin_name, type(error).__name__, error)
+    for plugin, answer in host.collect("sciformer_cli_commands"):
+        commands = list(answer or [])
+        clash = next((command.name for command in commands if command.name in group.commands), None)
+        if clash is not None:
+            host.disable(plugin, f"its command {clash!r} clashes with an existing sciformer command")
             continue
         for command in commands:
-            if command.name in group.commands:
-                raise PluginError(f"plugin {impl.plugin_name!r}: command {command.name!r} clashes with an existing sciformer command")
             group.add_command(command)
     return group
 

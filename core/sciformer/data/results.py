@@ -5,13 +5,15 @@ written under a temporary name and renamed when complete, so a crash or `kill -9
 half-written chunk behind: a resumed run skips the chunks that exist. When every chunk is there,
 they are joined in input order into `OUT.h5` (written as `OUT.h5.partial`, then renamed) and the
 folder is removed. A run stopped early joins what it has, with the rows of missing chunks marked
-status 2 (root attribute `complete` = 0), and keeps the folder for `--resume`.
+status 2 (root attribute `complete` = 0), and keeps the folder for `--resume`. The folder's `run.json`
+holds the run's manifest (sciformer.scoring.manifest), which a resumed run must match.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import io
 import json
 import os
 import shutil
@@ -27,6 +29,9 @@ STATUS_SCORED, STATUS_BAD, STATUS_PENDING = 0, 1, 2
 STRING = h5py.string_dtype(encoding="utf-8")
 ROWS_PER_H5_CHUNK = 1024
 RUN_FILE = "run.json"
+# Free space asked for before a write, as multiples of the data: HDF5 metadata and heaps of
+# variable-length rows add about 15% to a joined file (measured), more to a small chunk file.
+CHUNK_OVERHEAD, JOIN_OVERHEAD, SPACE_MARGIN = 1.5, 1.2, 1 << 20
 
 
 def encode_attribute(value: Any) -> Any:
@@ -101,12 +106,15 @@ class ChunkStore:
         `dtypes` gives a column's HDF5 type where its values cannot tell (ragged columns of no rows)."""
         target = self.pending_path(index) if pending else self.path(index)
         temporary = target.with_suffix(".tmp")
+        ensure_space(self.output, f"chunk {index}", CHUNK_OVERHEAD * sum(_raw_bytes(values) for values in columns.values()) + SPACE_MARGIN)
+        image = io.BytesIO()  # built in memory, so a full disk fails a plain write, never HDF5 itself
+        with h5py.File(image, "w") as handle:
+            for name, values in columns.items():
+                dataset = handle.create_dataset(name, data=values, dtype=(dtypes or {}).get(name) or _dtype_of(values))
+                for key, value in (attributes.get(name) or {}).items():
+                    dataset.attrs[key] = value
         with writing(self.output, f"chunk {index}", temporary):
-            with h5py.File(temporary, "w") as handle:
-                for name, values in columns.items():
-                    dataset = handle.create_dataset(name, data=values, dtype=(dtypes or {}).get(name) or _dtype_of(values))
-                    for key, value in (attributes.get(name) or {}).items():
-                        dataset.attrs[key] = value
+            temporary.write_bytes(image.getbuffer())
             os.replace(temporary, target)
 
     def statuses(self, count: int) -> np.ndarray:
@@ -121,6 +129,8 @@ class ChunkStore:
         """Join chunks 0..count-1 (scored or placeholders) in order into the output file, let `summarise`
         add file-level results, and move it into place; the folder is removed unless a chunk is missing."""
         partial = self.output.with_name(self.output.name + ".partial")
+        sources = [self._source(index) for index in range(count)]
+        ensure_space(self.output, "the results file", JOIN_OVERHEAD * sum(p.stat().st_size for p in sources) + SPACE_MARGIN)
         with writing(self.output, "the results file", partial):
             complete = self._join_into(partial, count, attributes, summarise)
             os.replace(partial, self.output)
@@ -154,6 +164,23 @@ class ChunkStore:
         return complete
 
 
+def ensure_space(output: Path, what: str, needed: float) -> None:
+    """Refuse a write that would not fit on the output's device. HDF5 can crash the process when the
+    disk fills in the middle of a write, so the joined file's space is checked before it is written."""
+    free = shutil.disk_usage(output.parent).free
+    if free < needed:
+        raise OutputError(
+            f"cannot write {what} of {output}: no space left on the device (about {needed / 1e6:,.1f} MB needed, {free / 1e6:,.1f} MB free); "
+            "finished chunks are kept, free space and rerun with --resume"
+        )
+
+
+def _raw_bytes(values: np.ndarray) -> int:
+    if values.dtype != object:
+        return values.nbytes
+    return sum(len(v) if isinstance(v, (str, bytes)) else np.asarray(v).nbytes for v in values.flat)
+
+
 @contextlib.contextmanager
 def writing(output: Path, what: str, temporary: Path | None = None) -> Iterator[None]:
     """Turn a failed write (disk full, read-only folder) into one OutputError line; the half-written
@@ -161,9 +188,9 @@ def writing(output: Path, what: str, temporary: Path | None = None) -> Iterator[
     try:
         yield
     except OSError as error:
+        full = error.errno == errno.ENOSPC or "No space left" in str(error)
         if temporary is not None:
             temporary.unlink(missing_ok=True)
-        full = error.errno == errno.ENOSPC or "No space left" in str(error)
         reason = "no space left on the device" if full else (error.strerror or str(error).split("(")[0].strip())
         raise OutputError(f"cannot write {what} of {output}: {reason}; finished chunks are kept, free space and rerun with --resume") from None
 

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import collections
+import ctypes
+import logging
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -39,6 +45,7 @@ def encode_chunk(tokenizer: Tokenizer, records: Sequence[Record]) -> EncodedChun
             if record.error:
                 raise BadRecordError(record.id, record.error)
             encoded[row] = tokenizer.encode(record)
+            errors[row] = record.warning or ""
         except BadRecordError as error:
             status[row], errors[row] = STATUS_BAD, error.reason
         except Exception as error:  # a tokenizer bug on one record must not lose the others
@@ -47,15 +54,41 @@ def encode_chunk(tokenizer: Tokenizer, records: Sequence[Record]) -> EncodedChun
 
 
 _worker_tokenizer: Tokenizer | None = None
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+PARENT_POLL_SECONDS = 0.5  # how often a worker without PR_SET_PDEATHSIG checks that its parent is alive
 
 
-def _start_worker(config: dict[str, Any]) -> None:
-    """Build this worker's tokenizer once; workers use one thread each."""
+def _start_worker(config: dict[str, Any], parent: int) -> None:
+    """Tie this worker's life to its parent's, then build its tokenizer once; one thread each."""
     global _worker_tokenizer
     from sciformer.plugins import PluginHost
+    from sciformer.plugins import log as plugins_log
 
+    _die_with_parent(parent)
+    plugins_log.setLevel(logging.ERROR)  # the parent has reported the plugins that failed
     torch.set_num_threads(1)
     _worker_tokenizer = PluginHost().tokenizer(ModelConfig.from_dict(config))
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this process when process `parent` ends, even by SIGKILL, so no worker outlives a run.
+
+    On Linux the kernel sends SIGKILL when the thread that started this process ends: encode_chunks
+    starts its workers from the thread that iterates it, which outlives the pool. Elsewhere, or where
+    prctl is refused, a daemon thread polls the parent's pid. A parent that is already gone (it ended
+    before the request took effect) ends this process at once.
+    """
+    linux = sys.platform.startswith("linux")
+    if not linux or ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        threading.Thread(target=_exit_when_orphaned, args=(parent,), name="sciformer-parent-watch", daemon=True).start()
+    if os.getppid() != parent:
+        os._exit(1)
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_POLL_SECONDS)
+    os._exit(1)
 
 
 def _encode_in_worker(records: Sequence[Record]) -> EncodedChunk:
@@ -124,7 +157,8 @@ def encode_chunks(chunks: Iterable[tuple[int, Sequence[Record]]], tokenizer: Tok
             yield index, encode_chunk(tokenizer, chunk)
         return
     context = multiprocessing.get_context("spawn")  # no forked copies of the parent's thread pools
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker, initargs=(config.to_dict(),)) as pool:
+    initargs = (config.to_dict(), os.getpid())
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_start_worker, initargs=initargs) as pool:
         pending: collections.deque[tuple[int, list[Future[EncodedChunk]]]] = collections.deque()
         try:
             for index, chunk in chunks:

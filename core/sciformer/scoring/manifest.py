@@ -26,7 +26,7 @@ def input_identity(path: str | Path) -> dict[str, Any]:
     digest = hashlib.sha256()
     for file in files:
         if path.is_dir():
-            digest.update(str(file.relative_to(path)).encode() + b"\0")
+            digest.update(os.fsencode(file.relative_to(path)) + b"\0")
         digest.update(file_fingerprint(file).encode())
     stats = [file.stat() for file in files]
     return {

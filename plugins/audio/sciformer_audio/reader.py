@@ -1,12 +1,14 @@
 """Readers of the audio domain: sound files, folders of them, CSV manifests and HDF5 waveform datasets.
 
 Every reader yields `Record(id, Waveform(samples, sample_rate), target)` lazily; a file that cannot
-be decoded becomes a record with `error` set, so one corrupt file never stops the others.
+be decoded, a manifest row that cannot be read or an HDF5 row with an id that is not UTF-8 becomes a
+record with `error` set, so one corrupt record never stops the others. A WAV file holding fewer samples
+than its header declares (cut short while copying) is decoded as far as it goes and scored, with a
+`warning` naming the samples present.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import os
 from pathlib import Path
@@ -17,6 +19,7 @@ import numpy as np
 import soundfile
 
 from sciformer.errors import InputFileError
+from sciformer.reading import csv_table, not_utf8, readable
 from sciformer.records import Record
 from sciformer_audio.waveform import Waveform, as_float
 
@@ -27,6 +30,7 @@ HDF5_SUFFIXES = (".h5", ".hdf5")
 DEFAULT_FILE_COLUMN = "file"
 DEFAULT_DATASET = "waveforms"
 DEFAULT_IDS = "ids"
+UNKNOWN_WAV_SIZE = 0xFFFFFFFF  # a data size streaming writers leave when the length is not known
 
 
 def load_audio(path: Path) -> Waveform:
@@ -35,12 +39,39 @@ def load_audio(path: Path) -> Waveform:
     return Waveform(samples, int(rate))
 
 
+def wav_frames(path: Path) -> int | None:
+    """Frames a RIFF WAVE file's header declares (data chunk bytes / block align); None for other files,
+    and for a size left unknown (0 or 0xFFFFFFFF, as streaming writers leave it)."""
+    with open(path, "rb") as handle:
+        riff = handle.read(12)
+        if riff[:4] != b"RIFF" or riff[8:12] != b"WAVE":
+            return None
+        block_align = 0
+        while len(chunk := handle.read(8)) == 8:
+            kind, size = chunk[:4], int.from_bytes(chunk[4:], "little")
+            if kind == b"data":
+                return size // block_align if block_align and size not in (0, UNKNOWN_WAV_SIZE) else None
+            body = handle.read(size + size % 2)  # chunks are padded to an even size
+            if kind == b"fmt ":
+                block_align = int.from_bytes(body[12:14], "little")
+    return None
+
+
+def truncation(path: Path, waveform: Waveform) -> str | None:
+    """A warning when a WAV file holds fewer samples than its header declares, else None."""
+    declared = wav_frames(path) if path.suffix.lower() == ".wav" else None
+    present = waveform.samples.shape[0]
+    return f"truncated WAV: {present:,} of {declared:,} samples" if declared and present < declared else None
+
+
 def audio_record(record_id: str, path: Path, target: Any = None) -> Record:
-    """A record for one sound file; a missing or undecodable file gives a record with `error` set."""
+    """A record for one sound file; a missing or undecodable file gives a record with `error` set,
+    a truncated WAV one with `warning` set."""
     if not path.is_file():
         return Record(record_id, None, target, error=f"audio file not found: {path}")
     try:
-        return Record(record_id, load_audio(path), target)
+        waveform = load_audio(path)
+        return Record(record_id, waveform, target, warning=truncation(path, waveform))
     except (soundfile.LibsndfileError, RuntimeError, TypeError, ValueError, OSError) as error:
         return Record(record_id, None, target, error=f"cannot decode {path.name}: {error}")
 
@@ -51,7 +82,8 @@ def read_audio_file(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
 
 
 def read_audio_folder(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
-    """Every sound file under a folder (recursively, sorted); ids are paths relative to the folder.
+    """Every sound file under a folder (recursively, sorted); ids are paths relative to the folder
+    (a byte of a file name that is not UTF-8 shown as U+FFFD).
 
     With `folder_labels: true` a file's target is its first sub-folder's name (class-per-folder layout).
     """
@@ -62,7 +94,7 @@ def read_audio_folder(path: Path, options: Mapping[str, Any]) -> Iterator[Record
     for file in files:
         relative = file.relative_to(path)
         target = relative.parts[0] if folder_labels and len(relative.parts) > 1 else None
-        yield audio_record(relative.as_posix(), file, target)
+        yield audio_record(readable(relative.as_posix()), file, target)
 
 
 def read_manifest(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
@@ -75,16 +107,13 @@ def read_manifest(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
     id_column = options.get("id_column")
     root = Path(os.path.expandvars(str(options.get("root", "."))))
     root = root if root.is_absolute() else path.parent / root
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = csv.DictReader(handle)
-        missing = [c for c in (data_column, target_column, id_column) if c and c not in (rows.fieldnames or [])]
-        if missing:
-            raise InputFileError(f"{path}: column(s) {missing} not found (columns: {rows.fieldnames}); set data_column / target_column / id_column")
-        for row in rows:
+    with csv_table(path, delimiter=",") as table:
+        table.require(data_column, target_column, id_column, hint="; set data_column / target_column / id_column")
+        for number, row, problem in table:
             file = row[data_column]
-            record_id = row[id_column] if id_column else file
+            record_id = readable(row[id_column] if id_column else file) or str(number)
             target = row[target_column] if target_column else None
-            yield audio_record(record_id, root / file, target)
+            yield Record(record_id, None, target, error=problem) if problem else audio_record(record_id, root / file, target)
 
 
 def read_hdf5(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
@@ -112,6 +141,10 @@ def read_hdf5(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
         for index in range(rows.shape[0]):
             record_id = _text(ids[index]) if ids is not None else str(index)
             target = _text(targets[index]) if targets is not None else None
+            problem = not_utf8(record_id, "the id") or not_utf8(target or "", "the target")
+            if problem:
+                yield Record(readable(record_id), None, target, error=problem)
+                continue
             try:
                 samples = as_float(np.asarray(rows[index]))
             except (TypeError, OSError) as error:
@@ -135,9 +168,9 @@ def _column(handle: h5py.File, path: Path, name: str | None, default: str | None
 
 
 def _text(value: Any) -> str:
-    """HDF5 strings arrive as bytes; numbers become their text."""
+    """HDF5 strings arrive as bytes (bytes that are not UTF-8 kept for `not_utf8`); numbers become their text."""
     if isinstance(value, bytes):
-        return value.decode("utf-8")
+        return value.decode("utf-8", errors="surrogateescape")
     if isinstance(value, np.generic):
         return str(value.item())
     return str(value)

@@ -8,12 +8,15 @@ import h5py
 import numpy as np
 import pytest
 import soundfile
+import torch
 
+from sciformer.checkpoint import read_checkpoint_info
 from sciformer.config import ModelConfig
 from sciformer.errors import BadRecordError, InputFileError
 from sciformer.plugins import PluginHost
 from sciformer.reading import read_records
 from sciformer.records import Record
+from sciformer.scoring import score
 from sciformer_audio.tokenizer import WaveformTokenizer
 from sciformer_audio.waveform import FULL_SCALE, Waveform, condition, resample
 
@@ -170,3 +173,63 @@ def test_tokenizer_crops_to_the_frames_the_model_sees() -> None:
     assert batch.extras["num_samples"].tolist() == [4120, 1600]
     assert batch.padding_mask.shape == (2, 2 + 5 * 4) and bool(batch.padding_mask.all())
     assert tokenizer.num_tokens(tokenizer.encode(Record("x", short))) == 22
+
+
+COUNT = 3000
+BAD = 2501  # the record (from 1) that holds the fault
+
+
+def test_manifest_and_hdf5_faults_spoil_only_their_records(tmp_path: Path, host: PluginHost) -> None:
+    """A manifest row with a latin-1 byte or too few cells, an HDF5 id that is not UTF-8: those records only."""
+    soundfile.write(tmp_path / "clip.wav", tone(0.05, 8000), 8000)
+    rows = [b"id,file,label\n"] + [b"c%d,clip.wav,a\n" % n for n in range(1, COUNT + 1)]
+    rows[BAD] = b"c2501,cl\xe9p.wav,a\n"
+    rows[1000] = b"c1000,clip.wav\n"
+    manifest = tmp_path / "list.csv"
+    manifest.write_bytes(b"".join(rows))
+    records = list(read_records(host, "audio", manifest, {"id_column": "id", "target_column": "label"}))
+    assert len(records) == COUNT and records[0].data.samples.shape == (400,)
+    assert [(r.id, r.error) for r in records if r.error] == [
+        ("c1000", "row has 2 of the header's 3 cells (no 'label' cell)"),
+        ("c2501", "not UTF-8 text: byte 0xE9 at character 3 of column 'file'"),
+    ]
+    path = tmp_path / "clips.h5"
+    ids = np.array([b"c%d" % n for n in range(1, COUNT + 1)])
+    ids[BAD - 1] = b"c\xe9"
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("waveforms", data=np.tile(tone(0.01, 8000), (COUNT, 1))).attrs["sample_rate"] = 8000
+        handle["ids"] = ids
+    records = list(read_records(host, "audio", path))
+    assert len(records) == COUNT and [(r.id, r.error) for r in records if r.error] == [("c\ufffd", "not UTF-8 text: byte 0xE9 at character 2 of the id")]
+
+
+def test_truncated_wav_is_scored_with_a_warning(tmp_path: Path, host: PluginHost, fsdd_rows: list[dict[str, str]]) -> None:
+    """A WAV cut inside its data chunk is scored on the samples it holds (status 0), the cut named in `error`."""
+    raw = (DATA / fsdd_rows[0]["file"]).read_bytes()
+    declared = soundfile.info(DATA / fsdd_rows[0]["file"]).frames
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    (folder / "whole.wav").write_bytes(raw)
+    (folder / "cut.wav").write_bytes(raw[: len(raw) - 2 * (declared // 3) - 1])  # a third of the samples and half a sample gone
+    present = declared - declared // 3 - 1
+    summary = score("ast-fsdd-small", folder, tmp_path / "out.h5", host)
+    assert (summary.scored, summary.bad) == (2, 0)
+    with h5py.File(tmp_path / "out.h5") as results:
+        status, errors, ids = results["status"][:], results["error"].asstr()[:], results["record_id"].asstr()[:]
+    assert status.tolist() == [0, 0]
+    assert dict(zip(ids, errors)) == {"cut.wav": f"truncated WAV: {present:,} of {declared:,} samples", "whole.wav": ""}
+
+
+def test_int16_int32_and_float_wav_give_the_same_features(tmp_path: Path, host: PluginHost, fsdd_rows: list[dict[str, str]]) -> None:
+    """The same recording written as PCM_16, PCM_32 and 32-bit float WAV reaches the model unchanged."""
+    samples, rate = soundfile.read(DATA / fsdd_rows[0]["file"], dtype="int16")
+    as_float = samples.astype(np.float32) / 32768
+    for subtype in ("PCM_16", "PCM_32", "FLOAT"):
+        soundfile.write(tmp_path / f"{subtype}.wav", as_float, rate, subtype=subtype)
+    tokenizer = host.tokenizer(read_checkpoint_info(host.shipped_models()["ast-fsdd-small"].path).config)
+    records = list(read_records(host, "audio", tmp_path))
+    features = [tokenizer.encode(record) for record in records]
+    assert [r.id for r in records] == ["FLOAT.wav", "PCM_16.wav", "PCM_32.wav"]
+    for encoding in features[1:]:
+        for mine, theirs in zip(encoding, features[0]):
+            assert torch.equal(mine, theirs) if isinstance(mine, torch.Tensor) else mine == theirs

@@ -2,7 +2,8 @@
 
 Records carry the SMILES string or the whole MOL block as `data`, so SDF coordinates stay available
 to `domain_options.geometry: input`. Readers never parse chemistry: an unparsable molecule becomes a
-bad record at tokenization, with its reason, and the rest of the file goes on.
+bad record at tokenization, with its reason, and the rest of the file goes on. A line, row or SDF entry
+holding bytes that are not UTF-8 is yielded as a bad record naming the byte.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from sciformer.reading import table_rows
+from sciformer.reading import not_utf8, open_text, readable, table_rows
 from sciformer.records import Record
 
 SDF_END = "$$$$"
@@ -24,12 +25,13 @@ def read_table(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
 
 def read_smi(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
     """A `.smi` file: `SMILES [name]` per line; the id is the name or the line number."""
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             parts = line.split(maxsplit=1)
             if not parts or parts[0].startswith("#"):
                 continue
-            yield Record(id=parts[1].strip() if len(parts) > 1 else str(number), data=parts[0])
+            record_id = readable(parts[1].strip()) if len(parts) > 1 else str(number)
+            yield Record(id=record_id, data=parts[0], error=not_utf8(line, f"line {number:,}"))
 
 
 def read_sdf(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
@@ -39,7 +41,7 @@ def read_sdf(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
     """
     id_column = options.get("id_column")
     target_column = options.get("target_column")
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path) as handle:
         lines: list[str] = []
         number = 0
         for line in handle:
@@ -57,16 +59,16 @@ def read_sdf(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
 def _sdf_record(lines: list[str], number: int, id_column: str | None, target_column: str | None) -> Record:
     """One SDF entry: the MOL block (up to `M  END`) and its `> <name>` properties."""
     end = next((i for i, line in enumerate(lines) if line.startswith("M  END")), None)
-    title = lines[0].strip() if lines else ""
+    title = readable(lines[0].strip()) if lines else ""
     if end is None:
         return Record(id=title or str(number), data="", error="SDF entry has no 'M  END' line")
     properties = _sd_properties(lines[end + 1 :])
-    record_id = properties.get(id_column, "") if id_column else title
-    error = None
-    if id_column and id_column not in properties:
+    record_id = readable(properties.get(id_column, "")) if id_column else title
+    error = next((p for i, line in enumerate(lines, start=1) if (p := not_utf8(line, f"line {i} of the entry"))), None)
+    if error is None and id_column and id_column not in properties:
         error = f"SD property {id_column!r} is missing"
     target = properties.get(target_column) if target_column else None
-    if target_column and target is None:
+    if error is None and target_column and target is None:
         error = f"SD property {target_column!r} is missing"
     return Record(id=record_id or str(number), data="".join(lines[: end + 1]), target=target, error=error)
 

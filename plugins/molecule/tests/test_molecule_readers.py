@@ -52,3 +52,27 @@ def test_sdf_coordinates_reach_the_model(host, tmp_path: Path) -> None:
     batch = host.tokenizer(config)(list(read_records(host, "molecule", path)))
     c1, o = torch.tensor([-0.8883, 0.1670, 0.0]), torch.tensor([1.4224, 0.5464, 0.0])
     assert torch.isclose(batch.extras["distances"][0, 0, 2], torch.linalg.norm(c1 - o), atol=1e-4)
+
+
+COUNT = 3000
+BAD = 2501  # the record (from 1) that holds the fault
+
+
+def test_a_byte_that_is_not_utf8_spoils_only_its_record(host, tmp_path: Path) -> None:
+    """In a table, a .smi file and an SDF file, record 2,501 of 3,000 holds a latin-1 byte."""
+    table = tmp_path / "set.csv"
+    table.write_bytes(b"name,smiles,y\n" + b"".join(b"m%d,CCO,1.5\n" % n if n != BAD else b"m2501,CC\xe9O,1.5\n" for n in range(1, COUNT + 1)))
+    smi = tmp_path / "set.smi"
+    smi.write_bytes(b"".join(b"CCO m%d\n" % n if n != BAD else b"CCO m\xe9\n" for n in range(1, COUNT + 1)))
+    sdf = tmp_path / "set.sdf"
+    block = ETHANOL_MOL_BLOCK.encode() + b"> <name>\nm%d\n\n$$$$\n"
+    sdf.write_bytes(b"".join(block % n if n != BAD else block.replace(b"ethanol", b"\xe9thanol") % n for n in range(1, COUNT + 1)))
+    cases = [  # (file, reader options, the bad record's id and error)
+        (table, {"id_column": "name", "target_column": "y"}, "m2501", "not UTF-8 text: byte 0xE9 at character 3 of column 'smiles'"),
+        (smi, {}, "m\ufffd", "not UTF-8 text: byte 0xE9 at character 6 of line 2,501"),
+        (sdf, {"id_column": "name"}, "m2501", "not UTF-8 text: byte 0xE9 at character 1 of line 1 of the entry"),
+    ]
+    for path, options, bad_id, reason in cases:
+        records = list(read_records(host, "molecule", path, options))
+        assert len(records) == COUNT and all(r.data for r in records[: BAD - 1])
+        assert [(r.id, r.error) for r in records if r.error] == [(bad_id, reason)], path.name

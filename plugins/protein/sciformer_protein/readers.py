@@ -1,8 +1,11 @@
-"""Readers of protein records: FASTA (streamed through Bio.SeqIO), plain text, CSV / TSV and HDF5 string datasets.
+"""Readers of protein records: FASTA (streamed), plain text, CSV / TSV and HDF5 string datasets.
 
-Every reader yields records lazily. Options (all optional):
+Every reader yields records lazily; a record the reader cannot read (bytes that are not UTF-8, a
+short table row, a damaged HDF5 chunk) is yielded with `error` set and the others go on. Options
+(all optional):
 - FASTA: none; the record id is the header's first word. A header seen before keeps the records
   apart by their index in the file: the later one is named `ID#INDEX` (INDEX counts records from 1).
+  A file whose first non-blank line is not a `>` header stops the read.
 - text: one sequence per non-blank line; the id is the line number.
 - CSV / TSV: `data_column` (default `sequence`), `id_column` (default `id` when the table has it,
   else the row number), `target_column`, and for residue-level labels `label_mask_column` (a
@@ -13,65 +16,76 @@ Every reader yields records lazily. Options (all optional):
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 
 import h5py
 import numpy as np
 
 from sciformer.errors import InputFileError
+from sciformer.reading import csv_table, dataset_rows, not_utf8, open_text, readable
 from sciformer.records import Record
 
 HDF5_CHUNK = 4096  # rows read from an HDF5 dataset at a time
+SEQUENCE_SPACE = str.maketrans("", "", " \t\r\n")  # removed from FASTA sequence lines, as Biopython does
 
 
 def read_fasta(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
     """FASTA records, streamed; duplicate headers are kept apart by their index in the file."""
-    from Bio import SeqIO
-
     seen: set[str] = set()
-    with open(path, encoding="utf-8") as handle:
-        try:
-            for index, entry in enumerate(SeqIO.parse(handle, "fasta"), start=1):
-                record_id = entry.id or str(index)
-                if record_id in seen:
-                    record_id = f"{record_id}#{index}"
-                seen.add(record_id)
-                yield Record(id=record_id, data=str(entry.seq))
-        except ValueError as error:
-            raise InputFileError(f"{path}: not a readable FASTA file ({error})") from error
+    with open_text(path) as handle:
+        for index, (header, sequence, problem) in enumerate(fasta_entries(handle, path), start=1):
+            words = header.split(maxsplit=1)
+            record_id = readable(words[0]) if words else str(index)
+            if record_id in seen:
+                record_id = f"{record_id}#{index}"
+            seen.add(record_id)
+            yield Record(id=record_id, data=sequence, error=problem)
+
+
+def fasta_entries(lines: Iterable[str], path: Path) -> Iterator[tuple[str, str, str | None]]:
+    """(header without '>', sequence, why the entry is not UTF-8 or None) for each entry of `lines`."""
+    header: str | None = None
+    parts: list[str] = []
+    problem: str | None = None
+    for number, line in enumerate(lines, start=1):
+        if line.startswith(">"):
+            if header is not None:
+                yield header, "".join(parts), problem
+            header, parts, problem = line[1:].strip(), [], not_utf8(line, f"line {number:,}")
+        elif header is not None:
+            parts.append(line.translate(SEQUENCE_SPACE))
+            problem = problem or not_utf8(line, f"line {number:,}")
+        elif line.strip():
+            raise InputFileError(f"{path}: not a FASTA file: line {number:,} does not start with '>'")
+    if header is not None:
+        yield header, "".join(parts), problem
 
 
 def read_lines(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
     """One sequence per non-blank line; ids are line numbers (from 1)."""
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
-                yield Record(id=str(number), data=line.strip())
+                yield Record(id=str(number), data=line.strip(), error=not_utf8(line, f"line {number:,}"))
 
 
 def read_table(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
     """Rows of a CSV (or TSV) table with a sequence column and optional id, target and label-mask columns."""
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = csv.DictReader(handle, delimiter=delimiter)
-        columns = rows.fieldnames or []
+    with csv_table(path) as table:
         data_column = options.get("data_column", "sequence")
-        id_column = options.get("id_column", "id" if "id" in columns else None)
+        id_column = options.get("id_column", "id" if "id" in table.columns else None)
         target_column = options.get("target_column")
         mask_column = options.get("label_mask_column")
         unlabelled = str(options.get("unlabelled", "."))
-        missing = [c for c in (data_column, id_column, target_column, mask_column) if c and c not in columns]
-        if missing:
-            raise InputFileError(f"{path}: column(s) {missing} not found (columns: {columns})")
-        for number, row in enumerate(rows, start=1):
-            record_id = row[id_column] if id_column else str(number)
+        table.require(data_column, id_column, target_column, mask_column)
+        for number, row, problem in table:
+            record_id = readable(row[id_column]) if id_column else str(number)
             target = row[target_column] if target_column else None
-            error = None
-            if mask_column and target is not None:
+            error = problem
+            if mask_column and target is not None and error is None:
                 target, error = _mask_labels(target, row[mask_column], unlabelled)
-            yield Record(id=record_id, data=row[data_column] or "", target=target, error=error)
+            yield Record(id=record_id, data=row[data_column], target=target, error=error)
 
 
 def _mask_labels(labels: str, mask: str, unlabelled: str) -> tuple[str, str | None]:
@@ -98,23 +112,39 @@ def read_hdf5(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
         for key, dataset in extra.items():
             if dataset and (dataset not in handle or handle[dataset].shape[:1] != sequences.shape):
                 raise InputFileError(f"{path}: {key} {dataset!r} is not a dataset of {sequences.shape[0]} rows")
+        columns = {"sequence": name, **{key: dataset for key, dataset in extra.items() if dataset}}
         for start in range(0, sequences.shape[0], HDF5_CHUNK):
             stop = min(start + HDF5_CHUNK, sequences.shape[0])
-            chunk = sequences[start:stop]
-            ids = handle[extra["id_column"]][start:stop] if extra["id_column"] else np.arange(start + 1, stop + 1)
-            targets = handle[extra["target_column"]][start:stop] if extra["target_column"] else [None] * (stop - start)
-            for value, record_id, target in zip(chunk, ids, targets):
-                yield Record(id=_text(record_id), data=_text(value), target=_plain(target))
+            chunks = {key: dataset_rows(handle[dataset], start, stop) for key, dataset in columns.items()}
+            for offset in range(stop - start):
+                values = {key: _plain(chunk[offset]) for key, chunk in chunks.items()}
+                yield _hdf5_record(values, columns, start + offset)
 
 
-def _text(value: Any) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+def _hdf5_record(values: Mapping[str, Any], columns: Mapping[str, str], index: int) -> Record:
+    """The record of row `index` from its values by column key (`sequence`, `id_column`, `target_column`)."""
+    error = _row_problem(values, columns, index)
+    sequence = values["sequence"]
+    return Record(
+        id=readable(str(values.get("id_column", index + 1))),
+        data=sequence if isinstance(sequence, str) else "",
+        target=None if error else values.get("target_column"),
+        error=error,
+    )
+
+
+def _row_problem(values: Mapping[str, Any], columns: Mapping[str, str], index: int) -> str | None:
+    """Why a row's values cannot be used (a damaged chunk, bytes that are not UTF-8), or None."""
+    for key, value in values.items():
+        if isinstance(value, OSError):
+            return f"row {index} of dataset {columns[key]!r} cannot be read ({value})"
+        if isinstance(value, str) and (problem := not_utf8(value, f"dataset {columns[key]!r}")):
+            return problem
+    return None
 
 
 def _plain(value: Any) -> Any:
-    """HDF5 scalars -> Python values (bytes decoded)."""
-    if value is None:
-        return None
+    """HDF5 scalars -> Python values (bytes decoded, keeping bytes that are not UTF-8 for `not_utf8`)."""
     if isinstance(value, bytes):
-        return value.decode("utf-8")
+        return value.decode("utf-8", errors="surrogateescape")
     return value.item() if isinstance(value, np.generic) else value

@@ -2,11 +2,15 @@
 
 Options: `dataset` (the image array; default `images`, or the only 3-D / 4-D array), `layout`
 (auto, NHWC, NCHW, NHW), `target_column` (an array of labels; default `labels` when present),
-`id_column` (an array of record ids; default the index in the stack).
+`id_column` (an array of record ids; default the index in the stack). An image in a damaged HDF5
+chunk, or with an id or label that is not UTF-8, is a bad record; a damaged .npz archive (its arrays
+are stored whole) stops the read.
 """
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Iterator, Mapping, Sequence
 
@@ -14,6 +18,7 @@ import h5py
 import numpy as np
 
 from sciformer.errors import InputFileError
+from sciformer.reading import dataset_rows, not_utf8, readable
 from sciformer.records import Record
 
 from .layout import channels_last, detect_layout, image_problem
@@ -35,10 +40,13 @@ def read_npz(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
     """Records of an image stack in a NumPy .npz archive (pickled objects are refused)."""
     try:
         archive = np.load(path, allow_pickle=False)
-    except ValueError as error:
+        if not hasattr(archive, "files"):
+            raise InputFileError(f"{path}: holds one .npy array, not a .npz archive of named arrays")
+        with archive:
+            arrays = {name: archive[name] for name in archive.files}
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as error:
         raise InputFileError(f"{path}: not a readable .npz archive ({error})") from error
-    with archive:
-        yield from _stack_records({name: archive[name] for name in archive.files}, options, str(path))
+    yield from _stack_records(arrays, options, str(path))
 
 
 def _stack_records(arrays: Mapping[str, Any], options: Mapping[str, Any], source: str) -> Iterator[Record]:
@@ -50,14 +58,21 @@ def _stack_records(arrays: Mapping[str, Any], options: Mapping[str, Any], source
     if images.dtype.kind not in "uif" and images.dtype != np.bool_:
         raise InputFileError(f"{source}: images must be numbers, got dtype {images.dtype}")
     for start in range(0, count, CHUNK):
-        chunk = np.asarray(images[start : start + CHUNK])
-        for offset, stacked in enumerate(chunk):
+        for offset, stacked in enumerate(dataset_rows(images, start, min(start + CHUNK, count))):
             index = start + offset
-            image = channels_last(stacked, layout)
             record_id = _text(ids[index]) if ids is not None else str(index)
             target = _label(labels[index]) if labels is not None else None
-            problem = image_problem(image)
-            yield Record(id=record_id, data=None if problem else image, target=target, error=problem)
+            image, problem = _image(stacked, layout, index)
+            problem = problem or not_utf8(record_id, "the id") or not_utf8(str(target), "the label")
+            yield Record(id=readable(record_id), data=None if problem else image, target=target, error=problem)
+
+
+def _image(stacked: Any, layout: str, index: int) -> tuple[np.ndarray | None, str | None]:
+    """One image of the stack as (H, W, C), or None, and why it cannot be used (None when it can)."""
+    if isinstance(stacked, OSError):
+        return None, f"image {index} cannot be read ({stacked})"
+    image = channels_last(np.asarray(stacked), layout)
+    return image, image_problem(image)
 
 
 def _image_name(arrays: Mapping[str, Any], wanted: str | None, source: str) -> str:
@@ -87,11 +102,11 @@ def _column(arrays: Mapping[str, Any], wanted: str | None, default: str | None, 
 
 
 def _text(value: Any) -> str:
-    return value.decode() if isinstance(value, bytes) else str(value)
+    return str(_label(value))
 
 
 def _label(value: Any) -> Any:
-    """A label as a plain Python value (integer classes stay integers)."""
+    """A label as a plain Python value (integer classes stay integers; bytes that are not UTF-8 kept for `not_utf8`)."""
     if isinstance(value, bytes):
-        return value.decode()
+        return value.decode("utf-8", errors="surrogateescape")
     return value.item() if isinstance(value, np.generic) else value

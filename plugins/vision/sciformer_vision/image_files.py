@@ -2,7 +2,7 @@
 
 In a folder, files are read in sorted order, subfolders included; a file inside a subfolder takes the
 subfolder's name as its class (the common one-folder-per-class layout). Record ids are paths relative
-to the folder. Option `frames`: `first` (default) reads the first frame of a multi-frame file;
+to the folder (a byte of a file name that is not UTF-8 shown as U+FFFD). Option `frames`: `first` (default) reads the first frame of a multi-frame file;
 `channels` stacks every frame as one channel (multi-page microscopy TIFFs).
 """
 
@@ -16,6 +16,7 @@ from PIL import Image, ImageSequence, UnidentifiedImageError
 from PIL.Image import DecompressionBombError
 
 from sciformer.errors import InputFileError
+from sciformer.reading import readable
 from sciformer.records import Record
 
 from .layout import image_problem
@@ -40,7 +41,7 @@ def read_images(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
     for file in files:
         relative = file.relative_to(path)
         label = relative.parts[0] if len(relative.parts) > 1 else None
-        yield _record(file, relative.as_posix(), label, frames)
+        yield _record(file, readable(relative.as_posix()), label, frames)
 
 
 def _record(file: Path, record_id: str, label: str | None, frames: str) -> Record:

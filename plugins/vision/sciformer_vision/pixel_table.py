@@ -4,12 +4,12 @@ Pixel columns are those named `<pixel_prefix><number>` (default prefix `p`: p0, 
 numeric order and filled row by row into an image of `image_shape` (default: square). Options:
 `target_column` (default `label` when present), `id_column` (default: the row number from 1),
 `pixel_prefix`, `image_shape` ([H, W] or [H, W, C], channels last). Values are kept as they are
-(float32); the model's preprocessing (`rescale`, `mean`, `std`) scales them.
+(float32); the model's preprocessing (`rescale`, `mean`, `std`) scales them. A row with an empty,
+non-numeric, missing or non-UTF-8 cell is a bad record.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from sciformer.errors import InputFileError
+from sciformer.reading import csv_table, readable
 from sciformer.records import Record
 
 from .layout import image_problem
@@ -27,21 +28,16 @@ DEFAULT_TARGET = "label"
 
 def read_pixel_table(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
     """Records of a CSV / TSV table whose columns are the pixels of one image per row."""
-    delimiter = "\t" if path.suffix.lower() == ".tsv" else ","
-    with open(path, encoding="utf-8", newline="") as handle:
-        rows = csv.DictReader(handle, delimiter=delimiter)
-        columns = rows.fieldnames or []
-        pixels = _pixel_columns(columns, options.get("pixel_prefix", "p"), str(path))
+    with csv_table(path) as table:
+        pixels = _pixel_columns(table.columns, options.get("pixel_prefix", "p"), str(path))
         shape = _image_shape(options.get("image_shape"), len(pixels), str(path))
-        target_column = options.get("target_column") or (DEFAULT_TARGET if DEFAULT_TARGET in columns else None)
+        target_column = options.get("target_column") or (DEFAULT_TARGET if DEFAULT_TARGET in table.columns else None)
         id_column = options.get("id_column")
-        missing = [c for c in (target_column, id_column) if c and c not in columns]
-        if missing:
-            raise InputFileError(f"{path}: column(s) {missing} not found (columns: {columns[:8]}...)")
-        for number, row in enumerate(rows, start=1):
-            record_id = row[id_column] if id_column else str(number)
+        table.require(target_column, id_column, *pixels)
+        for number, row, problem in table:
+            record_id = readable(row[id_column]) if id_column else str(number)
             target = _label(row[target_column]) if target_column else None
-            image, problem = _row_image(row, pixels, shape)
+            image, problem = (None, problem) if problem else _row_image(row, pixels, shape)
             yield Record(id=record_id, data=image, target=target, error=problem)
 
 

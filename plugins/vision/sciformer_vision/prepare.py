@@ -3,7 +3,8 @@
 Learns what the recipe left out (an option given explicitly, even as null, is kept):
 `channels` and `image_size` (the most common ones among the training images, or the crop / exact
 resize when one is set), `resize` (to `image_size`, so any input size can be scored), the
-per-channel `mean` and `std` of the rescaled pixels, and the class names for classification.
+`pixel_dtype` and `pixel_range` of the training images (what their values mean, see pixel_values.py),
+the per-channel `mean` and `std` of the rescaled pixels, and the class names for classification.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from sciformer.errors import BadRecordError, ConfigError
 from sciformer.records import Record
 from sciformer.targets import class_names
 
+from .pixel_values import training_pixel_values
 from .preprocess import Preprocessing, as_image
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,8 @@ def prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfi
         options["image_size"] = _training_size(options, sample)
     if "resize" not in options:
         options["resize"] = list(options["image_size"])
+    if "pixel_dtype" not in options and "pixel_range" not in options:
+        options.update(training_pixel_values(image for _, image in sample))
     if "mean" not in options and "std" not in options:
         options["mean"], options["std"] = channel_statistics(config.replace(domain_options=options), sample)
     changes: dict[str, Any] = {"domain_options": options}

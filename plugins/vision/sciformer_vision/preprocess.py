@@ -9,8 +9,8 @@ the preprocessing it was trained with:
   do) or [H, W] (exact, as transformers' ViT processor does).
 - `crop`: None or [H, W], a centre crop after resizing.
 - `resample`: `bilinear`, `bicubic` or `nearest`, Pillow's filters (antialiased when shrinking).
-- `rescale`: a factor applied to the pixel values, or None for "by dtype": uint8 / 255,
-  uint16 / 65535, anything else unchanged.
+- `rescale`, `pixel_dtype`, `pixel_range`: how pixel values are scaled, by what they mean rather
+  than by their dtype (see pixel_values.py): a factor, and the dtype and range of the training images.
 - `mean`, `std`: per-channel normalisation after rescaling, or None.
 """
 
@@ -27,8 +27,10 @@ from torch import Tensor
 from sciformer.config import ModelConfig
 from sciformer.errors import BadRecordError, ConfigError
 
+from .pixel_values import DTYPE_SCALE as DTYPE_SCALE  # still imported from here by scripts/baseline_logreg.py
+from .pixel_values import PixelValues
+
 RESAMPLE = ("bilinear", "bicubic", "nearest")
-DTYPE_SCALE = {np.dtype(np.uint8): 1.0 / 255.0, np.dtype(np.uint16): 1.0 / 65535.0}
 LUMA = (0.299, 0.587, 0.114)  # ITU-R 601-2, as Pillow's convert("L")
 PIL_FILTERS = {"bilinear": Image.Resampling.BILINEAR, "bicubic": Image.Resampling.BICUBIC, "nearest": Image.Resampling.NEAREST}
 EIGHT_BIT_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: resized as 8-bit Pillow images
@@ -43,10 +45,13 @@ class Preprocessing:
     crop: tuple[int, int] | None = None
     resample: str = "bilinear"
     rescale: float | None = None
+    pixel_dtype: str | None = None
+    pixel_range: tuple[float, float] | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
+        _ = self.values  # PixelValues checks rescale, pixel_dtype and pixel_range
         if not isinstance(self.channels, int) or self.channels < 1:
             raise ConfigError(f"domain_options.channels must be a positive integer, got {self.channels!r}")
         if self.resample not in RESAMPLE:
@@ -74,14 +79,20 @@ class Preprocessing:
             crop=None if config.option("crop") is None else _pair("crop", config.option("crop")),
             resample=config.option("resample", "bilinear"),
             rescale=config.option("rescale"),
+            pixel_dtype=config.option("pixel_dtype"),
+            pixel_range=None if config.option("pixel_range") is None else tuple(config.option("pixel_range")),
             mean=tuple(mean) if normalise and mean is not None else None,
             std=tuple(std) if normalise and std is not None else None,
         )
 
+    @property
+    def values(self) -> PixelValues:
+        """What the pixel values mean: the scale and the training images' dtype and range."""
+        return PixelValues(self.rescale, self.pixel_dtype, self.pixel_range)
+
     def __call__(self, image: Any, record_id: str) -> Tensor:
         """(C, H', W') float32 pixels ready for the patch embedding; BadRecordError when unusable."""
-        array = as_image(image, record_id)
-        scale = self.rescale if self.rescale is not None else DTYPE_SCALE.get(array.dtype, 1.0)
+        array, scale = self.values(as_image(image, record_id), record_id)
         array = self.cropped(self.resized(array), record_id)
         pixels = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32)).permute(2, 0, 1) * scale  # (C, H, W)
         pixels = self.match_channels(pixels, record_id)

@@ -112,3 +112,45 @@ def test_prepare_config_learns_geometry_statistics_and_labels(make_config, mnist
     assert kept.domain_options["resize"] is None and kept.domain_options["mean"] is None
     with pytest.raises(ConfigError, match="set domain_options.image_size"):
         prepare_config(base.replace(domain_options={"patch_size": 7, "resize": 24}), records)
+
+
+def test_pixel_range_reads_values_by_meaning(mnist):
+    """A recorded range scales any integer dtype alike (a resized image too) and rejects values beyond it;
+    without one, integer dtypes other than uint8 / uint16 are refused rather than guessed."""
+    digit = mnist[0][0]
+    mnist_model = Preprocessing(channels=1, resize=(20, 20), pixel_dtype="uint8", pixel_range=(0, 255))
+    expected = mnist_model(digit, "u8")
+    for dtype in (np.int64, np.int32, np.int16, np.uint16):
+        assert torch.equal(mnist_model(digit.astype(dtype), str(dtype)), expected)
+    assert torch.allclose(mnist_model(digit.astype(np.float32) / 255, "f"), expected, atol=2 / 255)  # resized in float, not 8 bits
+    negative = digit.astype(np.int16)
+    negative[0, 0] = -1
+    with pytest.raises(BadRecordError, match=r"pixel values -1..255 lie outside 0..255"):
+        mnist_model(negative, "negative")
+    digits_model = Preprocessing(channels=1, rescale=1 / 16, pixel_dtype="float32", pixel_range=(0.0, 16.0))
+    eight = np.full((8, 8), 8)
+    assert torch.equal(digits_model(eight.astype(np.int64), "i"), digits_model(eight.astype(np.float32), "f"))
+    with pytest.raises(BadRecordError, match=r"pixel values 255..255 lie outside 0..16, the range of the float32 images"):
+        digits_model(np.full((8, 8), 255, np.uint8), "eight-bit")
+    imported = Preprocessing(channels=1)
+    assert torch.equal(imported(digit, "u8"), Preprocessing(channels=1, pixel_dtype="uint8", pixel_range=(0, 255))(digit, "u8"))
+    with pytest.raises(BadRecordError, match=r"int64 pixels have no known scale for this model"):
+        imported(digit.astype(np.int64), "i64")
+    with pytest.raises(ConfigError, match="go together"):
+        Preprocessing(channels=1, pixel_dtype="uint8")
+    with pytest.raises(ConfigError, match="does not fit pixel_dtype uint8"):
+        Preprocessing(channels=1, pixel_dtype="uint8", pixel_range=(0, 300))
+
+
+def test_prepare_config_records_the_training_pixel_range(make_config, mnist, caplog):
+    images = mnist[0][:20]
+    base = make_config().replace(domain_options={"patch_size": 7})
+
+    def learned(stack) -> dict:
+        options = prepare_config(base, [Record(str(i), image) for i, image in enumerate(stack)]).domain_options
+        return {key: options.get(key) for key in ("pixel_dtype", "pixel_range")}
+    assert learned(images) == {"pixel_dtype": "uint8", "pixel_range": [0, 255]}
+    assert learned(images.astype(np.int64)) == {"pixel_dtype": "int64", "pixel_range": [np.iinfo(np.int64).min, np.iinfo(np.int64).max]}
+    assert learned(images / 510.0) == {"pixel_dtype": "float64", "pixel_range": [0.0, 0.5]}
+    assert learned([images[0], images[1].astype(np.uint16)]) == {"pixel_dtype": None, "pixel_range": None}
+    assert "mix dtypes" in caplog.text

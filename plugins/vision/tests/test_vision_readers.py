@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import h5py
@@ -143,3 +144,78 @@ def test_shipped_png_folder_labels_follow_subfolders(host):
     records = list(read_records(host, "vision", DATA / "png"))
     assert len(records) == 5
     assert all(r.id.split("/")[0] == r.target for r in records)
+
+
+COUNT = 3000
+BAD = 2501  # the record (from 1) that holds the fault
+
+
+def damage_chunk(path: Path, dataset: str, chunk: int) -> None:
+    """Break the zlib header of one compressed chunk of an HDF5 dataset, so reading it fails."""
+    with h5py.File(path) as handle:
+        where = handle[dataset].id.get_chunk_info(chunk).byte_offset
+    with open(path, "r+b") as handle:
+        handle.seek(where)
+        head = handle.read(4)
+        handle.seek(where)
+        handle.write(bytes(b ^ 0xFF for b in head))
+
+
+def test_hdf5_damaged_chunk_and_bad_id_spoil_only_their_records(tmp_path, host):
+    images = np.random.default_rng(0).integers(0, 256, (COUNT, 8, 8), dtype=np.uint8)
+    ids = np.array([b"img%d" % n for n in range(COUNT)])
+    ids[BAD - 1] = b"img\xe9"
+    path = tmp_path / "stack.h5"
+    with h5py.File(path, "w") as handle:
+        handle.create_dataset("images", data=images, chunks=(100, 8, 8), compression="gzip")
+        handle["ids"] = ids
+    damage_chunk(path, "images", 10)  # images 1000..1099
+    records = list(read_records(host, "vision", path, {"id_column": "ids"}))
+    assert len(records) == COUNT
+    bad = {r.id: r.error for r in records if r.error}
+    assert sorted(bad) == sorted([f"img{n}" for n in range(1000, 1100)] + ["img\ufffd"])
+    assert bad["img1000"].startswith("image 1000 cannot be read") and bad["img\ufffd"] == "not UTF-8 text: byte 0xE9 at character 4 of the id"
+    np.testing.assert_array_equal(records[999].data[..., 0], images[999])
+    np.testing.assert_array_equal(records[1100].data[..., 0], images[1100])
+
+
+def test_damaged_npz_is_one_file_error(tmp_path, host, mnist):
+    path = tmp_path / "damaged.npz"
+    np.savez_compressed(path, images=mnist[0], labels=mnist[1])
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 3] ^= 0xFF  # inside the images member: its CRC or its deflate stream fails
+    path.write_bytes(bytes(raw))
+    with pytest.raises(InputFileError, match=r"damaged.npz: not a readable .npz archive") as caught:
+        list(read_records(host, "vision", path))
+    assert "\n" not in str(caught.value)
+
+
+def test_pixel_table_row_faults_spoil_only_their_records(tmp_path, host):
+    lines = (DATA / "digits_20.csv").read_text().splitlines()
+    header, row = lines[0], lines[1]
+    short = ",".join(row.split(",")[:-3])
+    body = [row.encode()] * COUNT
+    body[1000] = short.encode()
+    body[BAD - 1] = row.replace(",", ",\xe9", 1).encode("latin-1")
+    path = tmp_path / "digits.csv"
+    path.write_bytes(b"\n".join([header.encode(), *body]) + b"\n")
+    records = list(read_records(host, "vision", path))
+    assert len(records) == COUNT
+    bad = {r.id: r.error for r in records if r.error}
+    assert set(bad) == {"1001", str(BAD)}
+    assert bad["1001"].startswith("row has ") and "not UTF-8 text: byte 0xE9" in bad[str(BAD)]
+
+
+def test_image_folder_faults_spoil_only_their_records(tmp_path, host, mnist):
+    """In a folder of 300 PNG files, a truncated one is a bad record and a file name that is not UTF-8 an
+    id with U+FFFD; the others read."""
+    folder = tmp_path / "digits"
+    folder.mkdir()
+    for n in range(300):
+        Image.fromarray(mnist[0][n % 100]).save(folder / f"{n:03d}.png")
+    raw = (folder / "150.png").read_bytes()
+    (folder / "150.png").write_bytes(raw[: len(raw) // 2])
+    (folder / "200.png").rename(os.fsdecode(bytes(folder) + b"/200-caf\xe9.png"))
+    records = {r.id: r for r in read_records(host, "vision", folder)}
+    assert len(records) == 300 and "200-caf\ufffd.png" in records and records["200-caf\ufffd.png"].error is None
+    assert [(i, r.error) for i, r in records.items() if r.error] == [("150.png", "unreadable image file (image file is truncated)")]

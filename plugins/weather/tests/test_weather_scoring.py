@@ -205,3 +205,20 @@ def test_leads_option_and_lead_records() -> None:
     assert len(records) == HOURS and isinstance(records[0].target, LeadTruths)
     assert [ref.index for ref in records[0].target.fields] == [1, 6]
     assert records[44].target.fields[1] is None and records[44].target.fields[0].index == 45
+
+
+def test_float64_fields_give_the_float32_forecast(tmp_path: Path, host: PluginHost, scored: Path) -> None:
+    """The shipped fields stored as float64 score exactly as the float32 file does."""
+    wide = tmp_path / "float64.h5"
+    shutil.copy(EXAMPLE, wide)
+    with h5py.File(wide, "r+") as handle:
+        fields, attributes = handle["fields"][:], dict(handle["fields"].attrs)
+        del handle["fields"]
+        handle.create_dataset("fields", data=fields.astype(np.float64)).attrs.update(attributes)
+    output = tmp_path / "scores.h5"
+    summary = score(MODEL, wide, output, host, options={"leads": "1,6"}, chunk_records=16)
+    assert summary.scored == HOURS and summary.bad == 0
+    wide_results, narrow_results = read_all(output), read_all(scored)
+    assert sorted(wide_results) == sorted(narrow_results) and "forecast" in wide_results
+    for name, values in wide_results.items():
+        np.testing.assert_array_equal(values, narrow_results[name], err_msg=name)

@@ -5,16 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from sciformer.reading import table_rows
+from sciformer.reading import not_utf8, open_text, table_rows
 from sciformer.records import Record
 
 
 def read_lines(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
-    """Each non-blank line is a record whose id is its line number (from 1)."""
-    with open(path, encoding="utf-8") as handle:
+    """Each non-blank line is a record whose id is its line number (from 1); a line that is not UTF-8 is a bad record."""
+    with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             if line.strip():
-                yield Record(id=str(number), data=line.strip())
+                yield Record(id=str(number), data=line.strip(), error=not_utf8(line, f"line {number:,}"))
 
 
 def read_table(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:

@@ -8,6 +8,7 @@ import multiprocessing
 import os
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sciformer.data.results import ChunkStore, is_incomplete
 from sciformer.errors import OutputError
 from sciformer.plugins import PluginHost
 from sciformer.scoring import score
+from sciformer.scoring.lock import OutputLock
 from sciformer.testing.results import assert_same_results
 
 MODEL = "text-who-ordered"
@@ -180,3 +182,17 @@ def test_a_write_that_fills_the_disk_is_one_line(reference, tmp_path, small_disk
     with pytest.raises(OutputError, match="cannot write chunk .*no space left on the device"):
         score(MODEL, inputs, disk / "o.h5", PluginHost(entry_points=False), outputs=["embedding"], chunk_records=100)
     assert not list(disk.glob("**/*.tmp")) and list((disk / "o.h5.chunks").glob("chunk-*.h5"))
+
+
+def test_under_torchrun_every_rank_follows_rank_0s_lock(reference, tmp_path) -> None:
+    """With the output locked by another run, rank 0 is refused and the other rank stops too, before any work."""
+    inputs, _, _ = reference
+    target = tmp_path / "o.h5"
+    environment = {**os.environ, "SCIFORMER_PLUGINS": "", "OMP_NUM_THREADS": "1"}
+    launch = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2", "-m", "sciformer", "score", "--model", MODEL, "--input", str(inputs), "--output", str(target)]
+    with OutputLock(target):
+        completed = subprocess.run(launch, env=environment, capture_output=True, text=True, timeout=600)
+    assert completed.returncode != 0
+    assert f"is being written by another run (pid {os.getpid()} " in completed.stderr
+    assert "rank 0 could not take the lock of the output" in completed.stderr, completed.stderr[-2000:]
+    assert not (tmp_path / "o.h5.chunks").exists() and not target.exists()

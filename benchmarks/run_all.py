@@ -17,6 +17,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 SCRIPTS = (
     ("ceiling", ["matmul_ceiling.py"]),
+    ("cli startup", ["cli_startup.py"]),
     ("scoring pipeline", ["scoring_pipeline.py", "--model", "esm2-deeploc-small", "--input", str(HERE.parent / "plugins/protein/data/deeploc_sample.csv"), "--copies", "10"]),
 )
 EXTRA = sorted(p.name for p in HERE.glob("bench_*.py"))

@@ -1,27 +1,41 @@
-"""Retrain every shipped model from its recipe (`make models`): the text toy model and each plugin's."""
+"""Retrain every shipped model from its recipe (`make models`): the text toy model and each plugin's.
+
+Recipes train on the full data sets (SCIFORMER_DATA; by default the shared data folder beside the
+repository) and write into the shipped model's folder, which a recipe may only do when allowed.
+"""
 
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 
 from sciformer.plugins import PluginHost
-from sciformer.training.recipe import train_recipe
+from sciformer.training.recipe import DATA_ENV, train_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted([*ROOT.glob("core/sciformer/builtin/*/recipes/*.yaml"), *ROOT.glob("plugins/*/recipes/*.yaml")])
+SHARED_DATA = ROOT.parent / "shared" / "data"
 
 
 def main() -> None:
-    """Train each recipe named on the command line, or all of them."""
+    """Train each recipe named on the command line, or all of them, into its shipped model's folder."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
+    if not os.environ.get(DATA_ENV):
+        if not SHARED_DATA.is_dir():
+            sys.exit(f"set {DATA_ENV} to the folder of the full data sets (none at {SHARED_DATA})")
+        os.environ[DATA_ENV] = str(SHARED_DATA)
     wanted = set(sys.argv[1:])
     host = PluginHost()
+    shipped = {model.path.name: model.path for model in host.shipped_models().values()}
     for recipe in RECIPES:
         if wanted and recipe.stem not in wanted:
             continue
-        result = train_recipe(recipe, host)
+        if recipe.stem not in shipped:
+            sys.exit(f"{recipe.relative_to(ROOT)}: no shipped model folder named {recipe.stem}")
+        overrides = [f"output={shipped[recipe.stem]}", "allow_package_output=true"]
+        result = train_recipe(recipe, host, overrides)
         logging.info("%s -> %s: valid %s, test %s", recipe.relative_to(ROOT), result.output, result.valid, result.test)
 
 

@@ -142,7 +142,8 @@ def test_python_api_validates_numbers(tmp_path) -> None:
 def test_an_empty_input_gives_a_valid_empty_file(tmp_path, name) -> None:
     inputs = tmp_path / name
     inputs.write_text("text\n" if name.endswith(".csv") else "")
-    completed = sciformer("score", "--model", MODEL, "--input", str(inputs), "--output", str(tmp_path / "o.h5"), "--option", "data_column=text", "--outputs", "embedding,token_embeddings")
+    options = ("--option", "data_column=text") if name.endswith(".csv") else ()
+    completed = sciformer("score", "--model", MODEL, "--input", str(inputs), "--output", str(tmp_path / "o.h5"), *options, "--outputs", "embedding,token_embeddings")
     assert completed.returncode == 0, completed.stderr
     assert "holds no records" in completed.stderr and "scored 0, bad 0" in completed.stdout
     with h5py.File(tmp_path / "o.h5") as results:

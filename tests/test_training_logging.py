@@ -1,8 +1,9 @@
-"""Training logs: step, evaluation and epoch rows in metrics.jsonl, `sciformer plot`, and the guarded
-TensorBoard output."""
+"""Training logs: step, evaluation and epoch rows in metrics.jsonl, `sciformer plot`, the guarded
+TensorBoard output, and the progress bar on a terminal."""
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import types
@@ -70,3 +71,24 @@ def test_tensorboard_is_optional_and_guarded(host, tmp_path, write_recipe, monke
     assert ("train/loss", first["loss"], 1) in written and ("train/lr", first["lr"], 1) in written
     assert any(tag == "valid/accuracy" for tag, _, _ in written) and written[-1][0] == "closed"
     assert json.loads((result.output / "summary.json").read_text())["steps"] == 6
+
+
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_shows_on_a_terminal_only(host, tmp_path, write_recipe, monkeypatch) -> None:
+    """On a terminal: step, loss, learning rate, throughput and the last validation metric; in batch logs nothing."""
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    train_recipe(write_recipe(tmp_path / "terminal", training=TRAINING), host)
+    shown = terminal.getvalue()
+    for part in ("step 6/6", "loss ", "lr ", " records/s", "valid loss "):
+        assert part in shown, shown[-500:]
+    batch = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", batch)
+    train_recipe(write_recipe(tmp_path / "batch", training=TRAINING), host)
+    assert "step" not in batch.getvalue() and "records/s" not in batch.getvalue()

@@ -5,10 +5,12 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
-from sciformer.data.batch import TokenBatch
 from sciformer.records import Record
+
+if TYPE_CHECKING:
+    from sciformer.data.batch import TokenBatch
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,11 @@ class Tokenizer(abc.ABC):
     def num_tokens(self, encoded: Any) -> int:
         """How many tokens the model will see for this encoding (for token-budget batching)."""
 
+    def warning(self, encoded: Any) -> str | None:
+        """A note on a usable record that the model saw only in part (for example a sequence cut to the
+        model's limit); `sciformer score` writes it in the `error` column of that status-0 row."""
+        return None
+
     def __call__(self, records: Sequence[Record]) -> TokenBatch:
         """Encode and collate records; the first bad record raises."""
         return self.collate([self.encode(r) for r in records], [r.id for r in records])
@@ -68,7 +75,11 @@ class RecordReader:
     """Reads one file format of a domain into Records.
 
     `read(path, options)` yields records lazily; a record it cannot read is yielded with `error` set.
-    Options a reader may honour: `dataset` (HDF5), `id_column`, `data_column`, `target_column` (tables).
+    `options` declares the option keys it accepts, each with a one-line description (listed by
+    `sciformer readers DOMAIN`; inference refuses any other key); None leaves them undeclared and
+    unchecked. `model_options` names those of its options that are settings of the model rather than
+    of the data: inference takes them from the checkpoint. Column options may also arrive under
+    `model_columns` (see `sciformer.reader_options`): the model's column names, used where the input has them.
     """
 
     name: str
@@ -76,6 +87,8 @@ class RecordReader:
     suffixes: tuple[str, ...]
     read: Callable[[Path, Mapping[str, Any]], Iterator[Record]]
     summary: str = ""
+    options: Mapping[str, str] | None = None
+    model_options: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from sciformer.engine.bias import AttentionBias
     from sciformer.engine.heads import Head
     from sciformer.engine.model import SciformerModel
+    from sciformer.export import ResultExporter
     from sciformer.scoring.scorer import Scorer
     from sciformer.records import ExampleRecords, Record
 
@@ -138,10 +139,26 @@ def sciformer_weight_importers() -> list[WeightImporter]:
 
 
 @hookspec
+def sciformer_result_exporters() -> list[ResultExporter]:
+    """Formats `sciformer score` writes besides HDF5, chosen by the output's suffix (`--output x.nc`).
+
+    Each `sciformer.export.ResultExporter` names its suffixes and writes a finished HDF5 results file
+    into its target.
+    Every plugin's results are collected after the core's CSV, TSV and Parquet exporters; the first
+    exporter to claim a suffix wins it.
+    """
+
+
+@hookspec
 def sciformer_models() -> list[ShippedModel]:
     """Trained checkpoints this plugin ships, addressable by name wherever a model is asked for."""
 
 
 @hookspec
 def sciformer_cli_commands() -> list[click.Command]:
-    """Extra click commands or groups added to the `sciformer` command line."""
+    """Extra click commands or groups added to the `sciformer` command line.
+
+    Called at every start, `sciformer --help` included: return a `sciformer.cli.lazy.LazyCommand`
+    (name, "package.module:command", one-line help) so that the command's module, and what it
+    imports, loads only when the command runs.
+    """

@@ -38,6 +38,7 @@ DISCOVERY_HOOKS = {
     "sciformer_models": "models",
     "sciformer_readers": "readers",
     "sciformer_weight_importers": "weight importers",
+    "sciformer_result_exporters": "result exporters",
     "sciformer_cli_commands": "commands",
 }
 
@@ -108,9 +109,10 @@ class PluginHost:
             if entry_point.name in self.info:
                 continue
             distribution = entry_point.dist.name if entry_point.dist else entry_point.value
+            version = entry_point.dist.version if entry_point.dist else None
             try:
                 plugin = entry_point.load()
-                self.register(plugin, entry_point.name, distribution=distribution)
+                self.register(plugin, entry_point.name, distribution=distribution, version=version)
             except (Exception, SystemExit) as error:  # a plugin must not end the program; Ctrl-C still does
                 self.disable(entry_point.name, _one_line(error))
 
@@ -119,6 +121,7 @@ class PluginHost:
         domains = self.domains()
         self.collect("sciformer_models")
         self.collect("sciformer_weight_importers")
+        self.collect("sciformer_result_exporters")
         for domain in domains:
             self.collect("sciformer_readers", domain=domain)
 

@@ -10,10 +10,11 @@ import csv
 import re
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, TextIO, TypeVar
+from typing import Any, Callable, Container, Iterator, Mapping, TextIO, TypeVar
 
 from sciformer.errors import InputFileError
 from sciformer.plugins import PluginHost
+from sciformer.reader_options import DEFAULT_ID_COLUMN, MODEL_COLUMNS
 from sciformer.records import Record
 
 UNDECODED = re.compile("[\udc80-\udcff]")  # bytes that are not UTF-8, as errors="surrogateescape" keeps them
@@ -129,20 +130,36 @@ def csv_table(path: Path, delimiter: str | None = None) -> Iterator[CsvTable]:
         yield CsvTable(handle, path, delimiter or ("\t" if path.suffix.lower() == ".tsv" else ","))
 
 
+def column_option(options: Mapping[str, Any], key: str, present: Container[str], default: str | None = None) -> str | None:
+    """The column (or dataset, or property) option `key` names: the user's choice, which the reader then
+    requires (empty or None: none); else the model's column for `key` (under `model_columns`) or
+    `default`, the first of the two that `present` holds; else None."""
+    if key in options:
+        return options[key] or None
+    for name in ((options.get(MODEL_COLUMNS) or {}).get(key), default):
+        if name and name in present:
+            return name
+    return None
+
+
 def table_rows(path: Path, options: Mapping[str, Any], default_data_column: str, extra_columns: tuple[str, ...] = ()) -> Iterator[tuple[Record, dict[str, str]]]:
     """Rows of a CSV (or, by suffix, TSV) table as records, each with its raw row.
 
-    Options: `data_column` (default `default_data_column`), `target_column`, `id_column` (default:
-    the row number from 1). A row whose target cell is blank, or that `CsvTable` finds bad, becomes a
-    record with `error` set. A missing column stops the read before any record, naming the columns there are.
+    Options (`table_options`): `data_column` (default `default_data_column`), `target_column`,
+    `id_column` (default `id` when the table has it, else the row number from 1); the model's column
+    names are used where the table has them (`column_option`). A row that `CsvTable` finds bad, or whose
+    cell in a target column the user named is blank, becomes a record with `error` set; a blank cell in
+    the model's target column means no target. A missing column stops the read before any record,
+    naming the columns there are.
     """
-    data_column = options.get("data_column") or default_data_column
-    target_column = options.get("target_column")
-    id_column = options.get("id_column")
     with csv_table(path) as table:
+        data_column = column_option(options, "data_column", table.columns) or default_data_column
+        target_column = column_option(options, "target_column", table.columns)
+        id_column = column_option(options, "id_column", table.columns, DEFAULT_ID_COLUMN)
         table.require(data_column, target_column, id_column, *extra_columns)
         for number, row, problem in table:
             record_id = readable(row[id_column]) if id_column else str(number)
-            target = row[target_column] if target_column else None
-            error = problem or (f"empty {target_column!r} value" if target is not None and not target.strip() else None)
+            target = row[target_column] if target_column and row[target_column].strip() else None
+            blank = target_column is not None and target is None
+            error = problem or (f"empty {target_column!r} value" if blank and "target_column" in options else None)
             yield Record(id=record_id, data=row[data_column], target=None if error else target, error=error), row

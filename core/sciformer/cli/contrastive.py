@@ -82,22 +82,26 @@ def evaluate(
 @click.pass_context
 def classify(ctx: click.Context, model_dir: Path, input_path: Path, labels_path: Path | None, options: tuple[str, ...], output: Path | None, device: str) -> None:
     """Zero-shot classification: each record gets the label whose embedding is nearest; accuracy when records carry targets."""
+    from sciformer.checkpoint import read_checkpoint_info
     from sciformer.cli.main import parse_options
     from sciformer.contrastive.retrieval import embed_encoded
     from sciformer.contrastive.training import load_contrastive
+    from sciformer.reader_options import inference_options
     from sciformer.reading import read_records
     from sciformer.records import Record
 
     host = _host(ctx)
     model, meta = load_contrastive(model_dir, host, device)
     if labels_path is not None:
-        label_records = list(read_records(host, model.right.config.domain, labels_path, meta.get("right_options", {})))
+        right_options = inference_options(host, read_checkpoint_info(model_dir / "right"), labels_path)
+        label_records = list(read_records(host, model.right.config.domain, labels_path, right_options))
     else:
         label_records = [Record(f"label-{i}", text) for i, text in enumerate(meta.get("labels") or [])]
     if not label_records:
         raise click.ClickException("the model keeps no labels; give --labels FILE")
     left_tokenizer, right_tokenizer = host.tokenizer(model.left.config), host.tokenizer(model.right.config)
-    records = list(read_records(host, model.left.config.domain, input_path, {**meta.get("left_options", {}), **parse_options(options)}))
+    left_options = inference_options(host, read_checkpoint_info(model_dir / "left"), input_path, parse_options(options))
+    records = list(read_records(host, model.left.config.domain, input_path, left_options))
     encoded = [(r.id, left_tokenizer.encode(r)) for r in records]
     names = [str(r.data) for r in label_records]
     label_vectors = embed_encoded(model, "right", right_tokenizer, [(r.id, right_tokenizer.encode(r)) for r in label_records], 64, model.logit_scale.device)

@@ -11,9 +11,6 @@ from pathlib import Path
 from typing import Any, Sequence
 
 import click
-from rich.console import Console
-from rich.logging import RichHandler
-from rich.table import Table
 
 from sciformer import __version__
 from sciformer.cli.contrastive import contrastive as contrastive_command
@@ -21,7 +18,7 @@ from sciformer.cli.plot import plot as plot_command
 from sciformer.errors import SciformerError
 from sciformer.plugins import PluginHost
 
-console = Console()
+SHORT_CELL = 20  # table columns no wider than this never wrap; wider ones fold to fit the terminal
 STOPPED_EXIT_CODE = 3  # `sciformer score` stopped early; its file marks the unscored records status 2
 
 
@@ -37,13 +34,19 @@ class SciformerGroup(click.Group):
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) -> None:
-    """Rows as a rich table."""
+    """Rows as a rich table that fits the terminal: short columns stay whole, long cells fold onto more
+    lines (paths included), nothing is cut. Columns empty in every row are left out."""
+    from rich.console import Console
+    from rich.table import Table
+
+    columns = [c for c in columns if any(_cell(row.get(c)) for row in rows)] or list(columns)
     table = Table(title=title)
     for column in columns:
-        table.add_column(column)
+        widest = max(len(column), *(len(_cell(row.get(column))) for row in rows)) if rows else len(column)
+        table.add_column(column, overflow="fold", no_wrap=widest <= SHORT_CELL, min_width=len(column))
     for row in rows:
         table.add_row(*(_cell(row.get(c)) for c in columns))
-    console.print(table)
+    Console().print(table)
 
 
 def _cell(value: Any) -> str:
@@ -76,6 +79,9 @@ def cli(ctx: click.Context, verbose: int, threads: int | None) -> None:
         torch.set_num_threads(threads)
     level = logging.WARNING - 10 * min(verbose, 2)
     if sys.stderr.isatty():
+        from rich.console import Console
+        from rich.logging import RichHandler
+
         handler: logging.Handler = RichHandler(console=Console(stderr=True), show_path=False)
         handler.setFormatter(logging.Formatter("%(message)s"))
     else:  # logs of batch jobs: one unwrapped line per message
@@ -101,7 +107,9 @@ def plugins(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    print_table(rows, ["name", "distribution", "version", "domains", "hooks", "error"], "sciformer plugins")
+    short = [{**row, "hooks": [hook.removeprefix("sciformer_") for hook in row.get("hooks", [])]} for row in rows]
+    title = "sciformer plugins (hooks without their sciformer_ prefix)"
+    print_table(short, ["name", "distribution", "version", "domains", "hooks", "error"], title)
 
 
 @cli.command()
@@ -115,7 +123,9 @@ def registry(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    print_table(rows, ["name", "domains", "distribution", "status", "installed", "version", "summary"], "sciformer registry")
+    short = [{**row, "installed": row["version"] if row["installed"] else "no"} for row in rows]
+    title = "sciformer registry (--json for domains and paths)"
+    print_table(short, ["name", "distribution", "status", "installed", "summary", "error"], title)
 
 
 @cli.command()
@@ -131,6 +141,29 @@ def models(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.command()
+@click.argument("domain")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.pass_context
+def readers(ctx: click.Context, domain: str, as_json: bool) -> None:
+    """The readers of DOMAIN: the suffixes each reads and the options (--option KEY=VALUE) it accepts."""
+    from sciformer.reader_options import describe_readers
+
+    from rich.markup import escape
+
+    rows = describe_readers(host_of(ctx), domain)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    lines = []
+    for row in rows:
+        options = {"": "not declared (not checked)"} if row["options"] is None else row["options"] or {"": "none"}
+        for index, (key, text) in enumerate(options.items()):
+            first = {"reader": f"{row['name']}\n{escape(row['summary'])}", "suffixes": row["suffixes"]} if index == 0 else {}
+            lines.append({**first, "option": key, "meaning": escape(text)})
+    print_table(lines, ["reader", "suffixes", "option", "meaning"], f"{domain} readers")
+
+
+@cli.command()
 @click.argument("recipe", type=click.Path(path_type=Path))
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Override a recipe value, e.g. training.lr=1e-4.")
 @click.option("--resume", is_flag=True, help="Continue a stopped run from its saved state.")
@@ -140,6 +173,16 @@ def train(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], resume: 
 
     Under `torchrun --standalone --nproc-per-node N -m sciformer train ...` the processes train one
     model together (DDP, or FSDP with training.fsdp: true); rank 0 writes and reports.
+
+    \b
+    Examples:
+      sciformer train core/sciformer/builtin/text/recipes/who-ordered.yaml \\
+          --set training.max_steps=100
+      sciformer train plugins/molecule/recipes/mat-esol-small.yaml \\
+          --set training.epochs=5 --set training.lr=1e-4
+
+    The recipe's `data.options` are reader options (`{data_column: smiles, target_column: logS}`);
+    `sciformer readers DOMAIN` lists the options each reader of a domain accepts.
     """
     from sciformer.training.recipe import train_recipe
 
@@ -151,11 +194,12 @@ def train(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], resume: 
 
 @cli.command()
 @click.option("--model", required=True, help="Checkpoint directory or shipped model name.")
-@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="Records to score (file or folder).")
-@click.option("--output", required=True, type=click.Path(path_type=Path), help="HDF5 file to write.")
+@click.option("--input", "input_path", required=True, type=click.Path(path_type=Path), help="Records to score (file or folder; - reads standard input).")
+@click.option("--output", required=True, type=click.Path(path_type=Path), help="File to write, format by suffix: .h5 / .hdf5, .csv, .tsv, .parquet or a plugin's; - writes CSV to standard output.")
+@click.option("--format", "input_format", default=None, metavar="SUFFIX", help="Format of standard input: fasta, smi, txt, csv, ... (default: FASTA when it starts with '>', else one record per line).")
 @click.option("--dataset", default=None, help="HDF5 dataset holding the records.")
 @click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Reader option, e.g. data_column=smiles.")
-@click.option("--outputs", default=None, help="Comma-separated outputs (default: every sequence-level one), e.g. embedding,token_embeddings.")
+@click.option("--outputs", default=None, help="Comma-separated outputs (default: every sequence-level one; tables leave out embedding and logits), e.g. embedding,token_embeddings.")
 @click.option("--batch-tokens", default=None, type=click.IntRange(min=1), help="Token budget per batch (default: 4096 on the CPU, 16384 on CUDA).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
 @click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True)
@@ -165,36 +209,70 @@ def train(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], resume: 
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.option("--time-limit", type=click.FloatRange(min=0), default=None, metavar="SECONDS", help="Stop cleanly after this long (checked between chunks).")
 @click.pass_context
-def score(ctx: click.Context, model: str, input_path: Path, output: Path, dataset: str | None, options: tuple[str, ...], outputs: str | None, batch_tokens: int | None, device: str, dtype: str, workers: int | None, chunk_records: int, resume: bool, overwrite: bool, time_limit: float | None) -> None:
-    """Score every record of INPUT with a model into an HDF5 file (embeddings, predictions, status).
+def score(
+    ctx: click.Context, model: str, input_path: Path, output: Path, input_format: str | None, dataset: str | None, options: tuple[str, ...], outputs: str | None,
+    batch_tokens: int | None, device: str, dtype: str, workers: int | None, chunk_records: int, resume: bool, overwrite: bool, time_limit: float | None,
+) -> None:
+    """Score every record of INPUT with a model into OUTPUT: HDF5 (embeddings, predictions, status), or by
+    its suffix CSV / TSV / Parquet with class names; `-` reads standard input or writes CSV to standard output.
 
     Under `torchrun --nproc-per-node N -m sciformer score ...` the records are sharded across the
     processes and the result is one file, identical to a single-process run. On SIGTERM, SIGINT or
     --time-limit the run stops early, writes the file with unscored records as status 2 and exits
-    with status 3; `--resume` finishes it.
-    """
-    from sciformer.scoring import score as run_score
-    from sciformer.scoring.encoding import default_workers
+    with status 3; `--resume` finishes it. The summary line goes to standard error when the table
+    goes to standard output.
 
+    \b
+    Examples:
+      sciformer score --model esm2-deeploc-small \\
+          --input plugins/protein/data/deeploc_sample.csv --output locations.csv
+      sciformer score --model afno-era5-uk-t2m --option leads=1,6 \\
+          --input plugins/weather/data/era5_t2m_uk_48h.h5 --output forecasts.h5
+
+    `sciformer readers DOMAIN` lists the --option keys each reader of a domain accepts.
+    """
+    from contextlib import nullcontext
+
+    from sciformer.checkpoint import read_checkpoint_info, resolve_model
+    from sciformer.errors import ConfigError
+    from sciformer.scoring import score_to
+    from sciformer.scoring.encoding import default_workers
+    from sciformer.scoring.stdin import spooled_stdin
+
+    host = host_of(ctx)
+    from_stdin, to_stdout = str(input_path) == "-", str(output) == "-"
+    if input_format and not from_stdin:
+        raise ConfigError("--format names the format of standard input (--input -); a file's format comes from its suffix")
+    if resume and from_stdin:
+        raise ConfigError("--resume cannot continue a run that read standard input; score a file to be able to resume")
     reader_options = parse_options(options)
     if dataset:
         reader_options["dataset"] = dataset
-    summary = run_score(
-        model, input_path, output, host_of(ctx), options=reader_options, outputs=outputs.split(",") if outputs else None,
-        batch_tokens=batch_tokens, device=device, dtype=dtype, workers=default_workers() if workers is None else workers,
-        resume=resume, overwrite=overwrite, progress=sys.stderr.isatty(), chunk_records=chunk_records, time_limit=time_limit,
-    )
+    if from_stdin:
+        source = spooled_stdin(sys.stdin.buffer, host, read_checkpoint_info(resolve_model(model, host)).config.domain, input_format)
+    else:
+        source = nullcontext(input_path)
+    with source as records:
+        summary = score_to(
+            model, records, sys.stdout if to_stdout else output, host, options=reader_options, outputs=outputs.split(",") if outputs else None,
+            batch_tokens=batch_tokens, device=device, dtype=dtype, workers=default_workers() if workers is None else workers,
+            resume=resume, overwrite=overwrite, progress=sys.stderr.isatty() and not to_stdout, chunk_records=chunk_records, time_limit=time_limit,
+        )
+    rank_zero = os.environ.get("RANK", "0") == "0"
+    notes = summary.agreement_text()
+    agreement = f"; {notes}" if notes else ""
     if summary.up_to_date:
-        if os.environ.get("RANK", "0") == "0":
-            click.echo(f"{summary.output} is already complete ({summary.scored} scored, {summary.bad} bad): nothing to do")
+        if rank_zero:
+            click.echo(f"{summary.output} is already complete ({summary.scored} scored, {summary.bad} bad): nothing to do{agreement}")
         return
-    if os.environ.get("RANK", "0") == "0":
+    if rank_zero:
         click.echo(
-            f"scored {summary.scored}, bad {summary.bad} -> {summary.output}; this run processed {summary.processed} in {summary.seconds:.2f} s "
-            f"({summary.records_per_second:,.1f} records/s, {summary.tokens / max(summary.seconds, 1e-9):,.0f} tokens/s, padding {summary.padding_fraction:.1%})"
+            f"scored {summary.scored}, bad {summary.bad} -> {'standard output' if to_stdout else summary.output}; this run processed {summary.processed} in {summary.seconds:.2f} s "
+            f"({summary.records_per_second:,.1f} records/s, {summary.tokens / max(summary.seconds, 1e-9):,.0f} tokens/s, padding {summary.padding_fraction:.1%}){agreement}",
+            err=to_stdout,
         )
     if summary.stopped:
-        if os.environ.get("RANK", "0") == "0":
+        if rank_zero:
             click.echo(f"stopped early ({summary.stopped}): {summary.pending} record(s) not yet scored (status 2); rerun with --resume to finish", err=True)
         ctx.exit(STOPPED_EXIT_CODE)
 
@@ -239,6 +317,7 @@ def attention(ctx: click.Context, model: str, input_path: Path | None, texts: tu
 
     from sciformer.attention_maps import attention_maps, save_heatmap
     from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
+    from sciformer.reader_options import inference_options
     from sciformer.reading import read_records
     from sciformer.records import Record
 
@@ -247,7 +326,7 @@ def attention(ctx: click.Context, model: str, input_path: Path | None, texts: tu
     info = read_checkpoint_info(model_dir)
     records = [Record(id=f"record-{i + 1}", data=text) for i, text in enumerate(texts)]
     if input_path is not None:
-        reader_options = {**info.extra.get("reader_options", {}), **parse_options(options)}
+        reader_options = inference_options(host, info, input_path, parse_options(options))
         records += list(itertools.islice(read_records(host, info.config.domain, input_path, reader_options), limit))
     if not records:
         raise click.ClickException("give --record TEXT or --input PATH")

@@ -31,6 +31,7 @@ from sciformer.domain import Tokenizer
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import BadRecordError, CheckpointError, ConfigError
 from sciformer.plugins import PluginHost
+from sciformer.reader_options import checkpoint_options
 from sciformer.records import Record
 from sciformer.training.metrics import MetricsLog
 from sciformer.training.recipe import load_matching, read_recipe_file, resolve_path, split_records
@@ -331,7 +332,8 @@ def save_contrastive(model: ContrastiveModel, directory: Path, host: PluginHost,
     """Write the encoders as checkpoints in `left/` and `right/`, the projections and `contrastive.json`."""
     for side in ("left", "right"):
         options = meta.get(f"{side}_options", {})
-        save_checkpoint(model.encoder(side), directory / side, host, extra={"reader_options": dict(options)})
+        encoder = model.encoder(side)
+        save_checkpoint(encoder, directory / side, host, extra=checkpoint_options(host, encoder.config.domain, options))
     heads = {"left_projection.weight": model.left_projection.weight, "right_projection.weight": model.right_projection.weight, "logit_scale": model.logit_scale}
     save_file({k: v.detach().float().cpu().contiguous() for k, v in heads.items()}, str(directory / HEADS))
     (directory / META).write_text(json.dumps({"format_version": 1, "projection_dim": model.left_projection.out_features, **meta}, indent=2) + "\n")

@@ -45,7 +45,7 @@ def encode_chunk(tokenizer: Tokenizer, records: Sequence[Record]) -> EncodedChun
             if record.error:
                 raise BadRecordError(record.id, record.error)
             encoded[row] = tokenizer.encode(record)
-            errors[row] = record.warning or ""
+            errors[row] = "; ".join(note for note in (record.warning, tokenizer.warning(encoded[row])) if note)
         except BadRecordError as error:
             status[row], errors[row] = STATUS_BAD, error.reason
         except Exception as error:  # a tokenizer bug on one record must not lose the others

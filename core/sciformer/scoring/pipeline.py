@@ -27,8 +27,11 @@ from sciformer.domain import Tokenizer
 from sciformer.engine.model import ModelOutput, SciformerModel
 from sciformer.errors import ConfigError, OutputError
 from sciformer.plugins import PluginHost
+from sciformer.reader_options import inference_options
 from sciformer.reading import read_records
 from sciformer.records import Record
+from sciformer.scoring.agreement import ChunkAgreement, lead_skill
+from sciformer.scoring.agreement import describe as describe_agreement
 from sciformer.scoring.encoding import EncodedChunk, encode_chunk, encode_chunks
 from sciformer.scoring.lock import OutputLock
 from sciformer.scoring.manifest import describe_differences, input_identity
@@ -59,6 +62,8 @@ class ScoreSummary:
     pending: int = 0  # records not yet scored (status 2) when the run stopped early
     stopped: str | None = None  # why the run stopped early (SIGTERM, SIGINT, time limit)
     up_to_date: bool = False  # --resume found the file finished with the same manifest: nothing was done
+    agreement: Mapping[str, Any] | None = None  # accuracy or RMSE against the input's targets (scoring.agreement)
+    skill: tuple[tuple[str, str, float], ...] = ()  # a forecaster's (lead, channel, RMSE) from the file's skill/ group
 
     @property
     def records_per_second(self) -> float:
@@ -69,7 +74,13 @@ class ScoreSummary:
         """The summary stored in the results file."""
         summary = {"scored": self.scored, "bad": self.bad, "pending": self.pending, "processed": self.processed, "seconds": round(self.seconds, 3)}
         summary.update({"tokens": self.tokens, "padding_fraction": round(self.padding_fraction, 4)})
+        if self.agreement:
+            summary["agreement"] = dict(self.agreement)
         return {**summary, "stopped": self.stopped} if self.stopped else summary
+
+    def agreement_text(self) -> str:
+        """Agreement with the input's labels, or skill per lead, in words; empty when there is none."""
+        return describe_agreement(self.agreement, self.skill)
 
 
 class NumberedChunks:
@@ -104,6 +115,7 @@ def score(
     progress: bool = False,
     chunk_records: int = CHUNK_RECORDS,
     time_limit: float | None = None,
+    unless_asked: Sequence[str] = (),
 ) -> ScoreSummary:
     """Score every record of `input_path` with `model` (a checkpoint dir or shipped name) into HDF5 `output`.
 
@@ -114,6 +126,8 @@ def score(
     is the same; over a finished file with the same manifest there is nothing to do. On SIGTERM /
     SIGINT, or after `time_limit` seconds, the run stops early and still writes `output`, with the
     records it did not reach marked status 2; the summary's `stopped` says why (on every rank).
+    Outputs named in `unless_asked` are left out of the defaults: written only when `outputs` names them.
+    The summary reports agreement with the input's targets where records have them (scoring.agreement).
     """
     output = Path(output)
     batch_tokens = batch_tokens or default_batch_tokens(device)
@@ -126,6 +140,7 @@ def score(
         return _score_owned(
             model, Path(input_path), output, host, shard, options=options, outputs=outputs, batch_tokens=batch_tokens, device=device, dtype=dtype,
             workers=workers, resume=resume, overwrite=overwrite, progress=progress, chunk_records=chunk_records, time_limit=time_limit,
+            unless_asked=unless_asked,
         )
     finally:
         lock.release()
@@ -135,16 +150,17 @@ def score(
 def _score_owned(
     model: str | Path, input_path: Path, output: Path, host: PluginHost, shard: Shard, *, options: Mapping[str, Any] | None, outputs: Sequence[str] | None,
     batch_tokens: int, device: str, dtype: str, workers: int, resume: bool, overwrite: bool, progress: bool, chunk_records: int, time_limit: float | None,
+    unless_asked: Sequence[str],
 ) -> ScoreSummary:
     """The scoring run, once this process (or rank 0 of the job) owns the output."""
     model_dir = resolve_model(str(model), host)
     info = read_checkpoint_info(model_dir)
-    reader_options = {**info.extra.get("reader_options", {}), **(options or {})}
+    reader_options = inference_options(host, info, input_path, options)
     records = read_records(host, info.config.domain, input_path, reader_options)
     first = list(itertools.islice(records, 1))  # file-level problems stop the run before any work
     net = load_checkpoint(model_dir, host, device)
     scorer = host.scorer(net, reader_options, model_dir)
-    chosen = scorer.choose(outputs)
+    chosen = scorer.choose(outputs) if outputs else tuple(name for name in scorer.choose(None) if name not in unless_asked)
     tokenizer = host.tokenizer(info.config)
     plugin = host.domain_plugin(info.config.domain)
     manifest = {
@@ -182,7 +198,8 @@ def _score_owned(
         return finished
     done = store.done()
     chunks = NumberedChunks(itertools.chain(first, records), chunk_records)
-    todo = ((index, chunk) for index, chunk in chunks if shard.owns(index) and index not in done)
+    agreement = ChunkAgreement(info.config, chosen)
+    todo = _chunks_to_score(chunks, shard, store, done, agreement)
     counts = {"records": 0, "tokens": 0, "padded": 0}
     clock = time.perf_counter()
     stop = StopRequest(time_limit)
@@ -194,6 +211,7 @@ def _score_owned(
             for index, encoded in encode_chunks(todo, tokenizer, info.config, workers):
                 columns, tokens, padded = score_encoded(scorer, tokenizer, encoded, chosen, batch_tokens, device, dtype, stop)
                 store.write(index, columns, scorer.attributes())
+                agreement.scored(index, columns)
                 counts["records"] += len(encoded.status)
                 counts["tokens"] += tokens
                 counts["padded"] += padded
@@ -204,9 +222,9 @@ def _score_owned(
     except RunStopped as request:
         log.warning("scoring stopped early (%s); writing the records not yet scored as status 2", request.reason)
     seconds = time.perf_counter() - clock
-    processed, tokens, padded, stopped_ranks = shard.sum([counts["records"], counts["tokens"], counts["padded"], int(stop.reason is not None)])
+    processed, tokens, padded, stopped_ranks, labelled, total = shard.sum([counts["records"], counts["tokens"], counts["padded"], int(stop.reason is not None), *agreement.counts()])
     stopped = stop.reason or ("another rank stopped" if stopped_ranks else None)
-    summary = ScoreSummary(output, 0, 0, seconds, tokens, 1.0 - tokens / padded if padded else 0.0, processed, stopped=stopped)
+    summary = ScoreSummary(output, 0, 0, seconds, tokens, 1.0 - tokens / padded if padded else 0.0, processed, stopped=stopped, agreement=agreement.result(labelled, total))
     shard.barrier()
     if shard.rank == 0:
         count = chunks.count
@@ -222,6 +240,7 @@ def _score_owned(
             pending=int((statuses == STATUS_PENDING).sum()),
         )
         store.join(count, {**attributes, "end_time": dt.datetime.now(dt.timezone.utc).isoformat(), "summary": summary.as_dict()}, scorer.summarise)
+        summary = dataclasses.replace(summary, skill=_file_skill(output))
     shard.barrier()
     log.info("%d record(s) scored, %d bad; this run processed %d in %.1f s", summary.scored, summary.bad, processed, seconds)
     return summary
@@ -261,7 +280,25 @@ def _finished_summary(output: Path) -> ScoreSummary:
     """The summary of a complete results file that a resumed run has nothing to add to."""
     with h5py.File(output, "r") as results:
         statuses = results["status"][:]
-    return ScoreSummary(output, int((statuses == STATUS_SCORED).sum()), int((statuses == STATUS_BAD).sum()), 0.0, 0, 0.0, 0, up_to_date=True)
+        agreement = json.loads(results.attrs.get("summary", "{}")).get("agreement")
+        skill = lead_skill(results)
+    scored, bad = int((statuses == STATUS_SCORED).sum()), int((statuses == STATUS_BAD).sum())
+    return ScoreSummary(output, scored, bad, 0.0, 0, 0.0, 0, up_to_date=True, agreement=agreement, skill=skill)
+
+
+def _file_skill(output: Path) -> tuple[tuple[str, str, float], ...]:
+    """A forecaster's RMSE per lead and channel from the finished file's skill/ group."""
+    with h5py.File(output, "r") as results:
+        return lead_skill(results)
+
+
+def _chunks_to_score(chunks: NumberedChunks, shard: Shard, store: ChunkStore, done: set[int], agreement: ChunkAgreement) -> Iterator[tuple[int, list[Record]]]:
+    """The chunks of this rank that no earlier run scored; every chunk of this rank is shown to `agreement`."""
+    for index, chunk in chunks:
+        if shard.owns(index):
+            agreement.read(index, chunk, store.path(index) if index in done else None)
+            if index not in done:
+                yield index, chunk
 
 
 def _empty_columns(scorer: Scorer, outputs: Sequence[str]) -> dict[str, np.ndarray]:

@@ -55,7 +55,7 @@ class Scorer:
         return tuple(requested)
 
     def empty(self, outputs: Sequence[str], count: int) -> dict[str, np.ndarray]:
-        """Columns for `count` records before scoring: NaN (floats), -1 (integers), empty vectors (ragged)."""
+        """Columns for `count` records before scoring: NaN (floats), -1 (integers), False (flags), empty vectors (ragged)."""
         specs = self.columns()
         columns: dict[str, np.ndarray] = {}
         for name in outputs:
@@ -64,7 +64,8 @@ class Scorer:
                 column = np.empty(count, dtype=object)
                 column[:] = [np.zeros(0, dtype=spec.dtype)] * count
             else:
-                fill = np.nan if np.dtype(spec.dtype).kind == "f" else -1
+                kind = np.dtype(spec.dtype).kind
+                fill = np.nan if kind == "f" else (False if kind == "b" else -1)
                 column = np.full((count, *spec.shape), fill, dtype=spec.dtype)
             columns[name] = column
         return columns

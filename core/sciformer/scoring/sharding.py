@@ -36,13 +36,13 @@ class Shard:
         if self.world > 1 and not dist.is_initialized():
             dist.init_process_group("nccl" if device.startswith("cuda") else "gloo")
 
-    def sum(self, values: Sequence[int]) -> list[int]:
-        """Sum integer counters over ranks."""
+    def sum(self, values: Sequence[float]) -> list[float]:
+        """Sum counters over ranks (integers stay integers)."""
         if self.world == 1:
             return list(values)
         tensor = torch.tensor(list(values), dtype=torch.float64)
         dist.all_reduce(tensor)
-        return [int(v) for v in tensor.tolist()]
+        return [total if isinstance(value, float) else int(total) for value, total in zip(values, tensor.tolist())]
 
     def agree(self, decide: Callable[[], T], what: str) -> T:
         """Run `decide` on rank 0 only and let every rank follow: its result is returned on every rank

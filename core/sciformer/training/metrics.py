@@ -1,10 +1,12 @@
-"""Training metrics: one JSON line per optimizer step, evaluation and epoch in `metrics.jsonl`, and the
-same scalars as TensorBoard events when asked for and the `tensorboard` package is installed."""
+"""Training metrics: which direction is better for each validation metric, one JSON line per optimizer
+step, evaluation and epoch in `metrics.jsonl`, and the same scalars as TensorBoard events when asked
+for and the `tensorboard` package is installed."""
 
 from __future__ import annotations
 
 import json
 import numbers
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -12,6 +14,35 @@ from sciformer.errors import ConfigError, InputFileError
 
 TENSORBOARD_DIR = "tensorboard"
 LABELS = ("split", "step", "epoch")  # row fields that place a row rather than measure something
+
+# Whether a larger value is better, for each metric a head or the contrastive trainer reports; the
+# training mode (keep the lowest or the highest) follows from it.
+HIGHER_IS_BETTER = {"loss": False, "mse": False, "rmse": False, "mae": False, "accuracy": True, "zero_shot_accuracy": True}
+RECALL = re.compile(r"(^|_)recall@\d+$")  # contrastive retrieval: left_to_right_recall@5, ...
+
+
+def higher_is_better(metric: str) -> bool | None:
+    """True when larger values of `metric` are better, False when smaller ones are, None when unknown."""
+    if metric in HIGHER_IS_BETTER:
+        return HIGHER_IS_BETTER[metric]
+    return True if RECALL.search(metric) else None
+
+
+def metric_mode(metric: str, mode: str | None) -> str:
+    """The mode ("min" or "max") for `metric`: its direction; an explicit `mode` must agree with it and
+    is required for a metric of unknown direction."""
+    if mode is not None and mode not in ("min", "max"):
+        raise ConfigError(f"training.mode must be min or max, got {mode!r}")
+    higher = higher_is_better(metric)
+    if higher is None:
+        if mode is None:
+            raise ConfigError(f"training.metric {metric!r} has no known direction; set training.mode to min or max")
+        return mode
+    derived = "max" if higher else "min"
+    if mode is not None and mode != derived:
+        better = "higher" if higher else "lower"
+        raise ConfigError(f"training.mode {mode} contradicts training.metric {metric} ({better} is better); set mode {derived} or leave it out")
+    return derived
 
 
 def tensorboard_writer(directory: Path, purge_step: int | None = None) -> Any:

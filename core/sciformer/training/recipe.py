@@ -1,7 +1,13 @@
-"""Training recipes: a YAML file naming the domain, task, data, model and optimisation, with overrides."""
+"""Training recipes: a YAML file naming the domain, task, data, model and optimisation, with overrides.
+
+Paths are relative to the recipe file, with $VARS and ~ expanded. With SCIFORMER_DATA set (the folder
+of the full data sets), a recipe's `full_data:` keys replace those of `data:`, so that a shipped
+recipe runs from a fresh clone on the data its plugin ships and on the full data where there is some.
+"""
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from dataclasses import dataclass, field
@@ -18,15 +24,20 @@ from sciformer.engine.model import SciformerModel
 from sciformer.errors import ConfigError, InputFileError
 from sciformer.plugins import PluginHost
 from sciformer.reading import read_records
+from sciformer.reader_options import checkpoint_options
 from sciformer.records import Record
+from sciformer.training.config import checked_fields, checked_value
 from sciformer.training.distributed import process_group
 from sciformer.training.objectives import build_training_model
 from sciformer.training.trainer import Trainer, TrainingConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
-SECTIONS = ("model", "init", "data", "training", "output")
-DATA_KEYS = ("train", "valid", "test", "options", "split")
+SECTIONS = ("model", "init", "data", "training", "output", "allow_package_output")
+DATA_KEYS = ("train", "valid", "test", "options", "split", "limit")
+DATA_ENV = "SCIFORMER_DATA"  # the folder of the full data sets; switches recipes to their `full_data:`
+FULL_DATA = "full_data"
+RUNS = "runs"  # default output: runs/<recipe name>/ in the current folder
 
 
 @dataclass(frozen=True)
@@ -59,6 +70,9 @@ def read_recipe_file(path: str | Path, overrides: Sequence[str] = ()) -> dict[st
         raise InputFileError(f"recipe not found: {path}") from None
     except yaml.YAMLError as error:
         raise ConfigError(f"{path}: not valid YAML ({error})") from error
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a recipe is a mapping of sections, got {type(raw).__name__}")
+    raw = with_full_data(raw, path)
     for override in overrides:
         keys, value = parse_override(override)
         node = raw
@@ -68,6 +82,26 @@ def read_recipe_file(path: str | Path, overrides: Sequence[str] = ()) -> dict[st
                 raise ConfigError(f"--set {override}: {key!r} is not a section")
         node[keys[-1]] = value
     return raw
+
+
+def with_full_data(raw: dict[str, Any], path: Path) -> dict[str, Any]:
+    """The recipe without its `full_data:` section, whose keys replace those of `data:` (reader options
+    key by key, $VARS expanded) when SCIFORMER_DATA is set."""
+    full = raw.pop(FULL_DATA, None) or {}
+    if not isinstance(full, dict):
+        raise ConfigError(f"{path}: {FULL_DATA} must be a mapping of data settings")
+    if not os.environ.get(DATA_ENV) or not full:
+        return raw
+    data = dict(raw.get("data") or {})
+    full = expanded(full)
+    if isinstance(full.get("options"), dict) and isinstance(data.get("options"), dict):
+        full["options"] = {**data["options"], **full["options"]}
+    return {**raw, "data": {**data, **full}}
+
+
+def expanded(values: Mapping[str, Any]) -> dict[str, Any]:
+    """`values` with $VARS expanded in its strings, nested mappings included."""
+    return {key: expanded(v) if isinstance(v, Mapping) else os.path.expandvars(v) if isinstance(v, str) else v for key, v in values.items()}
 
 
 def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
@@ -81,8 +115,8 @@ def recipe_from_dict(raw: Mapping[str, Any], base: Path, source: Path | None = N
     unknown = sorted(set(raw) - set(SECTIONS))
     if unknown:
         raise ConfigError(f"unknown recipe section(s) {unknown}; known: {list(SECTIONS)}")
-    model = dict(raw.get("model") or {})
-    data = dict(raw.get("data") or {})
+    model = checked_fields("model", section(raw, "model"), ModelConfig)
+    data = section(raw, "data")
     if not model.get("domain"):
         raise ConfigError("recipe needs model.domain")
     unknown = sorted(set(data) - set(DATA_KEYS))
@@ -90,15 +124,66 @@ def recipe_from_dict(raw: Mapping[str, Any], base: Path, source: Path | None = N
         raise ConfigError(f"unknown data setting(s) {unknown}; known: {list(DATA_KEYS)}")
     if not data.get("train"):
         raise ConfigError("recipe needs data.train")
+    check_data(data)
     for part in ("train", "valid", "test"):
         if data.get(part):
             data[part] = resolve_path(base, data[part])
-    if not raw.get("output"):
-        raise ConfigError("recipe needs output (the folder that becomes the trained checkpoint)")
     init = raw.get("init")
     if init and (base / os.path.expandvars(init)).is_dir():
         init = str(resolve_path(base, init))
-    return Recipe(model, data, TrainingConfig.from_dict(raw.get("training") or {}), resolve_path(base, raw["output"]), init, source, dict(raw))
+    training = TrainingConfig.from_dict(raw.get("training") or {})
+    return Recipe(model, data, training, recipe_output(raw, base, source), init, source, dict(raw))
+
+
+def section(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """A recipe section as a dict ({} when absent)."""
+    value = raw.get(name) or {}
+    if not isinstance(value, Mapping):
+        raise ConfigError(f"recipe section {name} must be a mapping of settings, got {value!r}")
+    return dict(value)
+
+
+def check_data(data: Mapping[str, Any]) -> None:
+    """ConfigError for reader options that are no mapping, a bad split or limit."""
+    if not isinstance(data.get("options") or {}, Mapping):
+        raise ConfigError(f"data.options must be a mapping of reader options, got {data['options']!r}")
+    split = data.get("split") or {}
+    if not isinstance(split, Mapping) or set(split) - {"valid", "test", "seed"}:
+        raise ConfigError(f"data.split must be a mapping of valid, test (fractions) and seed, got {split!r}")
+    fractions = [checked_value(f"data.split.{part}", split.get(part, 0.0), float) for part in ("valid", "test")]
+    if not all(0.0 <= share < 1.0 for share in fractions) or sum(fractions) >= 1.0:
+        raise ConfigError(f"data.split fractions must lie in [0, 1) and leave records to train on, got {dict(split)}")
+    checked_value("data.split.seed", split.get("seed", 0), int)
+    limit = checked_value("data.limit", data.get("limit"), int | None)
+    if limit is not None and limit < 1:
+        raise ConfigError(f"data.limit must be at least 1, got {limit}")
+
+
+def recipe_output(raw: Mapping[str, Any], base: Path, source: Path | None) -> Path:
+    """The run's folder: `output:` (relative to the recipe), else runs/<recipe name>/ in the current
+    folder. A folder inside an installed package's models/ or site-packages needs allow_package_output."""
+    allowed = raw.get("allow_package_output", False)
+    if not isinstance(allowed, bool):
+        raise ConfigError(f"allow_package_output must be true or false, got {allowed!r}")
+    if raw.get("output"):
+        output = resolve_path(base, raw["output"])
+    elif source is not None:
+        output = Path.cwd() / RUNS / source.stem
+    else:
+        raise ConfigError("recipe needs output (the folder that becomes the trained checkpoint)")
+    if inside_package(output) and not allowed:
+        raise ConfigError(f"output {output} is inside an installed package; to replace a shipped model, add --set allow_package_output=true")
+    return output
+
+
+def inside_package(path: Path) -> bool:
+    """Whether `path` lies in site-packages or in the models/ folder of a Python package."""
+    for folder in (path, *path.parents):
+        if folder.name in ("site-packages", "dist-packages"):
+            return True
+        if folder.name == "models" and (folder.parent / "__init__.py").is_file():
+            return True
+    return False
 
 
 def resolve_path(base: Path, value: str) -> Path:
@@ -121,9 +206,12 @@ def split_records(records: list[Record], fractions: Mapping[str, float], seed: i
 
 
 def recipe_records(recipe: Recipe, host: PluginHost, domain: str) -> dict[str, list[Record]]:
-    """Train / valid / test records: from files where given, the rest split off train by `data.split`."""
+    """Train / valid / test records: from files where given (the first `data.limit` of each), the rest
+    split off train by `data.split`."""
     options = recipe.data.get("options") or {}
-    loaded = {part: list(read_records(host, domain, recipe.data[part], options)) for part in ("train", "valid", "test") if recipe.data.get(part)}
+    limit = recipe.data.get("limit")
+    files = {part: recipe.data[part] for part in ("train", "valid", "test") if recipe.data.get(part)}
+    loaded = {part: list(itertools.islice(read_records(host, domain, path, options), limit)) for part, path in files.items()}
     split = dict(recipe.data.get("split") or {})
     seed = int(split.pop("seed", recipe.training.seed))
     wanted = {part: float(split.get(part, 0.0)) for part in ("valid", "test") if part not in loaded}
@@ -134,7 +222,11 @@ def recipe_records(recipe: Recipe, host: PluginHost, domain: str) -> dict[str, l
 
 
 def build_recipe_model(recipe: Recipe, host: PluginHost, train: Sequence[Record]) -> SciformerModel:
-    """A new model (defaults from the domain, completed from training data), or one fine-tuned from `init`."""
+    """A new model (defaults from the domain, completed from training data), or one fine-tuned from `init`.
+
+    Fine-tuning takes the labels from the training data (unless the recipe names them): the init
+    model's own when every training label is among them, else a new set and a re-initialised head.
+    """
     domain = recipe.model["domain"]
     if recipe.init:
         init_dir = resolve_model(recipe.init, host)
@@ -144,22 +236,35 @@ def build_recipe_model(recipe: Recipe, host: PluginHost, train: Sequence[Record]
         base = {**host.domain(domain).default_config, "domain": domain}
     options = {**base.get("domain_options", {}), **recipe.model.get("domain_options", {})}
     config = ModelConfig.from_dict({**base, **recipe.model, "domain_options": options})
+    inherited = config.labels if init_dir is not None and "labels" not in recipe.model else ()
+    if inherited:
+        config = config.replace(labels=(), num_labels=recipe.model.get("num_labels", 0))
     config = host.pm.hook.sciformer_prepare_config(config=config, records=train) or config
+    change = ""
+    if inherited and (not config.labels or set(config.labels) <= set(inherited)):
+        config = config.replace(labels=inherited, num_labels=len(inherited))
+    elif inherited:
+        change = f"labels ({', '.join(inherited)}) of {recipe.init} -> ({', '.join(config.labels)}) of the training data"
     model = build_training_model(config, host, recipe.training.mask_ratio)
     if init_dir is not None:
-        load_matching(model, init_dir / WEIGHTS)
+        load_matching(model, init_dir / WEIGHTS, change)
     return model
 
 
-def load_matching(model: SciformerModel, weights: Path) -> None:
-    """Copy every pretrained tensor whose name and shape match; log what is re-initialised."""
+def load_matching(model: SciformerModel, weights: Path, label_change: str = "") -> None:
+    """Copy every pretrained tensor whose name and shape match, but none of the head when the labels
+    changed (`label_change` says how); one log line names the tensors that start fresh."""
     pretrained = load_file(str(weights))
     own = model.state_dict()
-    matched = {k: v for k, v in pretrained.items() if k in own and own[k].shape == v.shape}
+    keep = {k for k, v in pretrained.items() if k in own and own[k].shape == v.shape and not (label_change and k.startswith("head."))}
+    matched = {k: pretrained[k] for k in keep}
     model.load_state_dict(matched, strict=False)
     fresh = sorted(set(own) - set(matched))
-    if fresh:
-        log.info("fine-tuning: %d tensor(s) start fresh: %s", len(fresh), ", ".join(fresh[:6]))
+    names = ", ".join(fresh[:6]) + (", ..." if len(fresh) > 6 else "")
+    if label_change:
+        log.warning("fine-tuning: %s; re-initialised: %s", label_change, names)
+    elif fresh:
+        log.info("fine-tuning: %d tensor(s) start fresh: %s", len(fresh), names)
 
 
 def train_recipe(path: str | Path, host: PluginHost, overrides: Sequence[str] = (), resume: bool = False) -> TrainResult:
@@ -173,6 +278,6 @@ def train_recipe(path: str | Path, host: PluginHost, overrides: Sequence[str] = 
         torch.manual_seed(recipe.training.seed)  # the same initial weights on every rank
         model = build_recipe_model(recipe, host, parts["train"])
         tokenizer = host.tokenizer(model.config)
-        extra = {"reader_options": recipe.data.get("options") or {}, "recipe": recipe.raw}
+        extra = {**checkpoint_options(host, recipe.model["domain"], recipe.data.get("options") or {}), "recipe": recipe.raw}
         trainer = Trainer(model, tokenizer, host, recipe.training, recipe.output, extra=extra, world=world)
         return trainer.fit(parts["train"], parts["valid"], parts["test"], resume=resume)

@@ -11,7 +11,6 @@ the random generator from its position, so dropout and masking do not depend on 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import math
@@ -19,7 +18,7 @@ import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any, Sequence
 
 import torch
 from safetensors.torch import save_model
@@ -32,9 +31,11 @@ from sciformer.engine.model import SciformerModel
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
+from sciformer.training.config import TrainingConfig
 from sciformer.training.distributed import ParallelModel, World, rank_share
 from sciformer.training.metrics import TENSORBOARD_DIR, MetricsLog, tensorboard_writer, truncate_metrics
-from sciformer.training.objectives import DEFAULT_MASK_RATIO, PRETRAINING_TASKS, build_training_model, encoder_copy, mask_tokens
+from sciformer.training.objectives import PRETRAINING_TASKS, build_training_model, encoder_copy, mask_tokens
+from sciformer.training.progress import TrainingProgress, on_terminal
 from sciformer.training.schedule import warmup_cosine
 from sciformer.training.state import load_training_state, save_training_state
 
@@ -44,55 +45,6 @@ STATE_DIR = "state"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 BEST_WEIGHTS = "best.safetensors"  # in state/: the best full model when the checkpoint holds the encoder only
-
-
-@dataclass(frozen=True)
-class TrainingConfig:
-    """Optimisation settings of one run (the `training:` section of a recipe)."""
-
-    epochs: int = 10
-    max_steps: int | None = None  # optimizer steps; overrides epochs when set
-    batch_size: int = 32  # records per micro-batch (per rank), unless batch_tokens is set
-    batch_tokens: int | None = None  # token budget per micro-batch (length-bucketed)
-    lr: float = 1e-3
-    weight_decay: float = 0.01
-    warmup_steps: int = 0
-    grad_clip: float | None = 1.0
-    accumulate: int = 1  # micro-batches per rank and optimizer step; the global batch is accumulate x world
-    dtype: str = "float32"  # "bfloat16" runs the forward pass under autocast
-    eval_every: int | None = None  # optimizer steps between evaluations; None = once per epoch
-    patience: int | None = None  # evaluations without improvement before stopping early
-    metric: str = "loss"  # validation metric that selects the best checkpoint
-    mode: str = "min"
-    seed: int = 0
-    mlm_probability: float = 0.15
-    mask_ratio: float = DEFAULT_MASK_RATIO  # share of patch tokens masked by the masked-patches task
-    device: str = "cpu"  # "cuda" means each torchrun process's own GPU
-    fsdp: bool = False  # shard parameters, gradients and optimizer moments over the ranks (FSDP)
-    tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
-    keep_state: bool = False  # keep the resumable state after a run that finished
-
-    def __post_init__(self) -> None:
-        if self.dtype not in ("float32", "bfloat16"):
-            raise ConfigError(f"training.dtype must be float32 or bfloat16, got {self.dtype!r}")
-        if self.mode not in ("min", "max"):
-            raise ConfigError(f"training.mode must be min or max, got {self.mode!r}")
-        for name in ("epochs", "batch_size", "accumulate"):
-            if getattr(self, name) < 1:
-                raise ConfigError(f"training.{name} must be at least 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ConfigError(f"training.lr must be positive, got {self.lr}")
-        if not 0.0 < self.mask_ratio < 1.0:
-            raise ConfigError(f"training.mask_ratio must lie in (0, 1), got {self.mask_ratio}")
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainingConfig":
-        """Build from a recipe section, naming unknown keys."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown training setting(s) {unknown}; known: {sorted(known)}")
-        return cls(**data)
 
 
 @dataclass
@@ -113,7 +65,7 @@ class Trainer:
     """Trains a model on records; `output` becomes a checkpoint of the best model (by validation metric).
 
     Under torchrun every rank runs the same loop on its share of each step's micro-batches; only
-    rank 0 writes files.
+    rank 0 writes files; on a terminal rank 0 shows a live progress bar.
     """
 
     def __init__(
@@ -134,6 +86,7 @@ class Trainer:
         self.output = Path(output)
         self.extra = extra or {}
         self.metrics = MetricsLog(self.output / METRICS_FILE)
+        self.live = TrainingProgress(config.metric, enabled=self.world.is_main and on_terminal())
         decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2]
         no_decay = [p for n, p in self.model.named_parameters() if p.dim() < 2]
         self.optimizer = torch.optim.AdamW(
@@ -252,33 +205,43 @@ class Trainer:
         self.parallel.network.train()
         stop = progress["step"] >= total_steps
         try:
-            while not stop and progress["epoch"] < (cfg.epochs if cfg.max_steps is None else 1 << 30):
-                epoch = progress["epoch"]
-                batches = self.plan(train_enc, torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
-                while not stop:
-                    chunk = range(progress["batch"], min(progress["batch"] + per_step, len(batches)))
-                    loss = self._step(train_enc, batches, chunk, epoch)
-                    lr = cfg.lr * warmup_cosine(progress["step"], cfg.warmup_steps, total_steps)
-                    for group in self.optimizer.param_groups:
-                        group["lr"] = lr
-                    grad_norm = self.parallel.clip_gradients(cfg.grad_clip)
-                    self.optimizer.step()
-                    self.optimizer.zero_grad(set_to_none=True)
-                    progress["step"] += 1
-                    progress["batch"] = chunk.stop
-                    progress["epoch_loss"] = [progress["epoch_loss"][0] + loss, progress["epoch_loss"][1] + 1]
-                    self._log({"split": "train", "step": progress["step"], "epoch": epoch, "loss": loss, "lr": lr, "grad_norm": grad_norm})
-                    at_end = progress["step"] >= total_steps
-                    epoch_done = chunk.stop >= len(batches)
-                    if epoch_done:
-                        self._end_epoch(progress, len(batches))
-                    if (cfg.eval_every and progress["step"] % cfg.eval_every == 0) or at_end or (epoch_done and not cfg.eval_every):
-                        stop = self._checkpoint(valid_enc, progress) or at_end
-                    if epoch_done:
-                        break
+            with self.live.running(total_steps, progress["step"]):
+                while not stop and progress["epoch"] < (cfg.epochs if cfg.max_steps is None else 1 << 30):
+                    stop = self._epoch(train_enc, valid_enc, progress, total_steps)
             return self._finish(test_enc, progress, time.perf_counter() - started, len(train_enc), len(valid_enc))
         finally:
             self.metrics.close()
+
+    def _epoch(self, train_enc: Encoded, valid_enc: Encoded, progress: dict[str, Any], total_steps: int) -> bool:
+        """Train from the current position to the end of its epoch; True when the run is over."""
+        cfg = self.config
+        per_step = cfg.accumulate * self.world.size
+        epoch = progress["epoch"]
+        batches = self.plan(train_enc, torch.Generator().manual_seed(cfg.seed * 100_003 + epoch))
+        while True:
+            chunk = range(progress["batch"], min(progress["batch"] + per_step, len(batches)))
+            with self.live.timed(sum(len(batches[position]) for position in chunk)):
+                loss = self._step(train_enc, batches, chunk, epoch)
+                lr = cfg.lr * warmup_cosine(progress["step"], cfg.warmup_steps, total_steps)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
+                grad_norm = self.parallel.clip_gradients(cfg.grad_clip)
+                self.optimizer.step()
+                self.optimizer.zero_grad(set_to_none=True)
+            progress["step"] += 1
+            progress["batch"] = chunk.stop
+            progress["epoch_loss"] = [progress["epoch_loss"][0] + loss, progress["epoch_loss"][1] + 1]
+            self._log({"split": "train", "step": progress["step"], "epoch": epoch, "loss": loss, "lr": lr, "grad_norm": grad_norm})
+            self.live.step(progress["step"], loss, lr)
+            at_end = progress["step"] >= total_steps
+            epoch_done = chunk.stop >= len(batches)
+            if epoch_done:
+                self._end_epoch(progress, len(batches))
+            stop = at_end
+            if (cfg.eval_every and progress["step"] % cfg.eval_every == 0) or at_end or (epoch_done and not cfg.eval_every):
+                stop = self._checkpoint(valid_enc, progress) or at_end
+            if stop or epoch_done:
+                return stop
 
     def _step(self, train_enc: Encoded, batches: Sequence[Sequence[int]], chunk: range, epoch: int) -> float:
         """Forward and backward over the micro-batches `chunk` of the epoch's plan; returns their mean loss.
@@ -316,6 +279,7 @@ class Trainer:
         metrics = self.evaluate(valid_enc)
         if metrics:
             self._log({"split": "valid", "step": progress["step"], "epoch": progress["epoch"], **metrics})
+            self.live.validated(metrics)
             if self.config.metric not in metrics:
                 raise ConfigError(f"training.metric {self.config.metric!r} is not reported; available: {sorted(metrics)}")
             value = metrics[self.config.metric]

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-import sciformer
-from sciformer.config import ModelConfig
+from typing import TYPE_CHECKING
 
-from .alibi import AlibiBias
+import sciformer
+
+if TYPE_CHECKING:
+    from sciformer.config import ModelConfig
+
+    from .alibi import AlibiBias
 
 OPTION = "alibi"
 
@@ -15,4 +19,6 @@ def sciformer_attention_biases(config: ModelConfig) -> list[AlibiBias] | None:
     """An ALiBi bias for models whose configuration sets `domain_options.alibi`, whatever their domain."""
     if not config.option(OPTION, False):
         return None
+    from .alibi import AlibiBias
+
     return [AlibiBias(config.heads)]

@@ -3,24 +3,33 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import sciformer
-from sciformer.config import ModelConfig
 from sciformer.domain import DomainSpec, RecordReader, ShippedModel, WeightImporter
-from sciformer.records import ExampleRecords, Record
+from sciformer.lazy import LazyFunction
 
-from sciformer_audio.embedder import ASTEmbedder
-from sciformer_audio.examples import example_records
-from sciformer_audio.head import ASTHead
-from sciformer_audio.hf_ast import import_hf_ast
-from sciformer_audio.reader import AUDIO_SUFFIXES, HDF5_SUFFIXES, read_audio_file, read_audio_folder, read_hdf5, read_manifest
-from sciformer_audio.statistics import prepare_config
-from sciformer_audio.tokenizer import WaveformTokenizer
+from sciformer_audio.reader_options import FOLDER_OPTIONS, HDF5_OPTIONS, MANIFEST_OPTIONS
+from sciformer_audio.suffixes import AUDIO_SUFFIXES, HDF5_SUFFIXES
+
+if TYPE_CHECKING:
+    from sciformer.config import ModelConfig
+    from sciformer.records import ExampleRecords, Record
+
+    from sciformer_audio.embedder import ASTEmbedder
+    from sciformer_audio.head import ASTHead
+    from sciformer_audio.tokenizer import WaveformTokenizer
 
 DOMAIN = "audio"
 HERE = Path(__file__).parent
 DATA = HERE.parent / "data"  # the plugin's small FSDD subset (present in a source checkout)
+
+# readers and importers are imported when used, so that listing them imports no audio library
+read_audio_file = LazyFunction("sciformer_audio.reader:read_audio_file")
+read_audio_folder = LazyFunction("sciformer_audio.reader:read_audio_folder")
+read_manifest = LazyFunction("sciformer_audio.reader:read_manifest")
+read_hdf5 = LazyFunction("sciformer_audio.reader:read_hdf5")
+import_hf_ast = LazyFunction("sciformer_audio.hf_ast:import_hf_ast")
 
 
 @sciformer.hookimpl
@@ -43,10 +52,10 @@ def sciformer_readers(domain: str) -> list[RecordReader] | None:
     if domain != DOMAIN:
         return None
     return [
-        RecordReader("audio-file", DOMAIN, AUDIO_SUFFIXES, read_audio_file, "one WAV / FLAC / OGG file is one record"),
-        RecordReader("audio-folder", DOMAIN, ("/",), read_audio_folder, "every sound file under a folder (folder_labels: class per sub-folder)"),
-        RecordReader("audio-manifest", DOMAIN, (".csv",), read_manifest, "a CSV naming sound files (data_column, target_column, id_column, root)"),
-        RecordReader("audio-hdf5", DOMAIN, HDF5_SUFFIXES, read_hdf5, "rows of an HDF5 waveform dataset with a sample_rate attribute"),
+        RecordReader("audio-file", DOMAIN, AUDIO_SUFFIXES, read_audio_file, "one WAV / FLAC / OGG file is one record", options={}),
+        RecordReader("audio-folder", DOMAIN, ("/",), read_audio_folder, "every sound file under a folder (folder_labels: class per sub-folder)", options=FOLDER_OPTIONS),
+        RecordReader("audio-manifest", DOMAIN, (".csv",), read_manifest, "a CSV naming sound files, paths relative to its folder", options=MANIFEST_OPTIONS),
+        RecordReader("audio-hdf5", DOMAIN, HDF5_SUFFIXES, read_hdf5, "rows of an HDF5 waveform dataset with a sample_rate attribute", options=HDF5_OPTIONS),
     ]
 
 
@@ -55,6 +64,8 @@ def sciformer_prepare_config(config: ModelConfig, records: Sequence[Record]) -> 
     """Feature normalisation statistics and class names from training records; every setting made explicit."""
     if config.domain != DOMAIN:
         return None
+    from sciformer_audio.statistics import prepare_config
+
     return prepare_config(config, records)
 
 
@@ -63,6 +74,8 @@ def sciformer_tokenizer(config: ModelConfig) -> WaveformTokenizer | None:
     """Conditions waveforms (mono, resampled, mean removed, cropped) and batches them padded."""
     if config.domain != DOMAIN:
         return None
+    from sciformer_audio.tokenizer import WaveformTokenizer
+
     return WaveformTokenizer(config)
 
 
@@ -71,6 +84,8 @@ def sciformer_embedder(config: ModelConfig) -> ASTEmbedder | None:
     """Front end on the device, overlapping 16x16 patches, CLS + distillation tokens, learned 2-D positions."""
     if config.domain != DOMAIN:
         return None
+    from sciformer_audio.embedder import ASTEmbedder
+
     return ASTEmbedder(config)
 
 
@@ -79,6 +94,8 @@ def sciformer_head(config: ModelConfig, embedder: object) -> ASTHead | None:
     """AST's LayerNorm + Linear head over the pooled special tokens, for sequence tasks."""
     if config.domain != DOMAIN or config.task not in ("sequence-classification", "sequence-regression"):
         return None
+    from sciformer_audio.head import ASTHead
+
     return ASTHead(config)
 
 
@@ -112,4 +129,6 @@ def sciformer_examples(domain: str) -> ExampleRecords | None:
     """Tones and noise of different lengths, rates and channels, and audio the tokenizer must reject."""
     if domain != DOMAIN:
         return None
+    from sciformer_audio.examples import example_records
+
     return example_records()

@@ -19,14 +19,14 @@ import numpy as np
 import soundfile
 
 from sciformer.errors import InputFileError
-from sciformer.reading import csv_table, not_utf8, readable
+from sciformer.reader_options import DEFAULT_ID_COLUMN
+from sciformer.reading import column_option, csv_table, not_utf8, readable
 from sciformer.records import Record
+from sciformer_audio.suffixes import AUDIO_SUFFIXES
 from sciformer_audio.waveform import Waveform, as_float
 
 log = logging.getLogger(__name__)
 
-AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
-HDF5_SUFFIXES = (".h5", ".hdf5")
 DEFAULT_FILE_COLUMN = "file"
 DEFAULT_DATASET = "waveforms"
 DEFAULT_IDS = "ids"
@@ -98,21 +98,25 @@ def read_audio_folder(path: Path, options: Mapping[str, Any]) -> Iterator[Record
 
 
 def read_manifest(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
-    """A CSV table naming sound files: `data_column` (default `file`), optional `target_column`, `id_column`.
+    """A CSV table naming sound files: `data_column` (default `file`), optional `target_column`, `id_column`
+    (default `id` when present, else the file path); the model's column names are used where the table has them.
 
     File paths are taken relative to `root` (itself relative to the CSV's folder; default that folder).
+    A blank cell of the model's target column means no target.
     """
-    data_column = options.get("data_column", DEFAULT_FILE_COLUMN)
-    target_column = options.get("target_column")
-    id_column = options.get("id_column")
-    root = Path(os.path.expandvars(str(options.get("root", "."))))
+    root = Path(os.path.expandvars(str(options.get("root") or ".")))
     root = root if root.is_absolute() else path.parent / root
     with csv_table(path, delimiter=",") as table:
+        data_column = column_option(options, "data_column", table.columns) or DEFAULT_FILE_COLUMN
+        target_column = column_option(options, "target_column", table.columns)
+        id_column = column_option(options, "id_column", table.columns, DEFAULT_ID_COLUMN)
         table.require(data_column, target_column, id_column, hint="; set data_column / target_column / id_column")
         for number, row, problem in table:
             file = row[data_column]
             record_id = readable(row[id_column] if id_column else file) or str(number)
             target = row[target_column] if target_column else None
+            if target is not None and not target.strip() and "target_column" not in options:
+                target = None  # a blank cell of the model's target column: no label
             yield Record(record_id, None, target, error=problem) if problem else audio_record(record_id, root / file, target)
 
 
@@ -136,8 +140,8 @@ def read_hdf5(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
         rate = options.get("sample_rate", rows.attrs.get("sample_rate", handle.attrs.get("sample_rate")))
         if rate is None:
             raise InputFileError(f"{path}: dataset {name!r} has no sample_rate attribute; set the sample_rate option")
-        ids = _column(handle, path, options.get("id_column"), DEFAULT_IDS, rows.shape[0])
-        targets = _column(handle, path, options.get("target_column"), None, rows.shape[0])
+        ids = _column(handle, path, column_option(options, "id_column", handle, DEFAULT_IDS), rows.shape[0])
+        targets = _column(handle, path, column_option(options, "target_column", handle), rows.shape[0])
         for index in range(rows.shape[0]):
             record_id = _text(ids[index]) if ids is not None else str(index)
             target = _text(targets[index]) if targets is not None else None
@@ -153,12 +157,10 @@ def read_hdf5(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
             yield Record(record_id, Waveform(samples, int(rate)), target)
 
 
-def _column(handle: h5py.File, path: Path, name: str | None, default: str | None, length: int) -> np.ndarray | None:
-    """A per-row dataset (ids or targets) read whole; None when neither named nor present by default."""
+def _column(handle: h5py.File, path: Path, name: str | None, length: int) -> np.ndarray | None:
+    """The per-row dataset `name` (ids or targets) read whole; None when there is none to read."""
     if name is None:
-        if default is None or default not in handle:
-            return None
-        name = default
+        return None
     if name not in handle:
         raise InputFileError(f"{path}: dataset {name!r} not found")
     values = handle[name][()]

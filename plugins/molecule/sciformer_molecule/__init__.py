@@ -3,30 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
-
-import click
+from typing import TYPE_CHECKING, Sequence
 
 import sciformer
-from sciformer.config import ModelConfig
+from sciformer.cli.lazy import LazyCommand
 from sciformer.domain import DomainSpec, RecordReader, ShippedModel, WeightImporter
-from sciformer.engine.bias import AttentionBias
-from sciformer.engine.heads import Head
-from sciformer.records import ExampleRecords, Record
+from sciformer.lazy import LazyFunction
 
-from .biases import attention_biases
-from .cli import molecule_commands
-from .embedder import AtomEmbedder
 from .examples import example_records
-from .head import StandardisedRegressionHead
-from .mat_import import import_mat
 from .prepare import prepare_config
-from .reader import read_sdf, read_smi, read_table
-from .tokenizer import MoleculeTokenizer
+from .reader import SDF_OPTIONS, TABLE_OPTIONS, read_sdf, read_smi, read_table
+
+if TYPE_CHECKING:
+    import click
+
+    from sciformer.config import ModelConfig
+    from sciformer.engine.bias import AttentionBias
+    from sciformer.engine.heads import Head
+    from sciformer.records import ExampleRecords, Record
+
+    from .embedder import AtomEmbedder
+    from .tokenizer import MoleculeTokenizer
 
 DOMAIN = "molecule"
 HERE = Path(__file__).parent
 DATA = HERE.parent / "data"
+import_mat = LazyFunction("sciformer_molecule.mat_import:import_mat")  # imports torch when run
 
 
 @sciformer.hookimpl
@@ -49,9 +51,9 @@ def sciformer_readers(domain: str) -> list[RecordReader] | None:
     if domain != DOMAIN:
         return None
     return [
-        RecordReader("molecule-table", DOMAIN, (".csv", ".tsv"), read_table, "a SMILES column (default 'smiles') and optional target / id columns"),
-        RecordReader("molecule-smi", DOMAIN, (".smi",), read_smi, "one 'SMILES [name]' per line"),
-        RecordReader("molecule-sdf", DOMAIN, (".sdf", ".sd", ".mol"), read_sdf, "MOL blocks with SD properties (coordinates kept)"),
+        RecordReader("molecule-table", DOMAIN, (".csv", ".tsv"), read_table, "a SMILES column (default 'smiles') and optional target / id columns", options=TABLE_OPTIONS),
+        RecordReader("molecule-smi", DOMAIN, (".smi",), read_smi, "one 'SMILES [name]' per line", options={}),
+        RecordReader("molecule-sdf", DOMAIN, (".sdf", ".sd", ".mol"), read_sdf, "MOL blocks with SD properties (3D coordinates used)", options=SDF_OPTIONS),
     ]
 
 
@@ -68,6 +70,8 @@ def sciformer_tokenizer(config: ModelConfig) -> MoleculeTokenizer | None:
     """The RDKit featurizer for this configuration's domain options."""
     if config.domain != DOMAIN:
         return None
+    from .tokenizer import MoleculeTokenizer
+
     return MoleculeTokenizer(config)
 
 
@@ -76,6 +80,8 @@ def sciformer_embedder(config: ModelConfig) -> AtomEmbedder | None:
     """A linear projection of atom features (no position encoding)."""
     if config.domain != DOMAIN:
         return None
+    from .embedder import AtomEmbedder
+
     return AtomEmbedder(config)
 
 
@@ -84,6 +90,8 @@ def sciformer_attention_biases(config: ModelConfig) -> list[AttentionBias] | Non
     """MAT's distance / adjacency mixture and / or the Gaussian distance logit bias (domain_options.attention_bias)."""
     if config.domain != DOMAIN:
         return None
+    from .biases import attention_biases
+
     return attention_biases(config)
 
 
@@ -92,6 +100,8 @@ def sciformer_head(config: ModelConfig, embedder: object) -> Head | None:
     """Regression on standardised targets (predictions in target units); other tasks use the engine's heads."""
     if config.domain != DOMAIN or config.task != "sequence-regression":
         return None
+    from .head import StandardisedRegressionHead
+
     return StandardisedRegressionHead(config)
 
 
@@ -127,4 +137,5 @@ def sciformer_models() -> list[ShippedModel]:
 @sciformer.hookimpl
 def sciformer_cli_commands() -> list[click.Command]:
     """`sciformer molecule ...`: split, baseline, evaluate and featurize."""
-    return [molecule_commands]
+    help = "Molecule tools: scaffold / random splits, Morgan-fingerprint baseline, evaluation, featurization."
+    return [LazyCommand("molecule", "sciformer_molecule.cli:molecule_commands", help)]

@@ -14,8 +14,9 @@ import torch
 
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
 from sciformer.data.budget import token_budget_batches
-from sciformer.errors import BadRecordError, ConfigError
+from sciformer.errors import BadRecordError, ConfigError, InputFileError
 from sciformer.plugins import PluginHost
+from sciformer.reader_options import inference_options
 from sciformer.reading import read_records
 from sciformer.records import Record
 from sciformer_molecule.metrics import regression_metrics, roc_auc
@@ -68,7 +69,10 @@ def evaluate_records(model: str | Path, records: Sequence[Record], host: PluginH
 
 
 def evaluate_file(model: str | Path, path: Path, host: PluginHost, options: Mapping[str, Any] | None = None) -> dict[str, float]:
-    """Evaluate on a file, read with the reader options stored in the checkpoint (updated by `options`)."""
+    """Evaluate on a file read with the user's reader `options`; the targets come from the column the
+    model was trained on when the file has it (or from `target_column`)."""
     info = read_checkpoint_info(resolve_model(str(model), host))
-    reader_options = {**info.extra.get("reader_options", {}), **(options or {})}
-    return evaluate_records(info.path, list(read_records(host, info.config.domain, path, reader_options)), host)
+    records = list(read_records(host, info.config.domain, path, inference_options(host, info, path, options)))
+    if records and all(record.target is None for record in records):
+        raise InputFileError(f"{path}: no record has a target to evaluate against; name its column with --option target_column=NAME")
+    return evaluate_records(info.path, records, host)

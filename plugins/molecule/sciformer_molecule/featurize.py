@@ -14,8 +14,12 @@ list falls into its last slot, as MAT does):
 | 1 | aromatic |
 
 The dummy node is token 0: its distance to every atom (and itself) is 1e6, its adjacency row and
-column are 0. Atoms of SMILES input are put in canonical order, so one molecule always gives the
-same tokens however its SMILES was written; MOL-block atoms keep the file's order.
+column are 0. Atoms are put in canonical order, so one molecule always gives the same tokens however
+it was written, except where a MOL block's coordinates are used: those atoms keep the file's order.
+
+Coordinates: a MOL block (or RDKit `Mol`) with 3D coordinates (some z not 0) is featurized on them
+when the model's geometry is `3d` (the default) or `input`; a SMILES, a 2D block or a `Reembed`ed block
+(reader option `geometry=embed`) is embedded as `geometry` says.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from sciformer.errors import BadRecordError
 from sciformer_molecule.cache import ConformerCache
 from sciformer_molecule.geometry import FAR, EmbeddingFailed, Geometry, make_geometry
 from sciformer_molecule.options import MoleculeOptions
+from sciformer_molecule.reader import Reembed
 
 ELEMENTS = ("B", "C", "N", "O", "F", "P", "S", "Cl", "Br", "I")
 ATOMIC_NUMBERS = (5, 6, 7, 8, 9, 15, 16, 17, 35, 53)
@@ -99,7 +104,12 @@ def is_mol_block(text: str) -> bool:
 
 
 def parse_molecule(record_id: str, data: object) -> Chem.Mol:
-    """A sanitized RDKit molecule without explicit hydrogens from a SMILES, a MOL block or a Mol."""
+    """A sanitized RDKit molecule without explicit hydrogens from a SMILES, a MOL block or a Mol
+    (a `Reembed`ed block loses its coordinates)."""
+    if isinstance(data, Reembed):
+        mol = parse_molecule(record_id, data.block)
+        mol.RemoveAllConformers()
+        return mol
     if isinstance(data, Chem.Mol):
         mol = Chem.Mol(data)
         try:
@@ -155,9 +165,9 @@ def featurize(record_id: str, data: object, options: MoleculeOptions, cache: Con
     tokens = mol.GetNumAtoms() + int(options.dummy_node)
     if tokens > max_tokens:
         raise BadRecordError(record_id, f"{mol.GetNumAtoms()} heavy atoms{' + dummy node' if options.dummy_node else ''} exceed the model's limit of {max_tokens} tokens")
-    if options.geometry == "input":
+    if options.geometry == "input" or (options.geometry == "3d" and has_3d_coordinates(mol)):
         if mol.GetNumConformers() == 0:
-            raise BadRecordError(record_id, "geometry 'input' needs coordinates: give a MOL / SDF block, not a SMILES")
+            raise BadRecordError(record_id, "geometry 'input' needs coordinates: give a MOL / SDF block (not a SMILES, nor geometry=embed)")
         geometry = Geometry("input", coordinates=mol.GetConformer().GetPositions().astype(np.float32))
         smiles = Chem.MolToSmiles(mol)
     else:
@@ -168,6 +178,11 @@ def featurize(record_id: str, data: object, options: MoleculeOptions, cache: Con
         except EmbeddingFailed as error:
             raise BadRecordError(record_id, f"no 3D conformer ({error}) and domain_options.fallback is 'none'") from None
     return assemble(mol, geometry, smiles, options)
+
+
+def has_3d_coordinates(mol: Chem.Mol) -> bool:
+    """True when `mol` holds a conformer with some z coordinate not 0 (a 2D drawing has z = 0 throughout)."""
+    return mol.GetNumConformers() > 0 and bool(np.abs(mol.GetConformer().GetPositions()[:, 2]).max() > 0)
 
 
 def assemble(mol: Chem.Mol, geometry: Geometry, smiles: str, options: MoleculeOptions) -> MoleculeGraph:

@@ -32,7 +32,7 @@ class MoleculeOptions:
     charge_encoding: str = "one-hot"  # "one-hot" over {-1, 0, +1} (pretrained MAT) or the scalar charge
     dummy_node: bool = True  # MAT's extra node, far from every atom and bonded to none
     strict_elements: bool = False  # True: elements outside B..I are bad records instead of "other"
-    geometry: str = "3d"  # "3d" (ETKDG + force field), "input" (MOL block coordinates), "2d", "topological"
+    geometry: str = "3d"  # "3d" (3D input coordinates, else ETKDG + force field), "input" (MOL block coordinates only), "2d", "topological"
     fallback: str = "2d"  # what "3d" uses when embedding fails: "2d" coordinates (as MAT), "topological", "none"
     force_field: str = "uff"  # MAT optimises with UFF; "mmff" where parameters exist (else UFF); "none"
     conformer_seed: int = 42  # ETKDG random seed: the same molecule always gets the same conformer

@@ -1,24 +1,43 @@
 """Readers of molecule files: CSV / TSV tables of SMILES, `.smi` files, and SDF (MOL blocks with properties).
 
-Records carry the SMILES string or the whole MOL block as `data`, so SDF coordinates stay available
-to `domain_options.geometry: input`. Readers never parse chemistry: an unparsable molecule becomes a
-bad record at tokenization, with its reason, and the rest of the file goes on. A line, row or SDF entry
-holding bytes that are not UTF-8 is yielded as a bad record naming the byte.
+Records carry the SMILES string or the whole MOL block as `data`, so the coordinates of an SDF entry
+reach the featurizer, which uses 3D ones by default. The SDF option `geometry=embed` hands the block
+over as `Reembed(block)` instead: its coordinates are ignored and the molecule is embedded as a SMILES
+would be. Readers never parse chemistry: an unparsable molecule becomes a bad record at tokenization,
+with its reason, and the rest of the file goes on. A line, row or SDF entry holding bytes that are not
+UTF-8 is yielded as a bad record naming the byte.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-from sciformer.reading import not_utf8, open_text, readable, table_rows
+from sciformer.errors import ConfigError
+from sciformer.reader_options import table_options
+from sciformer.reading import column_option, not_utf8, open_text, readable, table_rows
 from sciformer.records import Record
 
 SDF_END = "$$$$"
+GEOMETRY_SOURCES = ("input", "embed")
+TABLE_OPTIONS = table_options("smiles")
+SDF_OPTIONS = {
+    "id_column": "SD property of record ids (default: the model's id property where an entry has it, else the title line)",
+    "target_column": "SD property of targets (default: the model's target property where an entry has it)",
+    "geometry": "input (default: 3D coordinates of the file are used; 2D blocks are embedded) or embed (every molecule re-embedded)",
+}
+
+
+@dataclass(frozen=True)
+class Reembed:
+    """A MOL block whose coordinates are ignored: the molecule is embedded as the model's geometry says."""
+
+    block: str
 
 
 def read_table(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
-    """Rows of a CSV / TSV file: `data_column` (default `smiles`), optional `target_column` and `id_column`."""
+    """Rows of a CSV / TSV file: `data_column` (default `smiles`), optional `target_column` and `id_column` (default `id` when present)."""
     for record, _ in table_rows(path, options, default_data_column="smiles"):
         yield record
 
@@ -35,12 +54,15 @@ def read_smi(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
 
 
 def read_sdf(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
-    """An SDF file: each MOL block is a record; `id_column` / `target_column` name SD properties.
+    """An SDF file: each MOL block is a record; `id_column` / `target_column` name SD properties, which
+    every entry must have when the user names them (the model's are used where an entry has them).
 
-    The id defaults to the title line, or the block's position (from 1) when that is blank.
+    The id defaults to the title line, or the block's position (from 1) when that is blank. `geometry`
+    says whether the file's coordinates are used (`input`, the default) or ignored (`embed`).
     """
-    id_column = options.get("id_column")
-    target_column = options.get("target_column")
+    geometry = options.get("geometry") or "input"
+    if geometry not in GEOMETRY_SOURCES:
+        raise ConfigError(f"reader option geometry must be one of {list(GEOMETRY_SOURCES)}, got {geometry!r}")
     with open_text(path) as handle:
         lines: list[str] = []
         number = 0
@@ -49,20 +71,22 @@ def read_sdf(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
                 lines.append(line)
                 continue
             number += 1
-            yield _sdf_record(lines, number, id_column, target_column)
+            yield _sdf_record(lines, number, options, geometry)
             lines = []
         if any(line.strip() for line in lines):
             number += 1
-            yield _sdf_record(lines, number, id_column, target_column)
+            yield _sdf_record(lines, number, options, geometry)
 
 
-def _sdf_record(lines: list[str], number: int, id_column: str | None, target_column: str | None) -> Record:
+def _sdf_record(lines: list[str], number: int, options: Mapping[str, Any], geometry: str) -> Record:
     """One SDF entry: the MOL block (up to `M  END`) and its `> <name>` properties."""
     end = next((i for i, line in enumerate(lines) if line.startswith("M  END")), None)
     title = readable(lines[0].strip()) if lines else ""
     if end is None:
         return Record(id=title or str(number), data="", error="SDF entry has no 'M  END' line")
     properties = _sd_properties(lines[end + 1 :])
+    id_column = column_option(options, "id_column", properties)
+    target_column = column_option(options, "target_column", properties)
     record_id = readable(properties.get(id_column, "")) if id_column else title
     error = next((p for i, line in enumerate(lines, start=1) if (p := not_utf8(line, f"line {i} of the entry"))), None)
     if error is None and id_column and id_column not in properties:
@@ -70,7 +94,8 @@ def _sdf_record(lines: list[str], number: int, id_column: str | None, target_col
     target = properties.get(target_column) if target_column else None
     if error is None and target_column and target is None:
         error = f"SD property {target_column!r} is missing"
-    return Record(id=record_id or str(number), data="".join(lines[: end + 1]), target=target, error=error)
+    block = "".join(lines[: end + 1])
+    return Record(id=record_id or str(number), data=Reembed(block) if geometry == "embed" else block, target=target, error=error)
 
 
 def _sd_properties(lines: list[str]) -> dict[str, str]:

@@ -10,14 +10,19 @@ import json
 import math
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from rdkit import Chem
+from rdkit.Chem import AllChem
 from torch import Tensor, nn
 
 from sciformer.checkpoint import load_checkpoint
 from sciformer.errors import InputFileError
 from sciformer.records import Record
+from sciformer.scoring import score
 from sciformer_molecule.mat_import import MatHyperparameters, import_mat, mat_config
 
 MOLECULES = ["CC(=O)Oc1ccccc1C(=O)O", "Cn1cnc2c1c(=O)n(C)c(=O)n2C", "CCO", "[NH3+]CC(=O)[O-]", "c1ccc2ccccc2c1Cl"]
@@ -146,6 +151,58 @@ def test_import_matches_reference_equations(tmp_path: Path, host, settings: dict
     print(f"parity {settings['distance_matrix_kernel']}: hidden {hidden_error:.2e}, prediction {prediction_error:.2e}")
     assert hidden_error < 1e-4, hidden_error
     assert prediction_error < 1e-4, prediction_error
+
+
+def one_hot(value: int, choices: list[int]) -> list[float]:
+    """MAT's one-hot: a value outside `choices` counts as the last one."""
+    value = value if value in choices else choices[-1]
+    return [float(value == choice) for choice in choices]
+
+
+def reference_inputs(block: str) -> tuple[Tensor, Tensor, Tensor]:
+    """MAT's featurization of a MOL block on its own coordinates, written from the reference code:
+    27 atom features plus the dummy-node flag, adjacency with self-loops, a dummy node 1e6 from everything."""
+    mol = Chem.RemoveHs(Chem.MolFromMolBlock(block, removeHs=False))
+    atoms = np.array([
+        one_hot(a.GetAtomicNum(), [5, 6, 7, 8, 9, 15, 16, 17, 35, 53, 999]) + one_hot(a.GetDegree(), [0, 1, 2, 3, 4, 5])
+        + one_hot(a.GetTotalNumHs(), [0, 1, 2, 3, 4]) + one_hot(a.GetFormalCharge(), [-1, 0, 1]) + [float(a.IsInRing()), float(a.GetIsAromatic())]
+        for a in mol.GetAtoms()
+    ])
+    count = len(atoms)
+    positions = mol.GetConformer().GetPositions()
+    features, adjacency, distances = np.zeros((count + 1, 28)), np.zeros((count + 1, count + 1)), np.full((count + 1, count + 1), 1e6)
+    features[0, 0], features[1:, 1:] = 1.0, atoms
+    adjacency[1:, 1:] = Chem.GetAdjacencyMatrix(mol) + np.eye(count)
+    distances[1:, 1:] = np.linalg.norm(positions[:, None] - positions[None], axis=-1)
+    return tuple(torch.tensor(array, dtype=torch.float32)[None] for array in (features, adjacency, distances))
+
+
+def test_scoring_sdf_conformers_matches_the_reference_on_them(tmp_path: Path, host) -> None:
+    """An imported model scored on an SDF of given 3D conformers (`sciformer.scoring.score`) predicts what the
+    reference predicts on those coordinates; re-embedding them (`geometry=embed`) does not."""
+    torch.manual_seed(2)
+    reference = ReferenceMAT(28, 32, 2, 4, (0.33, 0.33, 0.34), "exp", 0.1).eval()
+    torch.save(reference.state_dict(), tmp_path / "mat.pt")
+    (tmp_path / "mat.json").write_text(json.dumps({"h": 4, "d_model": 32, "N": 2}))
+    checkpoint = import_mat(tmp_path / "mat.pt", tmp_path / "imported", host)
+    blocks = []
+    with Chem.SDWriter(str(tmp_path / "poses.sdf")) as writer:
+        for index, smiles in enumerate(MOLECULES):
+            mol = Chem.AddHs(Chem.MolFromSmiles(smiles))
+            AllChem.EmbedMolecule(mol, randomSeed=11)
+            mol.SetProp("_Name", f"pose{index}")
+            writer.write(mol)
+            blocks.append(Chem.MolToMolBlock(mol))
+    for name, options in (("given", {}), ("embedded", {"geometry": "embed"})):
+        summary = score(checkpoint, tmp_path / "poses.sdf", tmp_path / f"{name}.h5", host, options=options)
+        assert (summary.scored, summary.bad) == (len(MOLECULES), 0)
+    with torch.no_grad():
+        expected = np.array([reference(*reference_inputs(block))[1].item() for block in blocks])
+    with h5py.File(tmp_path / "given.h5") as given, h5py.File(tmp_path / "embedded.h5") as embedded:
+        ours, reembedded = given["prediction"][:].reshape(-1), embedded["prediction"][:].reshape(-1)
+    print(f"parity on given conformers: prediction {np.abs(ours - expected).max():.2e}; re-embedded {np.abs(reembedded - expected).max():.2e}")
+    assert np.abs(ours - expected).max() < 1e-5
+    assert np.abs(reembedded - expected).max() > 1e-4
 
 
 def test_published_layout_gives_the_published_configuration() -> None:

@@ -3,26 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
-
-import click
-from torch import nn
+from typing import TYPE_CHECKING, Sequence
 
 import sciformer
-from sciformer.config import ModelConfig
+from sciformer.cli.lazy import LazyCommand
 from sciformer.domain import DomainSpec, RecordReader, ShippedModel, WeightImporter
-from sciformer.engine.positions import RotaryPositions
+from sciformer.lazy import LazyFunction
 from sciformer.records import ExampleRecords, Record
 
-from .attention import WindowedAttention
-from .embedding import EsmEmbedder
 from .labels import complete_labels
-from .readers import read_fasta, read_hdf5, read_lines, read_table
-from .tokenizer import ProteinTokenizer
+from .reader_options import HDF5_OPTIONS, TABLE_MODEL_OPTIONS, TABLE_OPTIONS
+
+if TYPE_CHECKING:
+    import click
+    from torch import nn
+
+    from sciformer.config import ModelConfig
+
+    from .embedding import EsmEmbedder
+    from .tokenizer import ProteinTokenizer
 
 DOMAIN = "protein"
 HERE = Path(__file__).parent
 DATA = HERE.parent / "data"
+
+# readers and importers are imported when used, so that listing them imports neither h5py nor torch
+read_fasta = LazyFunction("sciformer_protein.readers:read_fasta")
+read_lines = LazyFunction("sciformer_protein.readers:read_lines")
+read_table = LazyFunction("sciformer_protein.readers:read_table")
+read_hdf5 = LazyFunction("sciformer_protein.readers:read_hdf5")
+import_fair_esm = LazyFunction("sciformer_protein.import_esm:import_fair_esm")
+import_hf_esm = LazyFunction("sciformer_protein.import_hf:import_hf_esm")
 
 __version__ = "0.1.0"
 
@@ -57,10 +68,13 @@ def sciformer_readers(domain: str) -> list[RecordReader] | None:
     if domain != DOMAIN:
         return None
     return [
-        RecordReader("fasta", DOMAIN, (".fasta", ".fa", ".faa", ".fas"), read_fasta, "FASTA, streamed; duplicate headers kept apart by index"),
-        RecordReader("protein-lines", DOMAIN, (".txt",), read_lines, "one sequence per line"),
-        RecordReader("protein-table", DOMAIN, (".csv", ".tsv"), read_table, "sequence column with optional id / target columns"),
-        RecordReader("protein-hdf5", DOMAIN, (".h5", ".hdf5"), read_hdf5, "a 1-D string dataset of sequences"),
+        RecordReader("fasta", DOMAIN, (".fasta", ".fa", ".faa", ".fas"), read_fasta, "FASTA, streamed; duplicate headers kept apart by index", options={}),
+        RecordReader("protein-lines", DOMAIN, (".txt",), read_lines, "one sequence per line", options={}),
+        RecordReader(
+            "protein-table", DOMAIN, (".csv", ".tsv"), read_table, "sequence column with optional id / target columns",
+            options=TABLE_OPTIONS, model_options=TABLE_MODEL_OPTIONS,
+        ),
+        RecordReader("protein-hdf5", DOMAIN, (".h5", ".hdf5"), read_hdf5, "a 1-D string dataset of sequences", options=HDF5_OPTIONS),
     ]
 
 
@@ -77,6 +91,8 @@ def sciformer_tokenizer(config: ModelConfig) -> ProteinTokenizer | None:
     """The ESM tokenizer (33 tokens, BOS / EOS, windows for long sequences)."""
     if config.domain != DOMAIN:
         return None
+    from .tokenizer import ProteinTokenizer
+
     return ProteinTokenizer(config)
 
 
@@ -85,6 +101,8 @@ def sciformer_embedder(config: ModelConfig) -> EsmEmbedder | None:
     """ESM-2 token embeddings with token-dropout scaling."""
     if config.domain != DOMAIN:
         return None
+    from .embedding import EsmEmbedder
+
     return EsmEmbedder(config)
 
 
@@ -93,15 +111,16 @@ def sciformer_token_mixer(config: ModelConfig, layer: int) -> nn.Module | None:
     """The engine's attention, run window by window for records longer than the model's limit."""
     if config.domain != DOMAIN:
         return None
+    from sciformer.engine.positions import RotaryPositions
+
+    from .attention import WindowedAttention
+
     return WindowedAttention(config, RotaryPositions(config.head_dim) if config.position == "rotary" else None)
 
 
 @sciformer.hookimpl
 def sciformer_weight_importers() -> list[WeightImporter]:
     """ESM-2 from fair-esm `.pt` files and from transformers directories."""
-    from .import_esm import import_fair_esm
-    from .import_hf import import_hf_esm
-
     return [
         WeightImporter("esm", DOMAIN, "fair-esm ESM-2 checkpoint (.pt, with -contact-regression.pt beside it)", import_fair_esm),
         WeightImporter("hf-esm", DOMAIN, "transformers ESM-2 directory (config.json + safetensors or bin)", import_hf_esm),
@@ -133,7 +152,7 @@ def sciformer_models() -> list[ShippedModel]:
             name="esm2-deeploc-small",
             domain=DOMAIN,
             path=HERE / "models" / "esm2-deeploc-small",
-            summary="Small ESM-2-shaped model trained from scratch on DeepLoc: 10-class subcellular localisation.",
+            summary="Small ESM-2-shaped model trained from scratch on DeepLoc: 10-class subcellular localisation. Reads at most 254 residues: longer sequences are truncated (flagged in `truncated`).",
             example=DATA / "deeploc_sample.csv",
             example_options={"data_column": "sequence", "id_column": "id", "target_column": "location"},
         ),
@@ -141,7 +160,7 @@ def sciformer_models() -> list[ShippedModel]:
             name="esm2-ss3-small",
             domain=DOMAIN,
             path=HERE / "models" / "esm2-ss3-small",
-            summary="Small ESM-2-shaped model trained from scratch on NetSurfP-2.0: 3-state secondary structure per residue.",
+            summary="Small ESM-2-shaped model trained from scratch on NetSurfP-2.0: 3-state secondary structure per residue. Windows of 510 residues cover longer sequences.",
             example=DATA / "netsurfp_sample.csv",
             example_options={"data_column": "sequence", "id_column": "id"},
         ),
@@ -151,6 +170,15 @@ def sciformer_models() -> list[ShippedModel]:
 @sciformer.hookimpl
 def sciformer_cli_commands() -> list[click.Command]:
     """`sciformer protein ...`: embed, variants, pll, contacts."""
-    from .cli import protein
+    help = "Protein tools: embeddings, variant effects, pseudo-log-likelihoods, contact maps, per-residue classes."
+    return [LazyCommand("protein", "sciformer_protein.cli:protein", help)]
 
-    return [protein]
+
+@sciformer.hookimpl
+def sciformer_scorer(model: "SciformerModel", options: dict, checkpoint: "Path | None") -> "Scorer | None":
+    """Protein results add `truncated`, whether a record was cut to the model's residue limit."""
+    if model.config.domain != DOMAIN:
+        return None
+    from .scoring import ProteinScorer
+
+    return ProteinScorer(model, options)

@@ -11,11 +11,12 @@ from typing import Iterator
 import click
 import numpy as np
 
-from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
+from sciformer.checkpoint import CheckpointInfo, load_checkpoint, read_checkpoint_info, resolve_model
 from sciformer.cli.main import host_of, parse_options
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import BadRecordError, ConfigError, InputFileError
 from sciformer.plugins import PluginHost
+from sciformer.reader_options import inference_options
 from sciformer.reading import read_records
 from sciformer.records import Record
 
@@ -25,6 +26,7 @@ from .export import write_embeddings
 from .inference import DEFAULT_BATCH_TOKENS, predict_residues
 from .inference import embed as embed_records
 from .likelihood import pseudo_log_likelihood
+from .marginals import require_lm
 from .tokenizer import ProteinTokenizer
 from .variants import METHODS as VARIANT_METHODS
 from .variants import all_substitutions, score_variants
@@ -32,13 +34,18 @@ from .variants import all_substitutions, score_variants
 DOMAIN = "protein"
 
 
-def load_protein_model(name: str, host: PluginHost, device: str = "cpu") -> tuple[SciformerModel, ProteinTokenizer, dict]:
-    """A protein checkpoint (directory or shipped name), its tokenizer and its stored reader options."""
+def load_protein_model(name: str, host: PluginHost, device: str = "cpu") -> tuple[SciformerModel, ProteinTokenizer, CheckpointInfo]:
+    """A protein checkpoint (directory or shipped name), its tokenizer and what its config.json says."""
     directory = resolve_model(name, host)
     info = read_checkpoint_info(directory)
     if info.config.domain != DOMAIN:
         raise ConfigError(f"--model {name!r} is a {info.config.domain!r} model, not a protein model")
-    return load_checkpoint(directory, host, device), host.tokenizer(info.config), dict(info.extra.get("reader_options", {}))
+    return load_checkpoint(directory, host, device), host.tokenizer(info.config), info
+
+
+def reader_options(host: PluginHost, info: CheckpointInfo, input_path: Path | None, options: tuple[str, ...]) -> dict:
+    """The user's reader options for --input, checked against its reader (none without --input)."""
+    return inference_options(host, info, input_path, parse_options(options)) if input_path is not None else {}
 
 
 def input_records(host: PluginHost, input_path: Path | None, sequences: tuple[str, ...], options: dict) -> Iterator[Record]:
@@ -82,8 +89,8 @@ def embed(ctx: click.Context, model: str, input_path: Path | None, sequences: tu
     host = host_of(ctx)
     if output.exists() and not overwrite:
         raise InputFileError(f"output {output} exists; pass --overwrite to replace it")
-    net, tokenizer, stored = load_protein_model(model, host, device)
-    records = input_records(host, input_path, sequences, {**stored, **parse_options(options)})
+    net, tokenizer, info = load_protein_model(model, host, device)
+    records = input_records(host, input_path, sequences, reader_options(host, info, input_path, options))
     attributes = {"model": model, "layer": layer, "long_sequences": tokenizer.long_sequences, "max_residues": tokenizer.max_residues}
     counts = write_embeddings(output, embed_records(net, tokenizer, records, layer, per_residue=per_residue, batch_tokens=batch_tokens), net.config.dim, attributes, per_residue)
     click.echo(f"embedded {counts['scored']}, bad {counts['bad']} -> {output}")
@@ -101,8 +108,8 @@ def embed(ctx: click.Context, model: str, input_path: Path | None, sequences: tu
 def residues(ctx: click.Context, model: str, input_path: Path | None, sequences: tuple[str, ...], options: tuple[str, ...], output: Path | None, batch_tokens: int, device: str) -> None:
     """Per-residue classes of a token-classification model (e.g. secondary structure), one string per record."""
     host = host_of(ctx)
-    net, tokenizer, stored = load_protein_model(model, host, device)
-    records = input_records(host, input_path, sequences, {**stored, **parse_options(options)})
+    net, tokenizer, info = load_protein_model(model, host, device)
+    records = input_records(host, input_path, sequences, reader_options(host, info, input_path, options))
     handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
     try:
         writer = csv.writer(handle)
@@ -186,12 +193,13 @@ def variants(ctx: click.Context, model: str, sequence: str | None, fasta: Path |
 def pll(ctx: click.Context, model: str, input_path: Path | None, sequences: tuple[str, ...], options: tuple[str, ...], output: Path | None, batch_tokens: int, device: str) -> None:
     """Pseudo-log-likelihood and pseudo-perplexity of each sequence."""
     host = host_of(ctx)
-    net, tokenizer, stored = load_protein_model(model, host, device)
+    net, tokenizer, info = load_protein_model(model, host, device)
+    require_lm(net)  # before the header: a model that cannot answer writes nothing
     handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
     try:
         writer = csv.writer(handle)
         writer.writerow(["record_id", "length", "pll", "pseudo_perplexity", "error"])
-        for record in input_records(host, input_path, sequences, {**stored, **parse_options(options)}):
+        for record in input_records(host, input_path, sequences, reader_options(host, info, input_path, options)):
             try:
                 result = pseudo_log_likelihood(net, tokenizer, record, batch_tokens)
                 writer.writerow([record.id, len(result.per_residue), f"{result.pll:.6g}", f"{result.pseudo_perplexity:.6g}", ""])
@@ -215,8 +223,8 @@ def pll(ctx: click.Context, model: str, input_path: Path | None, sequences: tupl
 def contacts(ctx: click.Context, model: str, input_path: Path | None, sequences: tuple[str, ...], options: tuple[str, ...], limit: int, method: str, out: Path, device: str) -> None:
     """Contact maps from attention (symmetrised, APC-corrected, logistic regression) as .npy and .png."""
     host = host_of(ctx)
-    net, tokenizer, stored = load_protein_model(model, host, device)
-    records = list(itertools.islice(input_records(host, input_path, sequences, {**stored, **parse_options(options)}), len(sequences) + limit))
+    net, tokenizer, info = load_protein_model(model, host, device)
+    records = list(itertools.islice(input_records(host, input_path, sequences, reader_options(host, info, input_path, options)), len(sequences) + limit))
     if not records:
         raise click.ClickException("give --sequence or --input")
     out.mkdir(parents=True, exist_ok=True)

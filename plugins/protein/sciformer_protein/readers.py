@@ -12,6 +12,8 @@ short table row, a damaged HDF5 chunk) is yielded with `error` set and the other
   string of 0/1 per residue; residues marked 0 get the `unlabelled` character, default ".").
 - HDF5: `dataset` (default `sequences`, or `sequence`), `id_column` and `target_column` naming
   datasets of the same length.
+Column and dataset names a model brings (`model_columns`) are used where the input has them; a blank
+cell in the model's target column means no target.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import h5py
 import numpy as np
 
 from sciformer.errors import InputFileError
-from sciformer.reading import csv_table, dataset_rows, not_utf8, open_text, readable
+from sciformer.reader_options import DEFAULT_ID_COLUMN
+from sciformer.reading import column_option, csv_table, dataset_rows, not_utf8, open_text, readable
 from sciformer.records import Record
 
 HDF5_CHUNK = 4096  # rows read from an HDF5 dataset at a time
@@ -73,15 +76,17 @@ def read_lines(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
 def read_table(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
     """Rows of a CSV (or TSV) table with a sequence column and optional id, target and label-mask columns."""
     with csv_table(path) as table:
-        data_column = options.get("data_column", "sequence")
-        id_column = options.get("id_column", "id" if "id" in table.columns else None)
-        target_column = options.get("target_column")
-        mask_column = options.get("label_mask_column")
+        data_column = column_option(options, "data_column", table.columns) or "sequence"
+        id_column = column_option(options, "id_column", table.columns, DEFAULT_ID_COLUMN)
+        target_column = column_option(options, "target_column", table.columns)
+        mask_column = column_option(options, "label_mask_column", table.columns) if target_column else None
         unlabelled = str(options.get("unlabelled", "."))
         table.require(data_column, id_column, target_column, mask_column)
         for number, row, problem in table:
             record_id = readable(row[id_column]) if id_column else str(number)
             target = row[target_column] if target_column else None
+            if target is not None and not target.strip() and "target_column" not in options:
+                target = None  # a blank cell of the model's target column: no label
             error = problem
             if mask_column and target is not None and error is None:
                 target, error = _mask_labels(target, row[mask_column], unlabelled)
@@ -108,7 +113,7 @@ def read_hdf5(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
         sequences = handle[name]
         if sequences.ndim != 1 or sequences.dtype.kind not in "OSU":
             raise InputFileError(f"{path}: dataset {name!r} must be a 1-D string dataset, got shape {sequences.shape} and type {sequences.dtype}")
-        extra = {key: options.get(key) for key in ("id_column", "target_column")}
+        extra = {key: column_option(options, key, handle) for key in ("id_column", "target_column")}
         for key, dataset in extra.items():
             if dataset and (dataset not in handle or handle[dataset].shape[:1] != sequences.shape):
                 raise InputFileError(f"{path}: {key} {dataset!r} is not a dataset of {sequences.shape[0]} rows")

@@ -12,7 +12,6 @@ are stitched and mean pooling is taken.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -29,8 +28,6 @@ from sciformer.targets import encode_target
 
 from . import alphabet
 from .windows import kept_window, window_starts
-
-log = logging.getLogger(__name__)
 
 LONG_SEQUENCE_MODES = ("window", "truncate")
 DEFAULT_MAX_RESIDUES = 1022  # ESM-2 was trained on crops of 1022 residues plus BOS and EOS
@@ -51,6 +48,7 @@ class ProteinEncoding:
     windows: int
     length: int  # residues after any truncation
     target: Any = None
+    truncated_from: int | None = None  # the record's residues when `long_sequences: truncate` cut it
 
 
 class ProteinTokenizer(VocabularyTokenizer):
@@ -94,8 +92,9 @@ class ProteinTokenizer(VocabularyTokenizer):
             raise BadRecordError(record.id, "empty sequence")
         residues = alphabet.residue_ids(sequence, record.id)
         labels = self._residue_labels(record, len(residues)) if self.residue_task else None
+        truncated_from = None
         if len(residues) > self.max_residues and self.long_sequences == "truncate":
-            log.debug("record %r: %d residues truncated to %d", record.id, len(residues), self.max_residues)
+            truncated_from = len(residues)
             residues = residues[: self.max_residues]
             labels = labels[: self.max_residues] if labels is not None else None
         length = len(residues)
@@ -114,7 +113,13 @@ class ProteinTokenizer(VocabularyTokenizer):
             target: Any = torch.where(keep_t, labels[index_t.clamp(min=0)], torch.full_like(index_t, IGNORE_INDEX))
         else:
             target = encode_target(record, self.config)
-        return ProteinEncoding(ids_t, index_t, keep_t, len(starts), length, target)
+        return ProteinEncoding(ids_t, index_t, keep_t, len(starts), length, target, truncated_from)
+
+    def warning(self, encoded: ProteinEncoding) -> str | None:
+        """Says that a record was cut to the model's first `max_residues` residues."""
+        if encoded.truncated_from is None:
+            return None
+        return f"truncated: the model saw the first {self.max_residues} of {encoded.truncated_from:,} residues (long_sequences: truncate)"
 
     def _residue_labels(self, record: Record, length: int) -> Tensor | None:
         """(L,) class indices of a per-residue label string; IGNORE_INDEX for unlabelled residues."""
@@ -153,6 +158,7 @@ class ProteinTokenizer(VocabularyTokenizer):
         extras = {
             "residue_index": _pad([e.residue_index for e in encoded], ids.shape[1], -1),
             "keep": _pad([e.keep for e in encoded], ids.shape[1], False),
+            "truncated": torch.tensor([e.truncated_from is not None for e in encoded]),
         }
         if windows > 1:
             extras["slots"] = torch.arange(windows)[None, :] < torch.tensor([e.windows for e in encoded])[:, None]  # (B, W)

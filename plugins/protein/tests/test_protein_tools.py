@@ -130,3 +130,10 @@ def test_cli_embed_variants_pll_contacts(host, imported, tmp_path) -> None:
     contact_map = np.load(maps / "seq-1.npy")
     assert contact_map.shape == (22, 22) and np.allclose(contact_map, contact_map.T, atol=1e-6)
     assert ((contact_map > 0) & (contact_map < 1)).all() and (maps / "seq-1.png").stat().st_size > 0
+
+
+def test_pll_of_a_model_without_a_masked_lm_head_writes_nothing(host, tmp_path) -> None:
+    """The refusal comes before the CSV header, on standard output or in a file."""
+    result = CliRunner().invoke(build_cli(host), ["protein", "pll", "--model", "esm2-deeploc-small", "--sequence", "MKV", "--output", str(tmp_path / "pll.csv")], obj=host)
+    assert result.exit_code == 1 and "needs a masked-LM protein model" in result.stderr
+    assert not (tmp_path / "pll.csv").exists() and result.stdout == ""

@@ -3,25 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
-
-import click
+from typing import TYPE_CHECKING, Sequence
 
 import sciformer
-from sciformer.config import ModelConfig
+from sciformer.cli.lazy import LazyCommand
 from sciformer.domain import DomainSpec, RecordReader, ShippedModel, WeightImporter
-from sciformer.records import ExampleRecords, Record
+from sciformer.lazy import LazyFunction
 
-from .array_readers import read_hdf5, read_npz
-from .image_files import SUFFIXES, read_images
-from .patches import PatchEmbedder
-from .pixel_table import read_pixel_table
-from .prepare import prepare_config
-from .tokenizer import ImageTokenizer
+from .reader_options import IMAGE_OPTIONS, PIXEL_TABLE_OPTIONS, STACK_OPTIONS
+from .suffixes import SUFFIXES
+
+if TYPE_CHECKING:
+    import click
+
+    from sciformer.config import ModelConfig
+    from sciformer.records import ExampleRecords, Record
+
+    from .patches import PatchEmbedder
+    from .tokenizer import ImageTokenizer
 
 DOMAIN = "vision"
 HERE = Path(__file__).parent
 DATA = HERE.parent / "data"
+
+# readers and importers are imported when used, so that listing them imports neither h5py, Pillow nor torch
+read_hdf5 = LazyFunction("sciformer_vision.array_readers:read_hdf5")
+read_npz = LazyFunction("sciformer_vision.array_readers:read_npz")
+read_images = LazyFunction("sciformer_vision.image_files:read_images")
+read_pixel_table = LazyFunction("sciformer_vision.pixel_table:read_pixel_table")
+import_hf_vit = LazyFunction("sciformer_vision.hf_vit:import_hf_vit")
+import_timm_vit = LazyFunction("sciformer_vision.timm_vit:import_timm_vit")
 
 
 @sciformer.hookimpl
@@ -54,10 +65,10 @@ def sciformer_readers(domain: str) -> list[RecordReader] | None:
     if domain != DOMAIN:
         return None
     return [
-        RecordReader("vision-hdf5", DOMAIN, (".h5", ".hdf5"), read_hdf5, "image stack (N,H,W[,C]) or (N,C,H,W); options dataset, layout, target_column, id_column"),
-        RecordReader("vision-npz", DOMAIN, (".npz",), read_npz, "arrays `images` and optional `labels`; same options as HDF5"),
-        RecordReader("vision-images", DOMAIN, (*SUFFIXES, "/"), read_images, "image files, or a folder of them (subfolder = class)"),
-        RecordReader("vision-pixel-table", DOMAIN, (".csv", ".tsv"), read_pixel_table, "one image per row, pixel columns p0..pN (sklearn digits)"),
+        RecordReader("vision-hdf5", DOMAIN, (".h5", ".hdf5"), read_hdf5, "image stack (N,H,W[,C]) or (N,C,H,W)", options=STACK_OPTIONS),
+        RecordReader("vision-npz", DOMAIN, (".npz",), read_npz, "arrays `images` and optional `labels`", options=STACK_OPTIONS),
+        RecordReader("vision-images", DOMAIN, (*SUFFIXES, "/"), read_images, "image files, or a folder of them (subfolder = class)", options=IMAGE_OPTIONS),
+        RecordReader("vision-pixel-table", DOMAIN, (".csv", ".tsv"), read_pixel_table, "one image per row, pixel columns p0..pN (sklearn digits)", options=PIXEL_TABLE_OPTIONS),
     ]
 
 
@@ -66,6 +77,8 @@ def sciformer_prepare_config(config: ModelConfig, records: Sequence[Record]) -> 
     """Learn channels, image size, pixel mean / std and class names from the training images."""
     if config.domain != DOMAIN:
         return None
+    from .prepare import prepare_config
+
     return prepare_config(config, records)
 
 
@@ -74,6 +87,8 @@ def sciformer_tokenizer(config: ModelConfig) -> ImageTokenizer | None:
     """Preprocess images as the configuration says and pad batches to whole patches."""
     if config.domain != DOMAIN:
         return None
+    from .tokenizer import ImageTokenizer
+
     return ImageTokenizer(config)
 
 
@@ -82,6 +97,8 @@ def sciformer_embedder(config: ModelConfig) -> PatchEmbedder | None:
     """Strided-convolution patches, [CLS] and learned positions resampled to each image's grid."""
     if config.domain != DOMAIN:
         return None
+    from .patches import PatchEmbedder
+
     return PatchEmbedder(config)
 
 
@@ -98,9 +115,6 @@ def sciformer_examples(domain: str) -> ExampleRecords | None:
 @sciformer.hookimpl
 def sciformer_weight_importers() -> list[WeightImporter]:
     """`hf-vit` (transformers ViT directories) and `timm-vit` (timm ViT state dicts)."""
-    from .hf_vit import import_hf_vit
-    from .timm_vit import import_timm_vit
-
     return [
         WeightImporter("hf-vit", DOMAIN, "transformers ViTModel / ViTForImageClassification directory (config.json + weights)", import_hf_vit),
         WeightImporter("timm-vit", DOMAIN, "timm VisionTransformer state dict (.safetensors / .pth, or a folder with config.json)", import_timm_vit),
@@ -133,6 +147,5 @@ def sciformer_models() -> list[ShippedModel]:
 @sciformer.hookimpl
 def sciformer_cli_commands() -> list[click.Command]:
     """The `sciformer vision` group: attention maps and rollout over an image."""
-    from .cli import vision
-
-    return [vision]
+    help = "Vision tools: attention maps and attention rollout over images."
+    return [LazyCommand("vision", "sciformer_vision.cli:vision", help)]

@@ -2,7 +2,8 @@
 
 Options: `dataset` (the image array; default `images`, or the only 3-D / 4-D array), `layout`
 (auto, NHWC, NCHW, NHW), `target_column` (an array of labels; default `labels` when present),
-`id_column` (an array of record ids; default the index in the stack). An image in a damaged HDF5
+`id_column` (an array of record ids; default the index in the stack); the model's array names are
+used where the file has them. An image in a damaged HDF5
 chunk, or with an id or label that is not UTF-8, is a bad record; a damaged .npz archive (its arrays
 are stored whole) stops the read.
 """
@@ -18,7 +19,7 @@ import h5py
 import numpy as np
 
 from sciformer.errors import InputFileError
-from sciformer.reading import dataset_rows, not_utf8, readable
+from sciformer.reading import column_option, dataset_rows, not_utf8, readable
 from sciformer.records import Record
 
 from .layout import channels_last, detect_layout, image_problem
@@ -52,8 +53,8 @@ def read_npz(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
 def _stack_records(arrays: Mapping[str, Any], options: Mapping[str, Any], source: str) -> Iterator[Record]:
     images = arrays[_image_name(arrays, options.get("dataset"), source)]
     count = images.shape[0]
-    labels = _column(arrays, options.get("target_column"), DEFAULT_LABELS, count, source)
-    ids = _column(arrays, options.get("id_column"), None, count, source)
+    labels = _column(arrays, column_option(options, "target_column", arrays, DEFAULT_LABELS), count, source)
+    ids = _column(arrays, column_option(options, "id_column", arrays), count, source)
     layout = detect_layout(tuple(images.shape), source, options.get("layout", "auto"))
     if images.dtype.kind not in "uif" and images.dtype != np.bool_:
         raise InputFileError(f"{source}: images must be numbers, got dtype {images.dtype}")
@@ -88,13 +89,12 @@ def _image_name(arrays: Mapping[str, Any], wanted: str | None, source: str) -> s
     return stacks[0]
 
 
-def _column(arrays: Mapping[str, Any], wanted: str | None, default: str | None, count: int, source: str) -> Sequence[Any] | None:
-    """A per-record array (labels or ids) read whole; None when not asked for and not present."""
-    name = wanted or default
-    if name is None or name not in arrays:
-        if wanted:
-            raise InputFileError(f"{source}: no array {wanted!r} (arrays: {sorted(arrays)})")
+def _column(arrays: Mapping[str, Any], name: str | None, count: int, source: str) -> Sequence[Any] | None:
+    """The per-record array `name` (labels or ids) read whole; None when there is none to read."""
+    if name is None:
         return None
+    if name not in arrays:
+        raise InputFileError(f"{source}: no array {name!r} (arrays: {sorted(arrays)})")
     values = np.asarray(arrays[name][()])
     if values.ndim != 1 or values.shape[0] != count:
         raise InputFileError(f"{source}: array {name!r} must hold one value per image ({count}), got shape {values.shape}")

@@ -11,6 +11,7 @@ import numpy as np
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
 from sciformer.cli.main import host_of, parse_options
 from sciformer.errors import BadRecordError, ConfigError
+from sciformer.reader_options import inference_options
 from sciformer.reading import read_records
 
 from .overlay import save_head_grid, save_overlay
@@ -42,7 +43,7 @@ def attention(ctx: click.Context, model: str, input_path: Path, options: tuple[s
     info = read_checkpoint_info(model_dir)
     if info.config.domain != "vision":
         raise ConfigError(f"--model {model!r} is a {info.config.domain!r} model, not a vision model")
-    reader_options = {**info.extra.get("reader_options", {}), **parse_options(options)}
+    reader_options = inference_options(host, info, input_path, parse_options(options))
     records = list(itertools.islice(read_records(host, "vision", input_path, reader_options), limit))
     net = load_checkpoint(model_dir, host)
     tokenizer = host.tokenizer(info.config)
@@ -58,6 +59,9 @@ def attention(ctx: click.Context, model: str, input_path: Path, options: tuple[s
         np.save(out / f"{stem}.attention.npy", found.maps)
         rollout = found.rollout(head_fusion)
         np.save(out / f"{stem}.rollout.npy", rollout)
-        save_overlay(found.pixels, rollout, found.patch_size, out / f"{stem}.rollout.png", f"{record.id}: attention rollout ({head_fusion} over heads)")
-        save_head_grid(found.pixels, found.cls_maps(chosen), found.patch_size, out / f"{stem}.layer{chosen}.png", f"{record.id}: [CLS] attention, layer {chosen}")
+        heading = f"{record.id}: {found.prediction}" if found.prediction else record.id
+        rollout_title = f"{heading}\nattention rollout ({head_fusion} over heads)"
+        save_overlay(found.pixels, rollout, found.patch_size, out / f"{stem}.rollout.png", rollout_title, "rollout weight")
+        heads_title = f"{heading}\n[CLS] attention, layer {chosen}"
+        save_head_grid(found.pixels, found.cls_maps(chosen), found.patch_size, out / f"{stem}.layer{chosen}.png", heads_title)
         click.echo(f"{record.id}: maps {found.maps.shape}, grid {found.grid} -> {out / stem}.*")

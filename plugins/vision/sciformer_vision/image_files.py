@@ -20,8 +20,8 @@ from sciformer.reading import readable
 from sciformer.records import Record
 
 from .layout import image_problem
+from .suffixes import SUFFIXES
 
-SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".gif", ".webp")
 FRAMES = ("first", "channels")
 #: Pillow modes converted before reading pixels (palette, 1-bit and colour-space modes).
 CONVERT = {"1": "L", "P": "RGB", "PA": "RGBA", "CMYK": "RGB", "YCbCr": "RGB", "LAB": "RGB", "HSV": "RGB"}

@@ -2,7 +2,7 @@
 
 Pixel columns are those named `<pixel_prefix><number>` (default prefix `p`: p0, p1, ...), taken in
 numeric order and filled row by row into an image of `image_shape` (default: square). Options:
-`target_column` (default `label` when present), `id_column` (default: the row number from 1),
+`target_column` (default `label` when present), `id_column` (default `id` when present, else the row number from 1),
 `pixel_prefix`, `image_shape` ([H, W] or [H, W, C], channels last). Values are kept as they are
 (float32); the model's preprocessing (`rescale`, `mean`, `std`) scales them. A row with an empty,
 non-numeric, missing or non-UTF-8 cell is a bad record.
@@ -18,7 +18,8 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from sciformer.errors import InputFileError
-from sciformer.reading import csv_table, readable
+from sciformer.reader_options import DEFAULT_ID_COLUMN
+from sciformer.reading import column_option, csv_table, readable
 from sciformer.records import Record
 
 from .layout import image_problem
@@ -31,8 +32,8 @@ def read_pixel_table(path: Path, options: Mapping[str, Any]) -> Iterator[Record]
     with csv_table(path) as table:
         pixels = _pixel_columns(table.columns, options.get("pixel_prefix", "p"), str(path))
         shape = _image_shape(options.get("image_shape"), len(pixels), str(path))
-        target_column = options.get("target_column") or (DEFAULT_TARGET if DEFAULT_TARGET in table.columns else None)
-        id_column = options.get("id_column")
+        target_column = column_option(options, "target_column", table.columns, DEFAULT_TARGET)
+        id_column = column_option(options, "id_column", table.columns, DEFAULT_ID_COLUMN)
         table.require(target_column, id_column, *pixels)
         for number, row, problem in table:
             record_id = readable(row[id_column]) if id_column else str(number)

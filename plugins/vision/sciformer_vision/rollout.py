@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sciformer.config import ModelConfig
 from sciformer.engine.model import SciformerModel
 from sciformer.records import Record
 
@@ -22,13 +23,17 @@ HEAD_FUSIONS = ("mean", "max", "min")
 
 @dataclass(frozen=True)
 class ImageAttention:
-    """Attention of one image: `maps` (layers, heads, T, T) over [CLS] + the patch `grid`; `pixels` (C, H, W) as the model saw them."""
+    """Attention of one image: `maps` (layers, heads, T, T) over [CLS] + the patch `grid`; `pixels` (C, H, W) as the model saw them.
+
+    `prediction` is the model's answer in words ("predicted 7 (p = 0.98)"), None for a model
+    without a classification or regression head."""
 
     record_id: str
     maps: np.ndarray
     grid: tuple[int, int]
     pixels: np.ndarray
     patch_size: int
+    prediction: str | None = None
 
     def cls_maps(self, layer: int) -> np.ndarray:
         """(heads, rows, cols): how much [CLS] attends to each patch, per head, in `layer`."""
@@ -52,7 +57,21 @@ def image_attention(model: SciformerModel, tokenizer: ImageTokenizer, record: Re
         raise ValueError("the model has no attention layers to map")
     maps = torch.stack([a[0] for a in output.attentions]).float().cpu().numpy()  # (L, H, T, T)
     grid = tuple(int(v) for v in batch.extras[GRID][0].tolist())
-    return ImageAttention(record.id, maps, grid, encoding.pixels.numpy(), tokenizer.geometry.patch_size)
+    prediction = None if output.prediction is None else describe_prediction(output.prediction[0].float().cpu(), model.config)
+    return ImageAttention(record.id, maps, grid, encoding.pixels.numpy(), tokenizer.geometry.patch_size, prediction)
+
+
+def describe_prediction(prediction: torch.Tensor, config: ModelConfig) -> str | None:
+    """One image's head output (num_labels,) in words: the most probable class and its probability,
+    or the regressed values; None for other tasks."""
+    if config.task == "sequence-classification":
+        probabilities = prediction.softmax(dim=-1)
+        index = int(probabilities.argmax())
+        name = config.labels[index] if index < len(config.labels) else f"class {index}"
+        return f"predicted {name} (p = {float(probabilities[index]):.2f})"
+    if config.task == "sequence-regression":
+        return "predicted " + ", ".join(f"{float(value):.4g}" for value in prediction.reshape(-1))
+    return None
 
 
 def attention_rollout(maps: np.ndarray, head_fusion: str = "mean") -> np.ndarray:

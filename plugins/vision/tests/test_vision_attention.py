@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
 import torch
 from click.testing import CliRunner
+from matplotlib.text import Text
 from PIL import Image
 
 from sciformer.build import build_model
 from sciformer.checkpoint import save_checkpoint
 from sciformer.cli.main import build_cli
 from sciformer.records import Record
+from sciformer_vision.overlay import head_grid_figure, overlay_figure
 from sciformer_vision.patches import resample_positions
 from sciformer_vision.rollout import attention_rollout, image_attention
 
@@ -60,6 +63,27 @@ def test_attention_command_writes_arrays_and_overlays(tmp_path, make_config, hos
                 assert image.size[0] > 100 and image.size[1] > 100
     wrong = CliRunner().invoke(build_cli(host), ["vision", "attention", "--model", "text-who-ordered", "--input", str(DATA / "png"), "--out", str(out)], obj=host)
     assert wrong.exit_code != 0 and "not a vision model" in wrong.output
+
+
+def test_overlay_titles_name_the_predicted_class_and_fit_the_figure(make_config, host, mnist):
+    """The predicted class (with its probability) is in the title; a long record id wraps instead of being cut."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    torch.manual_seed(0)
+    config = make_config(task="sequence-classification", num_labels=3, labels=["cat", "dog", "bird"])
+    found = image_attention(build_model(config, host).eval(), host.tokenizer(config), Record("digit", mnist[0][0]))
+    assert re.fullmatch(r"predicted (cat|dog|bird) \(p = 0\.\d\d\)", found.prediction)
+    title = f"scans/{'archive_batch_0042_' * 4}t10k_2.png: {found.prediction}\nattention rollout (mean over heads)"
+    overlay = overlay_figure(found.pixels, found.rollout(), found.patch_size, title, "rollout weight")
+    grid = head_grid_figure(found.pixels, found.cls_maps(-1), found.patch_size, title)
+    assert overlay.axes[1].get_ylabel() == "rollout weight"
+    for figure in (overlay, grid):
+        FigureCanvasAgg(figure)
+        figure.draw_without_rendering()
+        assert found.prediction in figure.get_suptitle().replace("\n", " ")
+        heading = next(text for text in figure.findobj(Text) if text.get_text() == figure.get_suptitle())
+        box = heading.get_window_extent()
+        assert 0 <= box.x0 and box.x1 <= figure.bbox.x1 and box.y1 <= figure.bbox.y1
 
 
 def test_positions_resample_like_transformers_and_stay_put_at_training_size():

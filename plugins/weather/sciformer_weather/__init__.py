@@ -3,34 +3,37 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
-
-import click
-from torch import nn
+from typing import TYPE_CHECKING, Sequence
 
 import sciformer
-from sciformer.config import ModelConfig
+from sciformer.cli.lazy import LazyCommand
 from sciformer.domain import DomainSpec, RecordReader, ShippedModel, WeightImporter
-from sciformer.engine.heads import Head
-from sciformer.engine.model import SciformerModel
-from sciformer.records import ExampleRecords, Record
-from sciformer.scoring.scorer import Scorer
+from sciformer.export import ResultExporter
+from sciformer.lazy import LazyFunction
 
-from .afno import AFNOMixer
-from .embedding import PatchEmbedder
-from .examples import example_records
-from .head import TASK, ForecastHead
-from .importer import import_afno
-from .options import DEFAULT_CONFIG, DOMAIN, WeatherOptions
-from .prepare import complete_config
-from .reader import read_field_records
-from .scoring import ForecastScorer
-from .sources import HDF5_SUFFIXES, NETCDF_SUFFIXES, SELECTION_SUFFIXES
-from .tokenizer import FieldTokenizer
+from .options import DEFAULT_CONFIG, DOMAIN, TASK, WeatherOptions
+from .suffixes import HDF5_SUFFIXES, NETCDF_SUFFIXES, SELECTION_SUFFIXES, ZARR_SUFFIXES
+
+if TYPE_CHECKING:
+    import click
+    from torch import nn
+
+    from sciformer.config import ModelConfig
+    from sciformer.engine.heads import Head
+    from sciformer.engine.model import SciformerModel
+    from sciformer.records import ExampleRecords, Record
+    from sciformer.scoring.scorer import Scorer
+
+    from .tokenizer import FieldTokenizer
 
 HERE = Path(__file__).parent
 PLUGIN_ROOT = HERE.parent
 EXAMPLE = PLUGIN_ROOT / "data" / "era5_t2m_uk_48h.h5"
+
+# the reader and importer are imported when used, so that listing them imports neither h5py nor torch
+read_field_records = LazyFunction("sciformer_weather.reader:read_field_records")
+import_afno = LazyFunction("sciformer_weather.importer:import_afno")
+export_netcdf = LazyFunction("sciformer_weather.cf_export:export_netcdf")
 
 
 @sciformer.hookimpl
@@ -52,17 +55,20 @@ def sciformer_examples(domain: str) -> ExampleRecords | None:
     """Hours of ERA5 2 m temperature over the UK, and records the tokenizer must reject."""
     if domain != DOMAIN:
         return None
+    from .examples import example_records
+
     return example_records(EXAMPLE)
 
 
 @sciformer.hookimpl
 def sciformer_readers(domain: str) -> list[RecordReader] | None:
-    """FourCastNet-layout HDF5 (a file, or a folder of one file per period), netCDF, and selection files."""
+    """FourCastNet-layout HDF5 (a file, or a folder of one file per period), netCDF, zarr stores and selection files."""
     if domain != DOMAIN:
         return None
     return [
-        RecordReader("weather-hdf5", DOMAIN, (*HDF5_SUFFIXES, "/"), read_field_records, "dataset `fields` (time, channel, lat, lon); a folder: one file per period"),
-        RecordReader("weather-netcdf", DOMAIN, NETCDF_SUFFIXES, read_field_records, "netCDF3/4 (time, lat, lon) variables as channels (option `variables`)"),
+        RecordReader("weather-hdf5", DOMAIN, (*HDF5_SUFFIXES, "/"), read_field_records, "dataset `fields` (time, channel, lat, lon); a folder: one file per period, or a zarr store when it ends in .zarr"),
+        RecordReader("weather-netcdf", DOMAIN, NETCDF_SUFFIXES, read_field_records, "netCDF3/4 through xarray: (time, lat, lon) variables as channels (option `variables`)"),
+        RecordReader("weather-zarr", DOMAIN, ZARR_SUFFIXES, read_field_records, "zarr store (a folder) through xarray: (time, lat, lon) variables as channels (option `variables`)"),
         RecordReader("weather-selection", DOMAIN, SELECTION_SUFFIXES, read_field_records, "JSON naming a field file and a time window [start, stop)"),
     ]
 
@@ -72,6 +78,8 @@ def sciformer_prepare_config(config: ModelConfig, records: Sequence[Record]) -> 
     """Learn the grid, channels, latitudes, model step and channel statistics from training records."""
     if config.domain != DOMAIN:
         return None
+    from .prepare import complete_config
+
     return complete_config(config, records)
 
 
@@ -80,6 +88,8 @@ def sciformer_tokenizer(config: ModelConfig) -> FieldTokenizer | None:
     """Normalised (C, H, W) fields with their targets."""
     if config.domain != DOMAIN:
         return None
+    from .tokenizer import FieldTokenizer
+
     return FieldTokenizer(config)
 
 
@@ -88,6 +98,8 @@ def sciformer_embedder(config: ModelConfig) -> nn.Module | None:
     """Patch embedding with learned positions."""
     if config.domain != DOMAIN:
         return None
+    from .embedding import PatchEmbedder
+
     return PatchEmbedder(config)
 
 
@@ -96,6 +108,8 @@ def sciformer_token_mixer(config: ModelConfig, layer: int) -> nn.Module | None:
     """AFNO Fourier mixing in every block (unless domain_options.mixer is `attention`)."""
     if config.domain != DOMAIN or WeatherOptions.from_config(config).mixer != "afno":
         return None
+    from .afno import AFNOMixer
+
     return AFNOMixer(config)
 
 
@@ -104,6 +118,8 @@ def sciformer_head(config: ModelConfig, embedder: nn.Module) -> Head | None:
     """The forecasting head (tokens back to fields)."""
     if config.domain != DOMAIN or config.task != TASK:
         return None
+    from .head import ForecastHead
+
     return ForecastHead(config)
 
 
@@ -112,6 +128,8 @@ def sciformer_scorer(model: SciformerModel, options: dict, checkpoint: Path | No
     """Forecasts at each lead (reader option `leads`) and their skill against persistence and climatology."""
     if model.config.domain != DOMAIN or model.config.task != TASK:
         return None
+    from .scoring import ForecastScorer
+
     return ForecastScorer(model, options, checkpoint)
 
 
@@ -119,6 +137,12 @@ def sciformer_scorer(model: SciformerModel, options: dict, checkpoint: Path | No
 def sciformer_weight_importers() -> list[WeightImporter]:
     """FourCastNet / AFNO backbone weights from a local state dict."""
     return [WeightImporter("afno", DOMAIN, "FourCastNet / AFNO state dict (.pt/.tar, optional afno.json beside it)", import_afno)]
+
+
+@sciformer.hookimpl
+def sciformer_result_exporters() -> list[ResultExporter]:
+    """Forecasts and skill of a weather results file as CF netCDF (`sciformer score ... --output x.nc`)."""
+    return [ResultExporter("weather-netcdf", (".nc",), export_netcdf, "CF netCDF of weather forecasts: (time, lead, latitude, longitude) per channel, skill per lead")]
 
 
 @sciformer.hookimpl
@@ -142,6 +166,5 @@ def sciformer_models() -> list[ShippedModel]:
 @sciformer.hookimpl
 def sciformer_cli_commands() -> list[click.Command]:
     """`sciformer weather convert | stats | evaluate | plot`."""
-    from .cli import weather
-
-    return [weather]
+    help = "Weather fields: conversion, statistics, forecast evaluation and maps."
+    return [LazyCommand("weather", "sciformer_weather.cli:weather", help)]

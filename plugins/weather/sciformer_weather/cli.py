@@ -1,4 +1,4 @@
-"""`sciformer weather ...`: convert netCDF to HDF5, channel statistics, forecast evaluation, forecast maps."""
+"""`sciformer weather ...`: convert between field formats, channel statistics, forecast evaluation, forecast maps."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import click
 
 from sciformer.errors import ConfigError, SciformerError
 
-from .stats import CLIMATOLOGY_KINDS, Climatology, compute_climatology, source_stats
+from .stats import CLIMATOLOGY_KINDS, MIN_CLIMATOLOGY_DAYS, Climatology, compute_climatology, source_stats
+from .suffixes import NETCDF_SUFFIXES, ZARR_SUFFIXES
 
 
 class _WeatherGroup(click.Group):
@@ -49,13 +50,14 @@ def weather() -> None:
 @weather.command()
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--variables", help="Comma-separated netCDF variables to become channels (default: every (time, lat, lon) variable).")
+@click.option("--variables", help="Comma-separated netCDF / zarr variables to become channels (default: every (time, lat, lon) variable).")
 @click.option("--period", help="Time indices START:STOP to keep (default: all).")
 @click.option("--attribute", "attributes", multiple=True, metavar="KEY=VALUE", help="File attribute to write (e.g. attribution text).")
 @click.option("--no-compress", is_flag=True, help="Write uncompressed, as FourCastNet's files are.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing OUT.")
 def convert(source: Path, out: Path, variables: str | None, period: str | None, attributes: tuple[str, ...], no_compress: bool, overwrite: bool) -> None:
-    """Convert a netCDF (or HDF5) field file SOURCE into FourCastNet-layout HDF5 OUT."""
+    """Convert a field file SOURCE (netCDF, zarr store or HDF5) into FourCastNet-layout HDF5 OUT, or into CF
+    netCDF / a zarr store when OUT ends in .nc / .zarr."""
     from .convert import write_fields
     from .sources import open_fields
 
@@ -70,7 +72,7 @@ def convert(source: Path, out: Path, variables: str | None, period: str | None, 
 
 @weather.command()
 @click.argument("source", type=click.Path(exists=True, path_type=Path))
-@click.option("--variables", help="netCDF variables (comma-separated).")
+@click.option("--variables", help="netCDF / zarr variables (comma-separated).")
 @click.option("--period", help="Training period as time indices START:STOP (default: all).")
 @click.option("--climatology", "climatology_out", type=click.Path(path_type=Path), help="Also write the period's climatology to this HDF5 file.")
 @click.option("--kind", type=click.Choice(CLIMATOLOGY_KINDS), default="mean", show_default=True, help="Climatology: period mean, or mean per UTC hour of day.")
@@ -88,12 +90,12 @@ def stats(source: Path, variables: str | None, period: str | None, climatology_o
 
 @weather.command("evaluate")
 @click.option("--model", required=True, help="Checkpoint directory or shipped model name.")
-@click.option("--input", "input_path", required=True, type=click.Path(exists=True, path_type=Path), help="Field file (HDF5, netCDF or selection).")
-@click.option("--variables", help="netCDF variables (comma-separated; default: the model's channels).")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, path_type=Path), help="Field file (HDF5, netCDF, zarr store or selection).")
+@click.option("--variables", help="netCDF / zarr variables (comma-separated; default: the model's channels).")
 @click.option("--leads", default="1", show_default=True, help="Comma-separated lead times in time steps of the file.")
 @click.option("--period", help="Evaluation period START:STOP (time indices); forecasts and truths lie inside it.")
-@click.option("--climatology", "climatology_file", type=click.Path(exists=True, path_type=Path), help="Climatology file from `weather stats --climatology`.")
-@click.option("--climatology-period", help="Or compute the climatology from these time indices START:STOP of the input (e.g. the training period).")
+@click.option("--climatology", "climatology_file", type=click.Path(exists=True, path_type=Path), help="Climatology file from `weather stats --climatology` (default: the model folder's climatology.h5).")
+@click.option("--climatology-period", help=f"Or compute the climatology from these time indices START:STOP of the input (e.g. the training period; at least {MIN_CLIMATOLOGY_DAYS:g} days).")
 @click.option("--climatology-kind", type=click.Choice(CLIMATOLOGY_KINDS), default="mean", show_default=True)
 @click.option("--output", type=click.Path(path_type=Path), help="HDF5 file for forecasts, truths and scores.")
 @click.option("--png", type=click.Path(path_type=Path), help="Maps of the first forecast at the longest lead.")
@@ -112,6 +114,7 @@ def evaluate_command(host: object, model: str, input_path: Path, variables: str 
     from .evaluate import evaluate
     from .plots import maps_from_results
     from .rollout import Forecaster
+    from .scoring import CLIMATOLOGY_FILE
     from .sources import open_fields
 
     host = host if isinstance(host, PluginHost) else PluginHost()
@@ -121,23 +124,27 @@ def evaluate_command(host: object, model: str, input_path: Path, variables: str 
         raise click.BadParameter(f"--leads expects comma-separated integers, got {leads!r}") from None
     if png is not None and output is None:
         raise click.BadParameter("--png draws from the evaluation file: give --output too")
-    net = load_checkpoint(resolve_model(model, host), host, device)
-    forecaster = Forecaster(net, device=device, dtype=dtype)
-    options = _options(variables or ",".join(forecaster.options.channels)) if input_path.suffix.lower() in (".nc", ".nc4", ".cdf", ".netcdf") else {}
+    folder = resolve_model(model, host)
+    forecaster = Forecaster(load_checkpoint(folder, host, device), device=device, dtype=dtype)
+    options = _options(variables or ",".join(forecaster.options.channels)) if input_path.suffix.lower() in (*NETCDF_SUFFIXES, *ZARR_SUFFIXES) else {}
     start, stop = _period(period)
+    climatology_file = climatology_file or (folder / CLIMATOLOGY_FILE if climatology_period is None else None)
+    if climatology_file is not None and not climatology_file.is_file():
+        raise ConfigError(f"{folder} holds no {CLIMATOLOGY_FILE}: give --climatology FILE or --climatology-period START:STOP (ACC and the climatology baseline need one)")
     with open_fields(input_path, options) as fields:
         if climatology_file is not None:
             climatology = Climatology.load(climatology_file)
-        elif climatology_period is not None:
-            climatology = compute_climatology(fields, *_period(climatology_period), climatology_kind)
         else:
-            raise ConfigError("give --climatology FILE or --climatology-period START:STOP (ACC and the climatology baseline need one)")
+            climatology = compute_climatology(fields, *_period(climatology_period), climatology_kind)
         result = evaluate(forecaster, fields, lead_steps, climatology, start=start, stop=stop, output=output, batch_size=batch_size, overwrite=overwrite)
     if png is not None and result.output is not None:
         maps_from_results(result.output, png)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
+    origin = str(climatology_file) if climatology_file is not None else f"time indices {climatology_period} of the input"
+    span = f", {climatology.days:g} days" if climatology.days is not None else ""
+    click.echo(f"climatology: {origin} ({climatology.kind}{span})")
     click.echo(f"{result.samples} initial times ({result.skipped} skipped); RMSE / ACC per lead (time steps) and channel:")
     click.echo(f"{'lead':>5} {'channel':<10} {'model':>16} {'persistence':>16} {'climatology':>16}")
     for row in result.rows():

@@ -73,7 +73,8 @@ def evaluate(
     """Forecast from every initial time t in [start, stop - max(leads)) of `source` and score at each lead.
 
     Leads are in time steps of the file and must be multiples of the model step. The truth of every
-    forecast lies inside [start, stop). With `output`, forecasts and truths are written to HDF5.
+    forecast lies inside [start, stop). The climatology must span at least MIN_CLIMATOLOGY_DAYS days
+    (when it knows its span). With `output`, forecasts and truths are written to HDF5.
     """
     options = forecaster.options
     if source.grid.channels != options.channels or source.grid.shape != options.grid:
@@ -83,6 +84,7 @@ def evaluate(
         )
     if climatology.channels != options.channels or climatology.fields.shape[-2:] != options.grid:
         raise ConfigError(f"the climatology (channels {list(climatology.channels)}, grid {climatology.fields.shape[-2:]}) does not match the model")
+    climatology.check_days("weather evaluate")
     leads = sorted({int(lead) for lead in leads})
     steps = forecaster.steps_for(leads)
     stop = len(source) if stop is None else stop
@@ -137,6 +139,16 @@ def evaluate(
     return result
 
 
+def _lead_hours(times: Sequence[int] | None, leads: Sequence[int]) -> list[float] | None:
+    """Leads (time steps of the input) in hours, when the input's time stamps are evenly spaced."""
+    if times is None or len(times) < 2:
+        return None
+    spacing = np.diff(np.asarray(times, dtype=np.int64))
+    if not (spacing == spacing[0]).all():
+        return None
+    return [lead * float(spacing[0]) / 3600.0 for lead in leads]
+
+
 class _ForecastWriter:
     """`forecast` and `truth` (N, L, C, H, W) in physical units, `init_index`, `init_time`, `lead`, and the
     scores as (L, C) datasets `rmse_<forecaster>` / `acc_<forecaster>`; renamed into place when complete."""
@@ -147,9 +159,14 @@ class _ForecastWriter:
         self.file = h5py.File(self.partial, "w")
         self.source = source
         shape = (len(leads), len(channels), *source.grid.shape)
+        hours = _lead_hours(source.grid.times, leads)
         for name in ("forecast", "truth"):
             data = self.file.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=np.float32, chunks=(1, *shape))
             data.attrs["channels"] = list(channels)
+            if hours is not None:  # as in `sciformer score` files, for maps and readers of the file
+                data.attrs["lead_hours"] = hours
+            if source.grid.units is not None:
+                data.attrs["channel_units"] = list(source.grid.units)
         self.file.create_dataset("init_index", shape=(0,), maxshape=(None,), dtype=np.int64)
         self.file.create_dataset("init_time", shape=(0,), maxshape=(None,), dtype=STRING)
         self.file.create_dataset("lead", data=np.asarray(leads, dtype=np.int64))

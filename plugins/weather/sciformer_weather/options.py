@@ -14,6 +14,7 @@ from sciformer.config import ModelConfig
 from sciformer.errors import ConfigError
 
 DOMAIN = "weather"
+TASK = "forecast"  # the one task weather models learn: the field `lead` steps later
 PAD_MODES = ("constant", "reflect", "replicate", "circular")  # torch.nn.functional.pad modes
 NAN_POLICIES = ("bad", "fill")  # "bad": a record with NaN / inf is rejected; "fill": see tokenizer.py
 MIXERS = ("afno", "attention")
@@ -30,7 +31,7 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "final_norm": False,
     "activation": "gelu",
     "position": "learned",
-    "task": "forecast",
+    "task": TASK,
     "domain_options": {"patch": 4, "num_blocks": 8},
 }
 
@@ -64,6 +65,7 @@ class WeatherOptions:
     time_features: bool = False  # add sin / cos of the input's UTC hour of day as two input channels
     step_hours: float | None = None  # hours one model step advances (needed by time_features in rollouts)
     input_noise: float = 0.0  # std of Gaussian noise added to normalised input fields while training (rollout stability)
+    units: tuple[str, ...] | None = None  # each channel's units (CF, e.g. "K"), when the training data gave them
 
     def __post_init__(self) -> None:
         channels = len(self.channels)
@@ -73,6 +75,8 @@ class WeatherOptions:
             raise ConfigError(f"domain_options.grid must be [lat, lon] sizes, got {list(self.grid)}")
         if len(self.patch) != 2 or min(self.patch) < 1:
             raise ConfigError(f"domain_options.patch must be a positive size or [h, w], got {list(self.patch)}")
+        if self.units is not None and len(self.units) != channels:
+            raise ConfigError(f"domain_options.units needs one value per channel ({channels}), got {list(self.units)}")
         if len(self.mean) != channels or len(self.std) != channels:
             raise ConfigError(f"domain_options.mean and std need one value per channel ({channels}), got {len(self.mean)} and {len(self.std)}")
         if any(not math.isfinite(s) or s <= 0 for s in self.std) or any(not math.isfinite(m) for m in self.mean):
@@ -157,6 +161,7 @@ class WeatherOptions:
             time_features=bool(options.get("time_features", False)),
             step_hours=None if options.get("step_hours") is None else float(options["step_hours"]),
             input_noise=float(options.get("input_noise", 0.0)),
+            units=tuple(str(u) for u in options["units"]) if options.get("units") else None,
         )
         if options_out.mixer == "afno" and config.dim % options_out.num_blocks:
             raise ConfigError(f"model.dim ({config.dim}) must be divisible by domain_options.num_blocks ({options_out.num_blocks})")
@@ -169,7 +174,7 @@ KNOWN_OPTIONS = frozenset(
     {
         "channels", "grid", "patch", "mean", "std", "latitudes", "longitudes", "step", "num_blocks", "sparsity_threshold",
         "hard_thresholding_fraction", "hidden_size_factor", "pad_mode", "nan_policy", "mixer", "weighted_loss", "residual",
-        "time_features", "step_hours", "input_noise",
+        "time_features", "step_hours", "input_noise", "units",
     }
 )  # fmt: skip
 

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import h5py
 import numpy as np
 
 from sciformer.errors import ConfigError, InputFileError
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def save_maps(forecast: np.ndarray, truth: np.ndarray, path: Path, title: str, latitudes: Sequence[float] | None = None, longitudes: Sequence[float] | None = None) -> Path:
-    """Write forecast, truth (shared colour scale) and forecast - truth (centred at 0) maps of (H, W) fields."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+def maps_figure(
+    forecast: np.ndarray,
+    truth: np.ndarray,
+    title: str,
+    latitudes: Sequence[float] | None = None,
+    longitudes: Sequence[float] | None = None,
+    *,
+    name: str = "field",
+    units: str | None = None,
+) -> Figure:
+    """Forecast, truth (shared colour scale) and forecast - truth (centred at 0) maps of (H, W) fields of
+    channel `name`; the colour bars carry `units` when known."""
+    from matplotlib.figure import Figure
 
     error = forecast - truth
     low, high = np.nanmin([forecast.min(), truth.min()]), np.nanmax([forecast.max(), truth.max()])
@@ -25,29 +35,45 @@ def save_maps(forecast: np.ndarray, truth: np.ndarray, path: Path, title: str, l
     if latitudes is not None and longitudes is not None:
         extent = (min(longitudes), max(longitudes), min(latitudes), max(latitudes))
     origin = "upper" if latitudes is None or latitudes[0] > latitudes[-1] else "lower"
-    figure, axes = plt.subplots(1, 3, figsize=(13, 3.8), constrained_layout=True)
-    panels = (("forecast", forecast, "viridis", low, high), ("truth", truth, "viridis", low, high), ("forecast - truth", error, "RdBu_r", -bound, bound))
-    for axis, (name, values, cmap, vmin, vmax) in zip(axes, panels):
+    figure = Figure(figsize=(13, 3.8), layout="constrained")
+    axes = figure.subplots(1, 3)
+    unit = f" ({units})" if units else ""
+    panels = (
+        ("forecast", forecast, "viridis", low, high, f"{name}{unit}"),
+        ("truth", truth, "viridis", low, high, f"{name}{unit}"),
+        ("forecast - truth", error, "RdBu_r", -bound, bound, f"error{unit}"),
+    )
+    for axis, (panel, values, cmap, vmin, vmax, label) in zip(axes, panels):
         image = axis.imshow(values, cmap=cmap, vmin=vmin, vmax=vmax, extent=extent, origin=origin, aspect="auto")
-        axis.set_title(name)
+        axis.set_title(panel)
         if extent is not None:
-            axis.set_xlabel("longitude")
-            axis.set_ylabel("latitude")
-        figure.colorbar(image, ax=axis, shrink=0.85)
+            axis.set_xlabel("longitude (degrees east)")
+            axis.set_ylabel("latitude (degrees north)")
+        figure.colorbar(image, ax=axis, shrink=0.85, label=label)
     figure.suptitle(title)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    return path
+    return figure
 
 
-def maps_from_results(results: Path, out: Path, *, row: int = 0, record: str | None = None, lead: int | None = None, channel: str | None = None) -> Path:
-    """A PNG of one forecast, its truth and their difference, from an evaluation file of `sciformer weather
+def maps_from_results(
+    results: Path, out: Path, *, row: int = 0, record: str | None = None, lead: int | None = None, channel: str | None = None
+) -> Path:
+    """Write `results_figure` as the PNG `out`."""
+    figure = results_figure(results, row=row, record=record, lead=lead, channel=channel)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(out, dpi=110)
+    return out
+
+
+def results_figure(
+    results: Path, *, row: int = 0, record: str | None = None, lead: int | None = None, channel: str | None = None
+) -> Figure:
+    """Maps of one forecast, its truth and their difference, from an evaluation file of `sciformer weather
     evaluate` or a results file of `sciformer score` written with `--option leads=... --outputs forecast,truth`.
 
     `row` is the file's row (an initial time); in a score file `record` picks a record by id instead.
-    `lead` defaults to the longest in the file, `channel` to the first.
+    `lead` (in time steps of the input) defaults to the longest in the file, `channel` to the first. The
+    title gives the lead in hours and the colour bars the channel's units when the file records them.
     """
     try:
         handle = h5py.File(results, "r")
@@ -77,13 +103,22 @@ def maps_from_results(results: Path, out: Path, *, row: int = 0, record: str | N
             raise ConfigError(f"channel {channel!r} is not in {results} (channels: {channels})")
         i, c = leads.index(lead), channels.index(channel)
         forecast, truth = handle["forecast"][row, i, c], handle["truth"][row, i, c]
+        hours = handle["forecast"].attrs.get("lead_hours")
+        units = handle["forecast"].attrs.get("channel_units")
         coordinates = handle["forecast"].attrs if "record_id" in handle else {}
         lat = handle["latitude"][:] if "latitude" in handle else coordinates.get("latitudes")
         lon = handle["longitude"][:] if "longitude" in handle else coordinates.get("longitudes")
     if not np.isfinite(truth).any():
         raise ConfigError(f"the forecast from {start} has no truth at lead {lead} (it lies beyond the scored file)")
-    title = f"{channel}: forecast from {start}, lead {lead} step(s); RMSE (unweighted) {np.sqrt(np.nanmean((forecast - truth) ** 2)):.3g}"
-    return save_maps(forecast, truth, out, title, lat, lon)
+    unit = _text(units[c]) if units is not None else ""
+    when = f"lead {float(hours[i]):g} h" if hours is not None else f"lead {lead} step(s) (hours unknown)"
+    rmse = np.sqrt(np.nanmean((forecast - truth) ** 2))
+    title = f"{channel}: forecast from {start}, {when}; RMSE (unweighted) {rmse:.3g}{' ' + unit if unit else ''}"
+    return maps_figure(forecast, truth, title, lat, lon, name=channel, units=unit or None)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _check_row(row: int, count: int) -> None:

@@ -18,8 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def complete_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig:
-    """Fill in what the records say and the configuration does not: channels, grid, latitudes, longitudes,
-    model step (the records' lead) and per-channel mean / std of the input fields. Given values are kept."""
+    """Fill in what the records say and the configuration does not: channels, their units, grid, latitudes,
+    longitudes, model step (the records' lead) and per-channel mean / std of the input fields. Given values
+    are kept."""
     usable = [r for r in records if not r.error and r.data is not None]
     if not usable:
         raise ConfigError("no usable weather records to learn the grid and normalisation statistics from")
@@ -29,6 +30,8 @@ def complete_config(config: ModelConfig, records: Sequence[Record]) -> ModelConf
         grid = first.data.grid
         options.setdefault("channels", list(grid.channels))
         options.setdefault("grid", list(grid.shape))
+        if grid.units is not None:
+            options.setdefault("units", list(grid.units))
         if grid.latitudes is not None:
             options.setdefault("latitudes", list(grid.latitudes))
         if grid.longitudes is not None:

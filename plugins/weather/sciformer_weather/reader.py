@@ -1,8 +1,8 @@
 """Records of the weather domain: one time index of a field file, input at t and target at t + lead.
 
 Records hold lazy `FieldRef`s, so reading a year of global fields costs nothing until a tokenizer
-loads a record. A folder is read as one file per period (FourCastNet stores one HDF5 file per year);
-pairs never cross from one file into the next.
+loads a record. A folder ending in `.zarr` is a zarr store; any other folder is read as one file (or
+store) per period (FourCastNet stores one HDF5 file per year); pairs never cross from one into the next.
 
 For scoring, the option `leads` (e.g. `1,6,24`) yields every time index instead, each with the truths
 at those leads (`LeadTruths`; None where a lead falls beyond the file or its time window), so a
@@ -19,7 +19,8 @@ from typing import Any, Iterator, Mapping
 from sciformer.errors import ConfigError, InputFileError
 from sciformer.records import Record
 
-from .sources import HDF5_SUFFIXES, NETCDF_SUFFIXES, FieldRef, open_source, source_spec
+from .sources import FieldRef, open_source, source_spec
+from .suffixes import HDF5_SUFFIXES, NETCDF_SUFFIXES, ZARR_SUFFIXES
 
 log = logging.getLogger(__name__)
 
@@ -64,17 +65,17 @@ def read_field_records(path: Path, options: Mapping[str, Any]) -> Iterator[Recor
     """Records of a field file or a folder of them.
 
     Options: `lead` (default 1), `leads` (scoring: every time index, with the truths at these leads;
-    `lead` is then ignored), `dataset` (HDF5, default `fields`), `variables` (netCDF, default all
+    `lead` is then ignored), `dataset` (HDF5, default `fields`), `variables` (netCDF and zarr, default all
     (time, lat, lon) variables), `start` / `stop` (time window of each file). Record ids are the input's
     time (`2019-03-01T00:00`) when the file has time stamps, else its time index; in a folder they are
     prefixed with the file's stem.
     """
     lead = lead_option(options)
     leads = leads_option(options)
-    if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (*HDF5_SUFFIXES, *NETCDF_SUFFIXES))
+    if path.is_dir() and path.suffix.lower() not in ZARR_SUFFIXES:
+        files = sorted(p for p in path.iterdir() if p.suffix.lower() in (*HDF5_SUFFIXES, *NETCDF_SUFFIXES, *ZARR_SUFFIXES))
         if not files:
-            raise InputFileError(f"{path}: folder holds no HDF5 or netCDF field files")
+            raise InputFileError(f"{path}: folder holds no HDF5 or netCDF field files or zarr stores")
         for file in files:
             yield from _file_records(file, options, lead, leads, prefix=f"{file.stem}/")
         return

@@ -3,6 +3,7 @@ latitude-weighted RMSE and ACC per record, lead and channel next to persistence 
 
 Per record (N rows), leads in time steps of the file (reader option `leads`, default one model step):
 
+    init_time           ()            the input's time, seconds since 1970-01-01 UTC (NaN when unknown)
     forecast            (L, C, H, W)  physical units; lead 1 step is the model's own prediction, later
                                       leads are rollouts from it
     truth               (L, C, H, W)  the file's field at each lead, NaN beyond the file (not by default)
@@ -46,11 +47,13 @@ log = logging.getLogger(__name__)
 
 CLIMATOLOGY_FILE = "climatology.h5"  # a checkpoint folder's climatology, used when no `climatology` option is given
 SKILL_GROUP = "skill"
+TIME_UNITS = "seconds since 1970-01-01 00:00:00"
 
 
 def find_climatology(options: Mapping[str, Any], checkpoint: Path | None, weather: WeatherOptions) -> Climatology | None:
     """The climatology of reader option `climatology` (a file of `sciformer weather stats --climatology`),
-    else the checkpoint folder's `climatology.h5`, else None; it must match the model's channels and grid."""
+    else the checkpoint folder's `climatology.h5`, else None; it must match the model's channels and grid
+    and span at least MIN_CLIMATOLOGY_DAYS days (when it knows its span)."""
     if options.get("climatology"):
         path = Path(str(options["climatology"])).expanduser()
         if not path.is_file():
@@ -60,6 +63,7 @@ def find_climatology(options: Mapping[str, Any], checkpoint: Path | None, weathe
     else:
         return None
     climatology = Climatology.load(path)
+    climatology.check_days(str(path))
     if climatology.channels != weather.channels or tuple(climatology.fields.shape[-2:]) != weather.grid:
         raise ConfigError(
             f"{path}: the climatology (channels {list(climatology.channels)}, grid {list(climatology.fields.shape[-2:])}) does not match "
@@ -126,14 +130,17 @@ class ForecastScorer(Scorer):
         return attributes
 
     def columns(self) -> dict[str, ScoreColumn]:
-        """The engine's `embedding` and `token_embeddings`, `forecast`, and with truths `truth` and skill."""
+        """The engine's `embedding` and `token_embeddings`, `init_time`, `forecast`, and with truths `truth` and skill."""
         columns = {name: column for name, column in super().columns().items() if name in ENGINE_COLUMNS}
         fields = (len(self.leads), len(self.weather.channels), *self.weather.grid)
         lead = self._lead_attributes()
         coordinates = {name: self.model.config.domain_options[name] for name in ("latitudes", "longitudes") if self.model.config.domain_options.get(name)}
+        if self.weather.units is not None:
+            coordinates["channel_units"] = list(self.weather.units)
+        columns["init_time"] = ScoreColumn((), dtype="float64", attributes={"units": TIME_UNITS, "what": "the input's (initial) time; NaN when unknown"})
         columns["forecast"] = ScoreColumn(fields, attributes={**lead, **coordinates, "layout": "(lead, channel, lat, lon)", "units": "physical (de-normalised)"})
         if self.with_truth:
-            columns["truth"] = ScoreColumn(fields, attributes={**lead, "layout": "(lead, channel, lat, lon)", "units": "physical; NaN beyond the file"}, default=False)
+            columns["truth"] = ScoreColumn(fields, attributes={**lead, **coordinates, "layout": "(lead, channel, lat, lon)", "units": "physical; NaN beyond the file"}, default=False)
         for name in self.skill_names:
             what = "latitude-weighted RMSE (physical units)" if name.startswith("rmse") else "latitude-weighted anomaly correlation"
             columns[name] = ScoreColumn((len(self.leads), len(self.weather.channels)), attributes={**lead, "layout": "(lead, channel)", "metric": what})
@@ -142,6 +149,8 @@ class ForecastScorer(Scorer):
     def values(self, outputs: Sequence[str], result: ModelOutput, batch: TokenBatch) -> dict[str, Any]:
         """Engine columns, forecasts (B, L, C, H, W), truths and skill (B, L, C) of one batch."""
         out = super().values([name for name in outputs if name in ENGINE_COLUMNS], result, batch)
+        if "init_time" in outputs:
+            out["init_time"] = batch.extras["init_time"].cpu().numpy()
         skill = [name for name in outputs if name in self.skill_names]
         if not ({"forecast", "truth"} & set(outputs) or skill):
             return out

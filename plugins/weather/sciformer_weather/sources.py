@@ -1,9 +1,11 @@
-"""Field sources: a (time, channel, lat, lon) array read lazily from HDF5 or netCDF, over a time window.
+"""Field sources: a (time, channel, lat, lon) array read lazily from HDF5, netCDF or zarr, over a time window.
 
 HDF5 files follow FourCastNet's layout: one dataset `fields` of shape (time, channel, lat, lon), float.
-Channel names come from the dataset's `channels` attribute (or a `channels` dataset), coordinates from
-`latitude` / `longitude` (or `lat` / `lon`) datasets and time stamps from a `time` dataset (CF units,
-seconds since 1970 when it has none). netCDF files hold one (time, lat, lon) variable per channel.
+Channel names come from the dataset's `channels` attribute (or a `channels` dataset), their units from
+its optional `units` attribute (one per channel), coordinates from `latitude` / `longitude` (or `lat` /
+`lon`) datasets and time stamps from a `time` dataset (CF units, seconds since 1970 when it has none).
+netCDF files and zarr stores (folders ending in `.zarr`) hold one (time, lat, lon) variable per channel
+and are read through xarray (`xarray_fields.py`).
 
 A `SourceSpec` says how to open a source (it is small and picklable, so records can carry it into
 worker processes); `open_source(spec)` opens it. A selection file (`.json`) names a source and a time
@@ -25,14 +27,12 @@ import numpy as np
 
 from sciformer.errors import InputFileError
 
-from .grid import GridInfo
-from .netcdf import CHUNK_CACHE_BYTES, LATITUDE_NAMES, LONGITUDE_NAMES, NetcdfFile, cf_seconds
+from .grid import LATITUDE_NAMES, LONGITUDE_NAMES, GridInfo, cf_seconds
+from .suffixes import HDF5_SUFFIXES, NETCDF_SUFFIXES, SELECTION_SUFFIXES, ZARR_SUFFIXES
 
-HDF5_SUFFIXES = (".h5", ".hdf5")
-NETCDF_SUFFIXES = (".nc", ".nc4", ".cdf", ".netcdf")
-SELECTION_SUFFIXES = (".json",)
 DEFAULT_DATASET = "fields"
 SELECTION_KEYS = ("source", "variables", "dataset", "start", "stop")
+CHUNK_CACHE_BYTES = 64 << 20  # HDF5 chunk cache per dataset: netCDF chunks often span many time steps
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class SourceSpec:
     """How to open one source: a file, its format, which dataset / variables, and a time window [start, stop)."""
 
     path: str
-    kind: str  # "hdf5" or "netcdf"
+    kind: str  # "hdf5", "netcdf" or "zarr"
     dataset: str = DEFAULT_DATASET
     variables: tuple[str, ...] = ()
     start: int = 0
@@ -128,7 +128,10 @@ class Hdf5Fields(FieldSource):
                 raise InputFileError(f"{self.spec.path}: time has shape {raw.shape}, expected ({total},)")
             units = _text(raw.attrs.get("units", "seconds since 1970-01-01"))
             times = tuple(int(t) for t in cf_seconds(raw[:], units, f"{self.spec.path}:time"))
-        return GridInfo(channels, (rows, cols), lat, lon, times)
+        channel_units = self.fields.attrs.get("units")
+        if channel_units is not None and len(channel_units) != count:
+            raise InputFileError(f"{self.spec.path}: {len(channel_units)} channel units for {count} channels")
+        return GridInfo(channels, (rows, cols), lat, lon, times, None if channel_units is None else tuple(_text(u) for u in channel_units))
 
     def _coordinate(self, names: tuple[str, ...], size: int) -> tuple[float, ...] | None:
         for name in names:
@@ -147,65 +150,23 @@ class Hdf5Fields(FieldSource):
         self.file.close()
 
 
-class NetcdfFields(FieldSource):
-    """Variables of a netCDF file, each a (time, lat, lon) channel."""
-
-    def __init__(self, spec: SourceSpec) -> None:
-        self.spec = spec
-        self.file = NetcdfFile(Path(spec.path))
-        try:
-            variables = spec.variables or self._field_variables()
-            if not variables:
-                raise InputFileError(f"{spec.path}: no (time, lat, lon) variable found; name them with the `variables` option")
-            shapes = {name: self.file.shape(name) for name in variables}
-            bad = {name: shape for name, shape in shapes.items() if len(shape) != 3}
-            if bad:
-                raise InputFileError(f"{spec.path}: variables must be (time, lat, lon); got {bad}")
-            if len(set(shapes.values())) != 1:
-                raise InputFileError(f"{spec.path}: variables {list(variables)} have different shapes {shapes}")
-            self.variables = tuple(variables)
-            total, rows, cols = shapes[self.variables[0]]
-            lat = self.file.coordinate(LATITUDE_NAMES)
-            lon = self.file.coordinate(LONGITUDE_NAMES)
-            times = self.file.times()
-            grid = GridInfo(
-                self.variables,
-                (rows, cols),
-                tuple(lat.tolist()) if lat is not None and lat.shape == (rows,) else None,
-                tuple(lon.tolist()) if lon is not None and lon.shape == (cols,) else None,
-                tuple(int(t) for t in times) if times is not None and times.shape == (total,) else None,
-            )
-            super().__init__(replace(spec, variables=self.variables), grid, total)
-        except BaseException:
-            self.file.close()
-            raise
-
-    def _field_variables(self) -> tuple[str, ...]:
-        """Every 3-D variable that is not a coordinate, in file order."""
-        skip = {*LATITUDE_NAMES, *LONGITUDE_NAMES, "time", "valid_time"}
-        return tuple(n for n in self.file.names() if n not in skip and len(self.file.shape(n)) == 3)
-
-    def _read(self, start: int, stop: int) -> np.ndarray:
-        return np.stack([self.file.read(name, slice(start, stop)) for name in self.variables], axis=1).astype(np.float32)
-
-    def close(self) -> None:
-        """Release the file."""
-        self.file.close()
-
-
 def open_source(spec: SourceSpec) -> FieldSource:
     """Open a source described by `spec`."""
-    if not Path(spec.path).is_file():
-        raise InputFileError(f"field file not found: {spec.path}")
+    exists = Path(spec.path).is_dir() if spec.kind == "zarr" else Path(spec.path).is_file()
+    if not exists:
+        raise InputFileError(f"field {'store' if spec.kind == 'zarr' else 'file'} not found: {spec.path}")
     if spec.kind == "hdf5":
         return Hdf5Fields(spec)
-    if spec.kind == "netcdf":
-        return NetcdfFields(spec)
+    if spec.kind in ("netcdf", "zarr"):
+        from .xarray_fields import XarrayFields  # imported when first needed: xarray takes a second to import
+
+        return XarrayFields(spec)
     raise InputFileError(f"{spec.path}: unknown source kind {spec.kind!r}")
 
 
 def source_spec(path: str | Path, options: Mapping[str, Any] | None = None) -> SourceSpec:
-    """The spec of a file by its suffix: HDF5, netCDF or a selection file; options `dataset`, `variables`, `start`, `stop`."""
+    """The spec of a file by its suffix: HDF5, netCDF, a zarr store or a selection file; options `dataset`,
+    `variables`, `start`, `stop`."""
     path = Path(path)
     options = dict(options or {})
     suffix = path.suffix.lower()
@@ -219,7 +180,9 @@ def source_spec(path: str | Path, options: Mapping[str, Any] | None = None) -> S
         return SourceSpec(str(path), "hdf5", dataset=options.get("dataset") or DEFAULT_DATASET, **window)
     if suffix in NETCDF_SUFFIXES:
         return SourceSpec(str(path), "netcdf", variables=tuple(variables), **window)
-    accepted = [*HDF5_SUFFIXES, *NETCDF_SUFFIXES, *SELECTION_SUFFIXES]
+    if suffix in ZARR_SUFFIXES:
+        return SourceSpec(str(path), "zarr", variables=tuple(variables), **window)
+    accepted = [*HDF5_SUFFIXES, *NETCDF_SUFFIXES, *ZARR_SUFFIXES, *SELECTION_SUFFIXES]
     raise InputFileError(f"{path}: unknown field file type {suffix or '(none)'} (accepted: {accepted})")
 
 
@@ -249,7 +212,7 @@ def read_selection(path: Path, options: Mapping[str, Any] | None = None) -> Sour
 
 
 def open_fields(path: str | Path, options: Mapping[str, Any] | None = None) -> FieldSource:
-    """Open a field file (HDF5, netCDF or selection) with reader options."""
+    """Open a field file (HDF5, netCDF, zarr store or selection) with reader options."""
     return open_source(source_spec(path, options))
 
 

@@ -20,6 +20,9 @@ from .sources import FieldRef, FieldSource, open_source
 
 CHUNK = 64  # time steps read at once
 CLIMATOLOGY_KINDS = ("mean", "hour")
+# An anomaly correlation needs a climatology that is not the scored period's own weather: the mean of
+# a few days per hour is close to the truth itself, and every ACC degenerates (to 0 or -1).
+MIN_CLIMATOLOGY_DAYS = 7.0
 
 
 @dataclass(frozen=True)
@@ -112,11 +115,13 @@ def input_fields(records: Iterable[Record]) -> Iterator[np.ndarray]:
 @dataclass(frozen=True)
 class Climatology:
     """The expected field at a time: the period mean (`mean`, fields (1, C, H, W)) or the mean per UTC
-    hour of day (`hour`, fields (24, C, H, W)), the reference of anomaly correlation and a baseline."""
+    hour of day (`hour`, fields (24, C, H, W)), the reference of anomaly correlation and a baseline.
+    `days` is the length of the period it averages, None when unknown."""
 
     kind: str
     fields: np.ndarray
     channels: tuple[str, ...]
+    days: float | None = None
 
     def at(self, hours: np.ndarray | None, count: int) -> np.ndarray:
         """(count, C, H, W) climatological fields for valid times with these UTC hours (None for `mean`)."""
@@ -126,12 +131,22 @@ class Climatology:
             raise ConfigError("an hour-of-day climatology needs time stamps in the evaluated file")
         return self.fields[np.asarray(hours, dtype=np.int64)]
 
+    def check_days(self, where: str) -> None:
+        """Refuse a climatology of fewer than MIN_CLIMATOLOGY_DAYS days (ACC against it is meaningless)."""
+        if self.days is not None and self.days < MIN_CLIMATOLOGY_DAYS:
+            raise ConfigError(
+                f"{where}: the climatology averages {self.days:g} day(s); anomaly correlations need one of at least {MIN_CLIMATOLOGY_DAYS:g} days "
+                "(e.g. of the training period, as the model's own climatology.h5), not of the scored hours themselves"
+            )
+
     def save(self, path: Path) -> Path:
-        """Write to HDF5: dataset `climatology` with attributes `kind` and `channels`."""
+        """Write to HDF5: dataset `climatology` with attributes `kind`, `channels` and (when known) `days`."""
         with h5py.File(path, "w") as out:
             data = out.create_dataset("climatology", data=self.fields.astype(np.float32), compression="gzip", shuffle=True)
             data.attrs["kind"] = self.kind
             data.attrs["channels"] = list(self.channels)
+            if self.days is not None:
+                data.attrs["days"] = self.days
         return path
 
     @classmethod
@@ -143,15 +158,17 @@ class Climatology:
                 kind = str(data.attrs["kind"])
                 channels = tuple(str(c) for c in data.attrs["channels"])
                 fields = np.asarray(data[:], dtype=np.float32)
+                days = float(data.attrs["days"]) if "days" in data.attrs else None
         except (OSError, KeyError) as error:
             raise InputFileError(f"{path}: not a climatology file (dataset 'climatology' with kind and channels) ({error})") from error
         if kind not in CLIMATOLOGY_KINDS:
             raise InputFileError(f"{path}: unknown climatology kind {kind!r}")
-        return cls(kind, fields, channels)
+        return cls(kind, fields, channels, days)
 
 
 def compute_climatology(source: FieldSource, start: int = 0, stop: int | None = None, kind: str = "mean") -> Climatology:
-    """The climatology of time indices [start, stop) of a source (NaN where a point is never finite)."""
+    """The climatology of time indices [start, stop) of a source (NaN where a point is never finite); its
+    `days` span the period's time stamps, one time step counted past the last."""
     if kind not in CLIMATOLOGY_KINDS:
         raise ConfigError(f"climatology kind must be one of {list(CLIMATOLOGY_KINDS)}, got {kind!r}")
     stop = len(source) if stop is None else stop
@@ -175,4 +192,13 @@ def compute_climatology(source: FieldSource, start: int = 0, stop: int | None = 
         raise ConfigError(f"the climatology period has no data for UTC hour(s) {missing}; use kind 'mean' or a longer period")
     with np.errstate(invalid="ignore", divide="ignore"):
         fields = np.where(count > 0, total / np.maximum(count, 1), np.nan)
-    return Climatology(kind, fields.astype(np.float32), source.grid.channels)
+    return Climatology(kind, fields.astype(np.float32), source.grid.channels, _days(source.grid.times, start, stop))
+
+
+def _days(times: tuple[int, ...] | None, start: int, stop: int) -> float | None:
+    """Days covered by time indices [start, stop), the last one lasting a median step; None without time stamps."""
+    if times is None:
+        return None
+    window = np.asarray(times[start:stop], dtype=np.float64)
+    step = float(np.median(np.diff(window))) if len(window) > 1 else 0.0
+    return round((window[-1] - window[0] + step) / 86400, 6)

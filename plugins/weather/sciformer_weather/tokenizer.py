@@ -40,13 +40,15 @@ class Truths(NamedTuple):
 
 class FieldEncoding(NamedTuple):
     """One encoded record: normalised input (C, H, W), target (C, H, W) or None, target mask or None,
-    the input's UTC hour of day (None when unknown), and a scoring record's truths (None otherwise)."""
+    the input's UTC hour of day and time (seconds since 1970-01-01 UTC; None when unknown), and a
+    scoring record's truths (None otherwise)."""
 
     features: Tensor
     target: Tensor | None
     target_mask: Tensor | None
     hour: float | None = None
     truths: Truths | None = None
+    time: int | None = None
 
 
 class FieldTokenizer(Tokenizer):
@@ -61,16 +63,17 @@ class FieldTokenizer(Tokenizer):
         if record.error:
             raise BadRecordError(record.id, record.error)
         hour = record.data.hour if isinstance(record.data, FieldRef) else None
+        time = record.data.time if isinstance(record.data, FieldRef) else None
         if self.options.time_features and hour is None:
             raise BadRecordError(record.id, "the model uses the time of day, but the record has no time stamp")
         array = self._load(record, record.data, "input")
         features, _ = self._normalise(record, array, "input")
         if isinstance(record.target, LeadTruths):
-            return FieldEncoding(features, None, None, hour, self._truths(record, record.target, array))
+            return FieldEncoding(features, None, None, hour, self._truths(record, record.target, array), time)
         if record.target is None:
-            return FieldEncoding(features, None, None, hour)
+            return FieldEncoding(features, None, None, hour, time=time)
         target, mask = self._normalise(record, self._load(record, record.target, "target"), "target")
-        return FieldEncoding(features, target, mask, hour)
+        return FieldEncoding(features, target, mask, hour, time=time)
 
     def _truths(self, record: Record, truths: LeadTruths, input_field: np.ndarray) -> Truths:
         """The truth at each lead as loaded (NaN where there is none), their hours, the physical input."""
@@ -116,11 +119,13 @@ class FieldTokenizer(Tokenizer):
 
     def collate(self, encoded: Sequence[FieldEncoding], record_ids: Sequence[str]) -> TokenBatch:
         """Stack fields (B, C, H, W); targets when every record has one; a target mask when any has gaps;
+        `extras["init_time"]` (B,) the inputs' times (float64 seconds since 1970-01-01 UTC, NaN when unknown);
         for scoring records, `extras` `truths` (B, L, C, H, W), `truth_hours` (B, L) and `input_fields`
         (B, C, H, W), physical units."""
         features = torch.stack([e.features for e in encoded])
         tokens = self.options.num_tokens
         batch = TokenBatch(padding_mask=torch.ones(len(encoded), tokens, dtype=torch.bool), record_ids=list(record_ids), features=features)
+        batch.extras["init_time"] = torch.tensor([np.nan if e.time is None else e.time for e in encoded], dtype=torch.float64)
         if all(e.hour is not None for e in encoded):
             batch.extras["hour"] = torch.tensor([e.hour for e in encoded], dtype=torch.float32)
         if all(e.target is not None for e in encoded):

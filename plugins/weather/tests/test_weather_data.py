@@ -1,5 +1,5 @@
-"""Reading fields: the shipped HDF5 subset, netCDF4 and netCDF3 (packed), folders of files, selections,
-conversion, statistics, climatology and the NaN policies."""
+"""Reading fields: the shipped HDF5 subset, netCDF4 and netCDF3 (packed), what xarray writes (netCDF and
+zarr), folders of files, selections, conversion, statistics, climatology and the NaN policies."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 
 from sciformer.config import ModelConfig
 from sciformer.errors import BadRecordError, InputFileError
@@ -97,6 +98,58 @@ def test_netcdf4_and_packed_netcdf3_read_the_same_values(tmp_path: Path, era5: d
         np.testing.assert_allclose(fields[1:], era5["fields"][1:], atol=6e-4)  # packing precision: scale / 2
 
 
+def cf_dataset(era5: dict) -> xr.Dataset:
+    """The shipped hours as xarray holds them: CF time, coordinates and units, and a second channel."""
+    grid = ("time", "latitude", "longitude")
+    return xr.Dataset(
+        {"t2m": (grid, era5["fields"][:, 0], {"units": "K"}), "t2m_minus_1": (grid, era5["fields"][:, 0] - 1, {"units": "K"})},
+        {"time": era5["time"].astype("datetime64[s]"), "latitude": era5["lat"], "longitude": era5["lon"]},
+    )
+
+
+@pytest.mark.parametrize("name", ["era5.nc", "era5.zarr"])
+def test_what_xarray_writes_reads_with_every_option(tmp_path: Path, era5: dict, name: str) -> None:
+    """netCDF files and zarr stores (folders) written by xarray give the same records, coordinates,
+    time stamps and units, with `variables`, `start` / `stop`, `leads`."""
+    path = tmp_path / name
+    dataset = cf_dataset(era5)
+    dataset.to_zarr(path, zarr_format=2) if name.endswith(".zarr") else dataset.to_netcdf(path, engine="h5netcdf")
+    records = list(read_records(PluginHost(), "weather", path, {"variables": "t2m", "start": 2, "stop": 10}))
+    assert len(records) == 7 and records[0].id == "2019-03-25T02:00"
+    grid = records[0].data.grid
+    assert grid.channels == ("t2m",) and grid.units == ("K",) and grid.latitudes[0] == 58.0 and grid.longitudes[-1] == 2.0
+    np.testing.assert_array_equal(records[0].data.load(), era5["fields"][2])
+    np.testing.assert_array_equal(records[0].target.load(), era5["fields"][3])
+    scoring = list(read_records(PluginHost(), "weather", path, {"leads": "1,6"}))
+    assert len(scoring) == 48 and scoring[42].target.fields[1] is None
+    with open_fields(path) as both:
+        assert both.grid.channels == ("t2m", "t2m_minus_1") and both.grid.times[0] == int(era5["time"][0])
+        np.testing.assert_array_equal(both.read(5)[1], era5["fields"][5, 0] - 1)
+    with pytest.raises(InputFileError, match="no variable"):
+        open_fields(path, {"variables": "sst"})
+
+
+def test_convert_to_cf_netcdf_and_zarr(tmp_path: Path, era5: dict) -> None:
+    """`weather convert` writes a CF netCDF file or zarr store that xarray opens with time, coordinates and units."""
+    from click.testing import CliRunner
+
+    from sciformer_weather.cli import weather
+
+    for name in ("era5.nc", "era5.zarr"):
+        out = tmp_path / name
+        result = CliRunner().invoke(weather, ["convert", str(EXAMPLE), str(out), "--period", "2:10"])
+        assert result.exit_code == 0, result.output
+        opener = xr.open_zarr if name.endswith(".zarr") else xr.open_dataset
+        with opener(out) as dataset:
+            assert dataset["t2m"].dims == ("time", "latitude", "longitude") and dataset["t2m"].attrs["units"] == "K"
+            np.testing.assert_array_equal(dataset["t2m"].values, era5["fields"][2:10, 0])
+            np.testing.assert_array_equal(dataset["time"].values, era5["time"][2:10].astype("datetime64[s]"))
+            assert dataset["latitude"].attrs["units"] == "degrees_north" and dataset.attrs["Conventions"].startswith("CF-")
+        with open_fields(out) as again:
+            np.testing.assert_array_equal(again.read(0, 8), era5["fields"][2:10])
+    assert not list(tmp_path.glob("*.partial"))
+
+
 def test_convert_command_round_trip(tmp_path: Path, era5: dict) -> None:
     from click.testing import CliRunner
 
@@ -108,7 +161,7 @@ def test_convert_command_round_trip(tmp_path: Path, era5: dict) -> None:
     assert result.exit_code == 0, result.output
     with h5py.File(out) as handle:
         assert handle["fields"].shape == (8, 1, 33, 49)
-        assert list(handle["fields"].attrs["channels"]) == ["t2m"]
+        assert list(handle["fields"].attrs["channels"]) == ["t2m"] and "units" not in handle["fields"].attrs
         assert handle.attrs["licence"] == "C3S"
         np.testing.assert_array_equal(handle["fields"][:], era5["fields"][2:10])
         np.testing.assert_array_equal(handle["time"][:], era5["time"][2:10])
@@ -156,7 +209,7 @@ def test_statistics_and_climatology(tmp_path: Path, era5: dict) -> None:
     np.testing.assert_allclose(mean_clim.fields[0], fields.mean(axis=0), rtol=1e-6)
     np.testing.assert_allclose(hourly.fields[5], (fields[5] + fields[29]) / 2, rtol=1e-6)
     saved = Climatology.load(hourly.save(tmp_path / "clim.h5"))
-    assert saved.kind == "hour" and saved.channels == ("t2m",)
+    assert saved.kind == "hour" and saved.channels == ("t2m",) and saved.days == 2.0
     np.testing.assert_array_equal(saved.at(np.array([5, 6]), 2), hourly.fields[[5, 6]])
 
 

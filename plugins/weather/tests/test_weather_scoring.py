@@ -27,7 +27,7 @@ from sciformer_weather.reader import LeadTruths, leads_option
 from sciformer_weather.rollout import Forecaster, steps_for
 from sciformer_weather.scoring import CLIMATOLOGY_FILE
 from sciformer_weather.sources import open_fields
-from sciformer_weather.stats import Climatology
+from sciformer_weather.stats import Climatology, compute_climatology
 
 MODEL = "afno-era5-uk-t2m"
 LEADS = (1, 6)
@@ -108,8 +108,10 @@ def test_forecast_at_one_step_is_the_model_one_step_forecast(scored: Path, host:
     with h5py.File(scored) as results:
         np.testing.assert_allclose(results["forecast"][: HOURS - 1, 0], one_step["forecast"], atol=1e-4)
     default, _ = score_chunk(net, host.tokenizer(net.config), records, 1 << 16, "cpu", "float32", scorer=host.scorer(net, {"lead": 1}, model_dir))
-    assert set(default) == {"record_id", "status", "error", "embedding", "forecast"}  # no truths: no skill columns
+    assert set(default) == {"record_id", "status", "error", "embedding", "init_time", "forecast"}  # no truths: no skill columns
     np.testing.assert_array_equal(default["forecast"][:, 0], one_step["forecast"])
+    with h5py.File(EXAMPLE) as source:
+        np.testing.assert_array_equal(default["init_time"], source["time"][: HOURS - 1])  # seconds since 1970-01-01 UTC
 
 
 def test_bad_records_are_marked_and_left_out(tmp_path: Path, host: PluginHost, model_dir: Path) -> None:
@@ -191,6 +193,10 @@ def test_climatology_option_or_none(tmp_path: Path, host: PluginHost, model_dir:
     with h5py.File(tmp_path / "with.h5") as results, h5py.File(tmp_path / "bare.h5") as without:
         assert "acc_model" in results and "rmse_climatology" in results["skill"]
         np.testing.assert_array_equal(results["rmse_model"][:], without["rmse_model"][:])
+    with open_fields(EXAMPLE) as fields:
+        short = compute_climatology(fields, 0, 48, "hour").save(tmp_path / "two-days.h5")
+    with pytest.raises(ConfigError, match="averages 2 day"):
+        score(bare, EXAMPLE, tmp_path / "short.h5", host, options={"leads": 1, "climatology": str(short)})
 
 
 def test_leads_option_and_lead_records() -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from sciformer.checkpoint import load_checkpoint, resolve_model
@@ -10,13 +13,19 @@ from sciformer.plugins import PluginHost
 from sciformer_weather import EXAMPLE
 from sciformer_weather.evaluate import evaluate
 from sciformer_weather.rollout import Forecaster
+from sciformer_weather.scoring import CLIMATOLOGY_FILE
 from sciformer_weather.sources import open_fields
-from sciformer_weather.stats import compute_climatology
+from sciformer_weather.stats import Climatology, compute_climatology
 
 
 @pytest.fixture(scope="module")
 def host() -> PluginHost:
     return PluginHost()
+
+
+@pytest.fixture(scope="module")
+def model_dir(host: PluginHost) -> Path:
+    return resolve_model("afno-era5-uk-t2m", host)
 
 
 def test_shipped_model_is_listed_with_its_example(host: PluginHost) -> None:
@@ -27,16 +36,35 @@ def test_shipped_model_is_listed_with_its_example(host: PluginHost) -> None:
         assert fields.grid.channels == ("t2m",) and len(fields) == 48
 
 
-def test_shipped_model_beats_persistence_one_hour_ahead(host: PluginHost) -> None:
+def test_shipped_model_beats_persistence_one_hour_ahead(host: PluginHost, model_dir: Path) -> None:
     """The shipped hours (2019-03-25/26) lie in the held-out test period of the model's recipe."""
-    model = load_checkpoint(resolve_model("afno-era5-uk-t2m", host), host)
+    model = load_checkpoint(model_dir, host)
     forecaster = Forecaster(model)
     assert forecaster.options.time_features and forecaster.options.residual
     with open_fields(EXAMPLE) as fields:
-        result = evaluate(forecaster, fields, [1], compute_climatology(fields, kind="hour"), start=0, stop=48)
+        result = evaluate(forecaster, fields, [1], Climatology.load(model_dir / CLIMATOLOGY_FILE), start=0, stop=48)
     assert result.samples == 47
     assert result.rmse["model"][0, 0] < result.rmse["persistence"][0, 0]
     assert result.acc["model"][0, 0] > result.acc["persistence"][0, 0]
+
+
+def test_evaluate_uses_the_model_climatology_and_refuses_a_short_one() -> None:
+    """`weather evaluate` scores ACC against the model's climatology of its 21 training days by default;
+    a climatology of the evaluated 48 hours themselves (ACC near 0 or -1) is refused."""
+    from click.testing import CliRunner
+
+    from sciformer_weather.cli import weather
+
+    command = ["evaluate", "--model", "afno-era5-uk-t2m", "--input", str(EXAMPLE), "--leads", "1,6", "--json"]
+    result = CliRunner().invoke(weather, command)
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.output[result.output.index("{") :])["scores"]
+    assert [row["lead"] for row in scores] == [1, 6]
+    assert all(0.4 < row["acc_model"] < 1 and row["acc_model"] > row["acc_persistence"] for row in scores), scores
+    short = CliRunner().invoke(weather, [*command, "--climatology-period", "0:48", "--climatology-kind", "hour"])
+    assert short.exit_code != 0 and "averages 2 day(s)" in short.output
+    with open_fields(EXAMPLE) as fields:
+        assert compute_climatology(fields, 0, 48, "hour").days == 2.0
 
 
 def test_score_writes_forecasts_in_physical_units(tmp_path) -> None:

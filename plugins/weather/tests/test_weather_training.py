@@ -12,7 +12,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from sciformer.checkpoint import read_checkpoint_info
+from sciformer.checkpoint import read_checkpoint_info, resolve_model
 from sciformer.cli.main import build_cli
 from sciformer.plugins import PluginHost
 from sciformer.scoring import score
@@ -20,6 +20,7 @@ from sciformer.training.recipe import train_recipe
 
 from sciformer_weather import EXAMPLE
 from sciformer_weather.grid import latitude_weights
+from sciformer_weather.scoring import CLIMATOLOGY_FILE
 
 
 @pytest.fixture(scope="module")
@@ -53,9 +54,11 @@ def test_trained_checkpoint_stores_what_preprocessing_needs(trained: Path) -> No
 
 
 def test_evaluate_command_scores_rollouts_against_baselines(trained: Path, host: PluginHost, tmp_path: Path) -> None:
+    """Against the shipped model's climatology (21 days per UTC hour: the tiny model's folder has none)."""
     out, png = tmp_path / "eval.h5", tmp_path / "maps.png"
+    climatology = resolve_model("afno-era5-uk-t2m", host) / CLIMATOLOGY_FILE
     args = ["weather", "evaluate", "--model", str(trained), "--input", str(EXAMPLE), "--leads", "1,3", "--period", "32:48",
-            "--climatology-period", "0:32", "--climatology-kind", "hour", "--output", str(out), "--png", str(png), "--json"]  # fmt: skip
+            "--climatology", str(climatology), "--output", str(out), "--png", str(png), "--json"]  # fmt: skip
     result = CliRunner().invoke(build_cli(host), args, obj=host)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)

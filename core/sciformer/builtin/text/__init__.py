@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import sciformer
-from sciformer.config import ModelConfig
 from sciformer.domain import DomainSpec, RecordReader, ShippedModel
-from sciformer.engine.embedding import TokenEmbedder
+from sciformer.reader_options import table_options
 from sciformer.records import ExampleRecords, Record
-from sciformer.targets import class_names
 
 from .reader import read_lines, read_table
-from .vocabulary import WordTokenizer, build_vocabulary
+
+if TYPE_CHECKING:
+    from sciformer.config import ModelConfig
+    from sciformer.engine.embedding import TokenEmbedder
+
+    from .vocabulary import WordTokenizer
 
 DOMAIN = "text"
 HERE = Path(__file__).parent
@@ -39,8 +42,8 @@ def sciformer_readers(domain: str) -> list[RecordReader] | None:
     if domain != DOMAIN:
         return None
     return [
-        RecordReader("text-lines", DOMAIN, (".txt",), read_lines, "one record per non-blank line"),
-        RecordReader("text-table", DOMAIN, (".csv", ".tsv"), read_table, "a text column and optional target / id columns"),
+        RecordReader("text-lines", DOMAIN, (".txt",), read_lines, "one record per non-blank line", options={}),
+        RecordReader("text-table", DOMAIN, (".csv", ".tsv"), read_table, "a text column and optional target / id columns", options=table_options("text")),
     ]
 
 
@@ -49,6 +52,10 @@ def sciformer_prepare_config(config: ModelConfig, records: Sequence[Record]) -> 
     """Build the word vocabulary (unless given) and the class names from training records."""
     if config.domain != DOMAIN:
         return None
+    from sciformer.targets import class_names
+
+    from .vocabulary import build_vocabulary
+
     options = dict(config.domain_options)
     if not options.get("vocab"):
         texts = (r.data for r in records if isinstance(r.data, str))
@@ -65,6 +72,8 @@ def sciformer_tokenizer(config: ModelConfig) -> WordTokenizer | None:
     """The word tokenizer for `domain_options.vocab`."""
     if config.domain != DOMAIN:
         return None
+    from .vocabulary import WordTokenizer
+
     return WordTokenizer(config, config.option("vocab", ()), lowercase=config.option("lowercase", False))
 
 
@@ -73,6 +82,8 @@ def sciformer_embedder(config: ModelConfig) -> TokenEmbedder | None:
     """Word embeddings plus the configured absolute positions."""
     if config.domain != DOMAIN:
         return None
+    from sciformer.engine.embedding import TokenEmbedder
+
     tokenizer = sciformer_tokenizer(config)
     return TokenEmbedder(config, tokenizer.vocab_size, tokenizer.padding_id, special_ids=tokenizer.special_ids)
 

@@ -18,6 +18,6 @@ def read_lines(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
 
 
 def read_table(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
-    """Rows of a CSV / TSV file: `data_column` (default `text`), optional `target_column`, `id_column`."""
+    """Rows of a CSV / TSV file: `data_column` (default `text`), optional `target_column`, `id_column` (default `id` when present)."""
     for record, _ in table_rows(path, options, default_data_column="text"):
         yield record

@@ -1,0 +1,98 @@
+"""Shipped recipes as a fresh clone has them: every one trains two steps on the data its plugin ships,
+into runs/<name>/ of the current folder; the full data is one environment variable away; nothing
+writes into a package's models/ folder unless the recipe allows it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from sciformer.cli.main import build_cli
+from sciformer.errors import ConfigError
+from sciformer.plugins import PluginHost
+from sciformer.training.recipe import DATA_ENV, load_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPES = sorted([*ROOT.glob("core/sciformer/builtin/*/recipes/*.yaml"), *ROOT.glob("plugins/*/recipes/*.yaml")])
+QUICK = {"mat-esol-small": ["data.limit=24"]}  # RDKit conformers of all 958 molecules would take a minute
+
+
+def fresh_clone(recipe: Path, folder: Path) -> Path:
+    """The recipe's `recipes/` and `data/` folders copied alone, at their place in the repository."""
+    home = recipe.parents[1]
+    for part in ("recipes", "data"):
+        if (home / part).is_dir():
+            shutil.copytree(home / part, folder / home.relative_to(ROOT) / part)
+    return folder / recipe.relative_to(ROOT)
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda path: path.stem)
+def test_every_shipped_recipe_trains_from_a_fresh_clone(recipe: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`sciformer train RECIPE --set training.max_steps=2` with nothing but the clone's files."""
+    host = PluginHost()
+    domain = yaml.safe_load(recipe.read_text())["model"]["domain"]
+    if domain not in host.domains():
+        pytest.skip(f"the {domain} plugin is not installed")
+    copy = fresh_clone(recipe, tmp_path / "clone")
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    sets = ["training.max_steps=2", "training.batch_size=4", *QUICK.get(recipe.stem, [])]
+    started = time.perf_counter()
+    outcome = CliRunner().invoke(build_cli(host), ["train", str(copy), *(f"--set={value}" for value in sets)], obj=host)
+    assert outcome.exit_code == 0, outcome.output
+    print(f"{recipe.stem}: {time.perf_counter() - started:.1f} s")
+    run = tmp_path / "runs" / recipe.stem
+    assert json.loads((run / "summary.json").read_text())["steps"] == 2
+    assert (run / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("recipe", RECIPES, ids=lambda path: path.stem)
+def test_full_data_follows_the_environment(recipe: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without SCIFORMER_DATA the data lies in the repository; with it, full_data's paths use it."""
+    monkeypatch.delenv(DATA_ENV, raising=False)
+    shipped = load_recipe(recipe)
+    for part in ("train", "valid", "test"):
+        if shipped.data.get(part):
+            assert shipped.data[part].is_relative_to(ROOT) and shipped.data[part].exists()
+    full = yaml.safe_load(recipe.read_text()).get("full_data")
+    if full is None:
+        return
+    monkeypatch.setenv(DATA_ENV, str(tmp_path))
+    switched = load_recipe(recipe)
+    assert switched.data != shipped.data
+    assert {**shipped.data.get("options", {}), **full.get("options", {})}.keys() == switched.data.get("options", {}).keys()
+
+
+def test_package_models_folder_needs_permission(tmp_path: Path, write_recipe) -> None:
+    """An output inside a package's models/ folder is refused unless allow_package_output is true."""
+    package = tmp_path / "mypkg"
+    (package / "models").mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    recipe = write_recipe(tmp_path)
+    target = package / "models" / "shipped"
+    with pytest.raises(ConfigError, match="inside an installed package.*allow_package_output=true"):
+        load_recipe(recipe, [f"output={target}"])
+    with pytest.raises(ConfigError, match="inside an installed package"):
+        load_recipe(recipe, [f"output={tmp_path / 'venv/lib/python3.11/site-packages/x/run'}"])
+    assert load_recipe(recipe, [f"output={target}", "allow_package_output=true"]).output == target
+    with pytest.raises(ConfigError, match="allow_package_output must be true or false"):
+        load_recipe(recipe, [f"output={target}", "allow_package_output=yes please"])
+
+
+def test_output_defaults_to_runs_in_the_current_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, write_recipe) -> None:
+    recipe = write_recipe(tmp_path / "recipes")
+    monkeypatch.chdir(tmp_path)
+    assert load_recipe(recipe, ["output=null"]).output == tmp_path / "runs" / "recipe"
+    assert load_recipe(recipe, ["output=elsewhere"]).output == (tmp_path / "recipes" / "elsewhere").resolve()
+
+
+def test_shipped_recipes_name_no_package_output() -> None:
+    """`sciformer train` of a shipped recipe never replaces the shipped model."""
+    for recipe in RECIPES:
+        assert "output" not in yaml.safe_load(recipe.read_text()), recipe

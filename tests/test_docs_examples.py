@@ -30,6 +30,11 @@ RUNNABLE = {"bash", "python"}
 FENCE = re.compile(r"((?:<!-- docs-test: [^\n]*-->\n)*)```(\w*)\n(.*?)```", re.S)
 DIRECTIVE = re.compile(r"<!-- docs-test: (skip|set|setup):? (.*?) -->")
 BLOCK_TIMEOUT = 900
+# Commands a test must not run: they would change the environment the tests run in, or run the tests.
+NEVER_RUN = {
+    r"\bpip install\b": "installing would change the environment every test runs in",
+    r"\bmake test\b": "it would run the test suite from inside it",
+}
 
 
 @dataclass
@@ -88,6 +93,8 @@ def shell(code: str, sets: list[str]) -> str:
 
 def run_block(block: Block, folder: Path, environment: dict[str, str], document: Path) -> None:
     where = f"{document.relative_to(ROOT)}:{block.line}"
+    for pattern, why in NEVER_RUN.items():
+        assert not re.search(pattern, block.code), f"{where}: {why}; give the block a `docs-test: skip` reason"
     for command in block.setup:
         subprocess.run(["bash", "-c", command], cwd=folder, env=environment, check=True, timeout=BLOCK_TIMEOUT)
     if block.language == "python":

@@ -176,12 +176,16 @@ class PluginHost:
         return [reader for _, result in self.collect("sciformer_readers", domain=domain) for reader in result or []]
 
     def reader_for(self, domain: str, path: Path) -> RecordReader:
-        """The reader for a file of a domain, chosen by suffix (a folder matches the suffix '/')."""
-        suffix = "/" if path.is_dir() else "".join(path.suffixes[-1:]).lower()
+        """The reader for a file of a domain, chosen by suffix. A folder matches its own suffix first
+        (a `.zarr` store is one input), then the suffix '/'."""
+        own = "".join(path.suffixes[-1:]).lower()
+        wanted = [own, "/"] if path.is_dir() and own else ["/"] if path.is_dir() else [own]
         readers = self.readers(domain)
-        for reader in readers:
-            if suffix in reader.suffixes:
-                return reader
+        for suffix in wanted:
+            for reader in readers:
+                if suffix in reader.suffixes:
+                    return reader
+        suffix = wanted[-1]
         accepted = sorted({s for r in readers for s in r.suffixes})
         raise PluginError(f"no reader for {suffix or 'suffix-less'} files in domain {domain!r}: {path} (accepted: {accepted})")
 

@@ -267,7 +267,7 @@ def score(
         return
     if rank_zero:
         click.echo(
-            f"scored {summary.scored}, bad {summary.bad} -> {'standard output' if to_stdout else summary.output}; this run processed {summary.processed} in {summary.seconds:.2f} s "
+            f"scored {summary.scored}{f' ({summary.noted} with a note in error)' if summary.noted else ''}, bad {summary.bad} -> {'standard output' if to_stdout else summary.output}; this run processed {summary.processed} in {summary.seconds:.2f} s "
             f"({summary.records_per_second:,.1f} records/s, {summary.tokens / max(summary.seconds, 1e-9):,.0f} tokens/s, padding {summary.padding_fraction:.1%}){agreement}",
             err=to_stdout,
         )

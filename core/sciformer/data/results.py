@@ -125,6 +125,15 @@ class ChunkStore:
                 parts.append(chunk["status"][:])
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int8)
 
+    def noted(self, count: int) -> int:
+        """How many scored rows of chunks 0..count-1 carry a note in `error` (a truncated input, ...)."""
+        total = 0
+        for index in range(count):
+            with h5py.File(self._source(index), "r") as chunk:
+                scored = chunk["status"][:] == STATUS_SCORED
+                total += int((np.char.str_len(chunk["error"].asstr()[:].astype(str))[scored] > 0).sum())
+        return total
+
     def join(self, count: int, attributes: Mapping[str, Any], summarise: Callable[[h5py.File], None] | None = None) -> Path:
         """Join chunks 0..count-1 (scored or placeholders) in order into the output file, let `summarise`
         add file-level results, and move it into place; the folder is removed unless a chunk is missing."""

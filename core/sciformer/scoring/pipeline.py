@@ -60,6 +60,7 @@ class ScoreSummary:
     padding_fraction: float
     processed: int  # records this run tokenized and scored (fewer than scored + bad after --resume)
     pending: int = 0  # records not yet scored (status 2) when the run stopped early
+    noted: int = 0  # scored records with a note in `error` (the model saw them only in part, ...)
     stopped: str | None = None  # why the run stopped early (SIGTERM, SIGINT, time limit)
     up_to_date: bool = False  # --resume found the file finished with the same manifest: nothing was done
     agreement: Mapping[str, Any] | None = None  # accuracy or RMSE against the input's targets (scoring.agreement)
@@ -72,7 +73,7 @@ class ScoreSummary:
 
     def as_dict(self) -> dict[str, Any]:
         """The summary stored in the results file."""
-        summary = {"scored": self.scored, "bad": self.bad, "pending": self.pending, "processed": self.processed, "seconds": round(self.seconds, 3)}
+        summary = {"scored": self.scored, "noted": self.noted, "bad": self.bad, "pending": self.pending, "processed": self.processed, "seconds": round(self.seconds, 3)}
         summary.update({"tokens": self.tokens, "padding_fraction": round(self.padding_fraction, 4)})
         if self.agreement:
             summary["agreement"] = dict(self.agreement)
@@ -237,7 +238,7 @@ def _score_owned(
         statuses = store.statuses(count)
         summary = dataclasses.replace(
             summary, scored=int((statuses == STATUS_SCORED).sum()), bad=int((statuses == STATUS_BAD).sum()),
-            pending=int((statuses == STATUS_PENDING).sum()),
+            pending=int((statuses == STATUS_PENDING).sum()), noted=store.noted(count),
         )
         store.join(count, {**attributes, "end_time": dt.datetime.now(dt.timezone.utc).isoformat(), "summary": summary.as_dict()}, scorer.summarise)
         summary = dataclasses.replace(summary, skill=_file_skill(output))

@@ -15,7 +15,7 @@ def test_truncated_records_are_flagged_and_explained(host, tmp_path) -> None:
     long = "".join(rng.choice(list(AMINO_ACIDS), size=300))
     (tmp_path / "in.fasta").write_text(f">short\nMKTAYIAKQR\n>long\n{long}\n>bad\nMK*\n")
     summary = score("esm2-deeploc-small", tmp_path / "in.fasta", tmp_path / "out.h5", host)
-    assert (summary.scored, summary.bad) == (2, 1)
+    assert (summary.scored, summary.noted, summary.bad) == (2, 1, 1)
     with h5py.File(tmp_path / "out.h5") as results:
         assert results["truncated"][:].tolist() == [False, True, False]
         assert dict(results["truncated"].attrs) == {"max_residues": 254, "long_sequences": "truncate"}

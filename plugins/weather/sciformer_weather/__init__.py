@@ -12,6 +12,7 @@ from sciformer.export import ResultExporter
 from sciformer.lazy import LazyFunction
 
 from .options import DEFAULT_CONFIG, DOMAIN, TASK, WeatherOptions
+from .reader_options import HDF5_OPTIONS, SELECTION_OPTIONS, XARRAY_OPTIONS
 from .suffixes import HDF5_SUFFIXES, NETCDF_SUFFIXES, SELECTION_SUFFIXES, ZARR_SUFFIXES
 
 if TYPE_CHECKING:
@@ -66,10 +67,10 @@ def sciformer_readers(domain: str) -> list[RecordReader] | None:
     if domain != DOMAIN:
         return None
     return [
-        RecordReader("weather-hdf5", DOMAIN, (*HDF5_SUFFIXES, "/"), read_field_records, "dataset `fields` (time, channel, lat, lon); a folder: one file per period, or a zarr store when it ends in .zarr"),
-        RecordReader("weather-netcdf", DOMAIN, NETCDF_SUFFIXES, read_field_records, "netCDF3/4 through xarray: (time, lat, lon) variables as channels (option `variables`)"),
-        RecordReader("weather-zarr", DOMAIN, ZARR_SUFFIXES, read_field_records, "zarr store (a folder) through xarray: (time, lat, lon) variables as channels (option `variables`)"),
-        RecordReader("weather-selection", DOMAIN, SELECTION_SUFFIXES, read_field_records, "JSON naming a field file and a time window [start, stop)"),
+        RecordReader("weather-hdf5", DOMAIN, (*HDF5_SUFFIXES, "/"), read_field_records, "dataset `fields` (time, channel, lat, lon); a folder: one file per period, or a zarr store when it ends in .zarr", options=HDF5_OPTIONS),
+        RecordReader("weather-netcdf", DOMAIN, NETCDF_SUFFIXES, read_field_records, "netCDF3/4 through xarray: (time, lat, lon) variables as channels (option `variables`)", options=XARRAY_OPTIONS),
+        RecordReader("weather-zarr", DOMAIN, ZARR_SUFFIXES, read_field_records, "zarr store (a folder) through xarray: (time, lat, lon) variables as channels (option `variables`)", options=XARRAY_OPTIONS),
+        RecordReader("weather-selection", DOMAIN, SELECTION_SUFFIXES, read_field_records, "JSON naming a field file and a time window [start, stop)", options=SELECTION_OPTIONS),
     ]
 
 

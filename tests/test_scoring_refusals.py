@@ -21,7 +21,7 @@ from safetensors.torch import load_file, save_file
 from sciformer.build import build_model
 from sciformer.cli.main import build_cli
 from sciformer.checkpoint import save_checkpoint
-from sciformer.errors import CheckpointError, ConfigError, OutputError
+from sciformer.errors import CheckpointError, ConfigError
 from sciformer.scoring import score
 from sciformer.scoring.pipeline import NON_FINITE, score_chunk
 from sciformer.plugins import PluginHost

@@ -10,7 +10,6 @@ import logging
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
@@ -22,22 +21,22 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from sciformer import __version__
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model, weights_sha256
 from sciformer.data.budget import token_budget_batches
-from sciformer.data.results import STATUS_BAD, STATUS_PENDING, STATUS_SCORED, STRING, ChunkStore, is_incomplete, read_manifest
+from sciformer.data.results import STATUS_BAD, STATUS_PENDING, STATUS_SCORED, STRING, ChunkStore
 from sciformer.domain import Tokenizer
 from sciformer.engine.model import ModelOutput, SciformerModel
-from sciformer.errors import ConfigError, OutputError
 from sciformer.plugins import PluginHost
 from sciformer.reader_options import inference_options
 from sciformer.reading import read_records
 from sciformer.records import Record
 from sciformer.scoring.agreement import ChunkAgreement, lead_skill
-from sciformer.scoring.agreement import describe as describe_agreement
 from sciformer.scoring.encoding import EncodedChunk, encode_chunk, encode_chunks
 from sciformer.scoring.lock import OutputLock
-from sciformer.scoring.manifest import describe_differences, input_identity
+from sciformer.scoring.manifest import input_identity
+from sciformer.scoring.ownership import check_request, prepare_output
 from sciformer.scoring.scorer import Scorer
 from sciformer.scoring.sharding import Shard
 from sciformer.scoring.stopping import RunStopped, StopRequest
+from sciformer.scoring.summary import ScoreSummary
 
 log = logging.getLogger(__name__)
 
@@ -46,42 +45,6 @@ CHUNK_RECORDS = 1024  # records read, tokenized and written at a time: memory st
 # Token budget per batch when none is given. On the CPU, activations of 4,096 tokens stay in cache:
 # ESM-2 35M scores 1.44x faster than at 16,384, small models up to 1.16x (benchmarks/NOTES.md).
 DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 16384}
-
-
-@dataclass(frozen=True)
-class ScoreSummary:
-    """What a scoring run did: the whole file's scored, bad and pending records, and this run's work."""
-
-    output: Path
-    scored: int
-    bad: int
-    seconds: float
-    tokens: int
-    padding_fraction: float
-    processed: int  # records this run tokenized and scored (fewer than scored + bad after --resume)
-    pending: int = 0  # records not yet scored (status 2) when the run stopped early
-    noted: int = 0  # scored records with a note in `error` (the model saw them only in part, ...)
-    stopped: str | None = None  # why the run stopped early (SIGTERM, SIGINT, time limit)
-    up_to_date: bool = False  # --resume found the file finished with the same manifest: nothing was done
-    agreement: Mapping[str, Any] | None = None  # accuracy or RMSE against the input's targets (scoring.agreement)
-    skill: tuple[tuple[str, str, float], ...] = ()  # a forecaster's (lead, channel, RMSE) from the file's skill/ group
-
-    @property
-    def records_per_second(self) -> float:
-        """Throughput over the records this run processed."""
-        return self.processed / max(self.seconds, 1e-9)
-
-    def as_dict(self) -> dict[str, Any]:
-        """The summary stored in the results file."""
-        summary = {"scored": self.scored, "noted": self.noted, "bad": self.bad, "pending": self.pending, "processed": self.processed, "seconds": round(self.seconds, 3)}
-        summary.update({"tokens": self.tokens, "padding_fraction": round(self.padding_fraction, 4)})
-        if self.agreement:
-            summary["agreement"] = dict(self.agreement)
-        return {**summary, "stopped": self.stopped} if self.stopped else summary
-
-    def agreement_text(self) -> str:
-        """Agreement with the input's labels, or skill per lead, in words; empty when there is none."""
-        return describe_agreement(self.agreement, self.skill)
 
 
 class NumberedChunks:
@@ -132,7 +95,7 @@ def score(
     """
     output = Path(output)
     batch_tokens = batch_tokens or default_batch_tokens(device)
-    _check_request(output, resume, overwrite, dtype, device, batch_tokens, chunk_records, workers, time_limit)
+    check_request(output, resume, overwrite, dtype, device, batch_tokens, chunk_records, workers, time_limit)
     shard = Shard.from_environment()
     shard.start(device)
     lock = OutputLock(output)
@@ -194,7 +157,7 @@ def _score_owned(
         "run_manifest": manifest,
     }
     store = ChunkStore(output)
-    finished = shard.agree(lambda: _prepare_output(store, json.loads(json.dumps(manifest)), resume, overwrite), "refused the run")
+    finished = shard.agree(lambda: prepare_output(store, json.loads(json.dumps(manifest)), resume, overwrite), "refused the run")
     if finished is not None:
         return finished
     done = store.done()
@@ -247,46 +210,6 @@ def _score_owned(
     return summary
 
 
-def _prepare_output(store: ChunkStore, manifest: dict[str, Any], resume: bool, overwrite: bool) -> ScoreSummary | None:
-    """Decide what happens to what an earlier run left at the output: start over, continue, or refuse.
-
-    Returns the summary of a finished file when `resume` finds nothing to do."""
-    output = store.output
-    found = store.manifest()
-    if found is not None:
-        if overwrite:
-            store.start(manifest)
-        elif resume:
-            if found != manifest:
-                raise OutputError(f"cannot resume {output}: changed since the run that began it: {describe_differences(found, manifest)}; pass --overwrite to start over")
-        elif (done := store.done_records()) > 0:
-            raise OutputError(f"{output}: an earlier run that did not finish has already scored {done:,} record(s) in {store.folder}; pass --resume to continue it or --overwrite to start over")
-        else:
-            store.start(manifest)
-        return None
-    if output.exists() and not overwrite:
-        previous = read_manifest(output)
-        if not resume:
-            raise OutputError(f"output {output} exists; pass --overwrite to replace it")
-        if previous is None or is_incomplete(output):
-            raise OutputError(f"cannot resume {output}: it was not written by a resumable run (no run manifest or chunk folder); pass --overwrite to start over")
-        if previous != manifest:
-            raise OutputError(f"cannot resume {output}: changed since the run that wrote it: {describe_differences(previous, manifest)}; pass --overwrite to start over")
-        return _finished_summary(output)
-    store.start(manifest)
-    return None
-
-
-def _finished_summary(output: Path) -> ScoreSummary:
-    """The summary of a complete results file that a resumed run has nothing to add to."""
-    with h5py.File(output, "r") as results:
-        statuses = results["status"][:]
-        agreement = json.loads(results.attrs.get("summary", "{}")).get("agreement")
-        skill = lead_skill(results)
-    scored, bad = int((statuses == STATUS_SCORED).sum()), int((statuses == STATUS_BAD).sum())
-    return ScoreSummary(output, scored, bad, 0.0, 0, 0.0, 0, up_to_date=True, agreement=agreement, skill=skill)
-
-
 def _file_skill(output: Path) -> tuple[tuple[str, str, float], ...]:
     """A forecaster's RMSE per lead and channel from the finished file's skill/ group."""
     with h5py.File(output, "r") as results:
@@ -332,31 +255,6 @@ def _write_placeholders(store: ChunkStore, records: Iterable[Record], chunk_reco
         columns = {"record_id": ids, "status": np.full(len(ids), STATUS_PENDING, dtype=np.int8), "error": np.array([""] * len(ids), dtype=object)}
         store.write(index, {**columns, **scorer.empty(outputs, len(ids))}, scorer.attributes(), pending=True)
     return chunks.count
-
-
-def _check_request(output: Path, resume: bool, overwrite: bool, dtype: str, device: str, batch_tokens: int, chunk_records: int, workers: int, time_limit: float | None) -> None:
-    """Refuse a request that cannot work before any work: bad numbers, an unusable output path."""
-    if resume and overwrite:
-        raise ConfigError("--resume and --overwrite exclude each other")
-    if dtype not in ("float32", "bfloat16"):
-        raise ConfigError(f"dtype must be float32 or bfloat16, got {dtype!r}")
-    for name, value, least in (("batch_tokens", batch_tokens, 1), ("chunk_records", chunk_records, 1), ("workers", workers, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ConfigError(f"{name} must be an integer of at least {least}, got {value!r}")
-    if time_limit is not None and not (time_limit >= 0):
-        raise ConfigError(f"time_limit must be a number of seconds, 0 or more, got {time_limit!r}")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("--device cuda was asked for but no CUDA device is available")
-    if output.is_dir():
-        raise OutputError(f"output {output} is a folder; give a file name such as {output / 'results.h5'}")
-    if output.exists() and not (resume or overwrite or ChunkStore(output).folder.exists()):
-        raise OutputError(f"output {output} exists; pass --overwrite to replace it")
-    if output.parent.exists() and not output.parent.is_dir():
-        raise OutputError(f"output {output}: {output.parent} is not a folder")
-    try:
-        output.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise OutputError(f"cannot create the folder of output {output}: {error.strerror}") from None
 
 
 def score_encoded(

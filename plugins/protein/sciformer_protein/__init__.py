@@ -19,6 +19,8 @@ if TYPE_CHECKING:
     from torch import nn
 
     from sciformer.config import ModelConfig
+    from sciformer.engine.model import SciformerModel
+    from sciformer.scoring.scorer import Scorer
 
     from .embedding import EsmEmbedder
     from .tokenizer import ProteinTokenizer
@@ -175,7 +177,7 @@ def sciformer_cli_commands() -> list[click.Command]:
 
 
 @sciformer.hookimpl
-def sciformer_scorer(model: "SciformerModel", options: dict, checkpoint: "Path | None") -> "Scorer | None":
+def sciformer_scorer(model: SciformerModel, options: dict, checkpoint: Path | None) -> Scorer | None:
     """Protein results add `truncated`, whether a record was cut to the model's residue limit."""
     if model.config.domain != DOMAIN:
         return None

@@ -27,7 +27,6 @@ from torch import Tensor
 from sciformer.config import ModelConfig
 from sciformer.errors import BadRecordError, ConfigError
 
-from .pixel_values import DTYPE_SCALE as DTYPE_SCALE  # still imported from here by scripts/baseline_logreg.py
 from .pixel_values import PixelValues
 
 RESAMPLE = ("bilinear", "bicubic", "nearest")

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from sciformer.plugins import PluginHost
 from sciformer.training.recipe import load_recipe, recipe_records
 from sciformer.targets import class_names
-from sciformer_vision.preprocess import DTYPE_SCALE
+from sciformer_vision.pixel_values import DTYPE_SCALE
 
 STRENGTHS = (1e-4, 1e-3, 1e-2, 1e-1)  # L2 penalty per weight, mean-loss units
 

@@ -21,7 +21,7 @@ from sciformer.errors import ConfigError
 from .embedding import NOISY_INPUT
 from .grid import latitude_weights
 from .normalise import Normaliser
-from .options import TASK, WeatherOptions
+from .options import WeatherOptions
 
 
 def tokens_to_fields(patches: Tensor, options: WeatherOptions) -> Tensor:

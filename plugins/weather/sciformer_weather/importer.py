@@ -30,8 +30,7 @@ from sciformer.config import ModelConfig
 from sciformer.errors import CheckpointError, InputFileError
 from sciformer.plugins import PluginHost
 
-from .head import TASK
-from .options import DOMAIN
+from .options import DOMAIN, TASK
 
 log = logging.getLogger(__name__)
 

@@ -19,6 +19,10 @@ for name in freesolv:dG_hydration_kcal_per_mol esol-scaffold:logS; do
   $SCIFORMER molecule baseline "$MOLECULE_SPLITS/${name%%:*}" --target-column "${name##*:}" > "$WORK/baseline-${name%%:*}.json"
 done
 $SCIFORMER molecule baseline "$MOLECULE_SPLITS/bbbp" --target-column p_np --classification > "$WORK/baseline-bbbp.json"
+for name in freesolv:dG_hydration_kcal_per_mol esol-scaffold:logS; do
+  $SCIFORMER molecule baseline "$MOLECULE_SPLITS/${name%%:*}" --target-column "${name##*:}" --method strongest > "$WORK/strongest-${name%%:*}.json"
+done
+$SCIFORMER molecule baseline "$MOLECULE_SPLITS/bbbp" --target-column p_np --classification --method strongest > "$WORK/strongest-bbbp.json"
 
 for recipe in freesolv bbbp esol-scaffold; do
   $SCIFORMER train "$HERE/$recipe.yaml"

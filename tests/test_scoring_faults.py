@@ -26,6 +26,8 @@ MODEL = "text-who-ordered"
 WORDS = ["<start>", "man", "woman", "ordered", "the", "chicken", "beef"]
 OUTPUTS = ["embedding", "token_embeddings"]
 KILL_TRIALS = 20
+RECORDS, CHUNK = 3_000, 100
+CHUNKS = RECORDS // CHUNK
 
 
 def write_lines(path: Path, count: int, seed: int = 0) -> Path:
@@ -36,7 +38,7 @@ def write_lines(path: Path, count: int, seed: int = 0) -> Path:
 
 def run(inputs: Path, output: Path, **keywords) -> object:
     """Score with the built-in text model in this process."""
-    return score(MODEL, inputs, output, PluginHost(entry_points=False), outputs=OUTPUTS, chunk_records=100, **keywords)
+    return score(MODEL, inputs, output, PluginHost(entry_points=False), outputs=OUTPUTS, chunk_records=CHUNK, **keywords)
 
 
 def _child(inputs: Path, output: Path, keywords: dict) -> None:
@@ -51,9 +53,12 @@ def start(inputs: Path, output: Path, **keywords) -> multiprocessing.Process:
     return process
 
 
-def wait_for_chunks(output: Path, count: int, timeout: float = 120) -> None:
+def wait_for_chunks(output: Path, count: int, process: multiprocessing.Process | None = None, timeout: float = 120) -> None:
+    """Until `count` chunks of `output` are written (or `process` has ended)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and len(list(output.with_name(output.name + ".chunks").glob("chunk-*.h5"))) < count:
+        if process is not None and not process.is_alive():
+            return
         time.sleep(0.005)
 
 
@@ -61,7 +66,7 @@ def wait_for_chunks(output: Path, count: int, timeout: float = 120) -> None:
 def reference(tmp_path_factory) -> tuple[Path, Path, float]:
     """3,000 records, their uninterrupted results and how long a forked run over them takes."""
     folder = tmp_path_factory.mktemp("reference")
-    inputs = write_lines(folder / "in.txt", 3_000)
+    inputs = write_lines(folder / "in.txt", RECORDS)
     run(inputs, folder / "full.h5")
     clock = time.perf_counter()
     start(inputs, folder / "timed.h5").join()
@@ -69,15 +74,17 @@ def reference(tmp_path_factory) -> tuple[Path, Path, float]:
 
 
 def test_kill_at_random_points_then_resume(reference, tmp_path) -> None:
-    """SIGKILL at seeded random moments (before, during and after chunks and the join); resuming always
-    gives the uninterrupted file."""
+    """SIGKILL at seeded random moments (before, during and after chunks and the join): after a random
+    number of finished chunks, plus a random part of one chunk's time. Resuming always gives the
+    uninterrupted file."""
     inputs, full, seconds = reference
     rng = np.random.default_rng(2026)
     outcomes = {"killed": 0, "finished first": 0}
     for trial in range(KILL_TRIALS):
         target = tmp_path / f"trial-{trial}.h5"
         process = start(inputs, target)
-        time.sleep(float(rng.uniform(0.0, 1.1 * seconds)))
+        wait_for_chunks(target, int(rng.integers(0, CHUNKS + 1)), process)
+        time.sleep(float(rng.uniform(0.0, seconds / CHUNKS)))
         os.kill(process.pid, signal.SIGKILL)
         process.join()
         outcomes["finished first" if process.exitcode == 0 else "killed"] += 1
@@ -85,7 +92,7 @@ def test_kill_at_random_points_then_resume(reference, tmp_path) -> None:
             run(inputs, target, resume=True)
         assert_same_results(full, target)
         assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(target.name)) in ([target.name], [target.name, target.name + ".lock"])
-    assert outcomes["killed"] >= KILL_TRIALS * 3 // 4, outcomes
+    assert outcomes["killed"] >= KILL_TRIALS // 2, outcomes
 
 
 def test_a_second_writer_is_refused_while_the_first_finishes(reference, tmp_path) -> None:
@@ -112,7 +119,7 @@ def test_an_input_replaced_between_runs_is_refused(reference, tmp_path) -> None:
     os.kill(process.pid, signal.SIGKILL)
     process.join()
     write_lines(moving, 3_000, seed=9)
-    with pytest.raises(OutputError, match=r"changed since the run that began it: input\.fingerprint"):
+    with pytest.raises(OutputError, match=r"changed since the run that (began|wrote) it: input\.fingerprint"):
         run(moving, target, resume=True)
     run(moving, target, overwrite=True)
     run(moving, tmp_path / "fresh.h5")

@@ -117,22 +117,17 @@ class ChunkStore:
             temporary.write_bytes(image.getbuffer())
             os.replace(temporary, target)
 
-    def statuses(self, count: int) -> np.ndarray:
-        """The `status` column of chunks 0..count-1, in order."""
-        parts = []
+    def statuses(self, count: int) -> tuple[np.ndarray, int]:
+        """The `status` column of chunks 0..count-1, in order, and how many scored rows carry a note in
+        `error` (a truncated input, ...): one read of each chunk for the run's summary."""
+        parts, noted = [], 0
         for index in range(count):
             with h5py.File(self._source(index), "r") as chunk:
-                parts.append(chunk["status"][:])
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int8)
-
-    def noted(self, count: int) -> int:
-        """How many scored rows of chunks 0..count-1 carry a note in `error` (a truncated input, ...)."""
-        total = 0
-        for index in range(count):
-            with h5py.File(self._source(index), "r") as chunk:
-                scored = chunk["status"][:] == STATUS_SCORED
-                total += int((np.char.str_len(chunk["error"].asstr()[:].astype(str))[scored] > 0).sum())
-        return total
+                status = chunk["status"][:]
+                notes = np.char.str_len(chunk["error"].asstr()[:].astype(str)) > 0
+            parts.append(status)
+            noted += int((notes & (status == STATUS_SCORED)).sum())
+        return (np.concatenate(parts) if parts else np.zeros(0, dtype=np.int8)), noted
 
     def join(self, count: int, attributes: Mapping[str, Any], summarise: Callable[[h5py.File], None] | None = None) -> Path:
         """Join chunks 0..count-1 (scored or placeholders) in order into the output file, let `summarise`

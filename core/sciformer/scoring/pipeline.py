@@ -198,10 +198,10 @@ def _score_owned(
             log.warning("%s holds no records; writing a results file with every dataset at length 0", input_path)
             store.write(0, _empty_columns(scorer, chosen), scorer.attributes(), dtypes=_column_dtypes(scorer, chosen))
             count = 1
-        statuses = store.statuses(count)
+        statuses, noted = store.statuses(count)
         summary = dataclasses.replace(
             summary, scored=int((statuses == STATUS_SCORED).sum()), bad=int((statuses == STATUS_BAD).sum()),
-            pending=int((statuses == STATUS_PENDING).sum()), noted=store.noted(count),
+            pending=int((statuses == STATUS_PENDING).sum()), noted=noted,
         )
         store.join(count, {**attributes, "end_time": dt.datetime.now(dt.timezone.utc).isoformat(), "summary": summary.as_dict()}, scorer.summarise)
         summary = dataclasses.replace(summary, skill=_file_skill(output))

@@ -1,11 +1,12 @@
 """The options each audio reader accepts (listed by `sciformer readers audio`), apart from the readers
 so that listing them imports no audio library."""
 
+from sciformer.reader_options import table_options
+
 FOLDER_OPTIONS = {"folder_labels": "true: a file's target is the name of its first sub-folder (default false)"}
 MANIFEST_OPTIONS = {
-    "data_column": "column of sound-file paths (default: the model's data column when the table has it, else 'file')",
+    **table_options("file"),
     "id_column": "column of record ids (default: the model's id column or 'id', when the table has it; else the file path)",
-    "target_column": "column of targets (default: the model's target column when the table has it; empty for none)",
     "root": "folder the paths are relative to (default: the manifest's own folder; itself relative to that folder)",
 }
 HDF5_OPTIONS = {

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import NamedTuple
 
@@ -69,17 +68,30 @@ def write_lines(path: Path, count: int, seed: int = 0) -> Path:
     return path
 
 
+WHEN_A_CHUNK_EXISTS = """
+import sys, time
+from pathlib import Path
+from sciformer.cli.main import main
+print("ready", flush=True)
+while not any(Path(sys.argv[1]).glob("chunk-*.h5")):
+    time.sleep(0.005)
+main(sys.argv[2:])
+"""
+
+
 def test_two_runs_on_one_output(tmp_path) -> None:
     """The second run is refused in one line naming the first's process; the first's file holds only its rows."""
     first_input, other_input = write_lines(tmp_path / "a.txt", 40_000), write_lines(tmp_path / "b.txt", 3_000, seed=1)
     target = tmp_path / "o.h5"
+    arguments = ["score", "--model", MODEL, "--input", str(other_input), "--output", str(target), "--overwrite"]
+    # The second command line starts first, imported and waiting, and runs the moment the first run has
+    # written a chunk: the overlap does not depend on how fast either process starts.
+    second = subprocess.Popen([sys.executable, "-c", WHEN_A_CHUNK_EXISTS, str(tmp_path / "o.h5.chunks"), *arguments], env=ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert second.stdout.readline() == "ready\n"
     first = subprocess.Popen([sys.executable, "-m", "sciformer", "score", "--model", MODEL, "--input", str(first_input), "--output", str(target), "--chunk-records", "500"], env=ENVIRONMENT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not list((tmp_path / "o.h5.chunks").glob("chunk-*.h5")):
-        time.sleep(0.02)
-    second = subprocess.run([sys.executable, "-m", "sciformer", "score", "--model", MODEL, "--input", str(other_input), "--output", str(target), "--overwrite"], env=ENVIRONMENT, capture_output=True, text=True)
+    _, refusal = second.communicate(timeout=600)
     assert second.returncode == 1
-    assert f"is being written by another run (pid {first.pid} " in one_line(second.stderr)
+    assert f"is being written by another run (pid {first.pid} " in one_line(refusal)
     _, stderr = first.communicate(timeout=600)
     assert first.returncode == 0, stderr
     score(MODEL, first_input, tmp_path / "alone.h5", _host(), chunk_records=500)

@@ -1,7 +1,9 @@
 """Retrain every shipped model from its recipe (`make models`): the text toy model and each plugin's.
 
 Recipes train on the full data sets (SCIFORMER_DATA; by default the shared data folder beside the
-repository) and write into the shipped model's folder, which a recipe may only do when allowed.
+repository) and write into the shipped model's folder, which a recipe may only do when allowed. A
+recipe whose `init:` is another shipped recipe (a pre-training stage) trains after it, from the
+shipped model that stage just wrote.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import sys
 from pathlib import Path
 
 from sciformer.plugins import PluginHost
-from sciformer.training.recipe import DATA_ENV, train_recipe
+from sciformer.training.recipe import DATA_ENV, RECIPE_SUFFIXES, read_recipe_file, train_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted([*ROOT.glob("core/sciformer/builtin/*/recipes/*.yaml"), *ROOT.glob("plugins/*/recipes/*.yaml")])
@@ -29,14 +31,44 @@ def main() -> None:
     wanted = set(sys.argv[1:])
     host = PluginHost()
     shipped = {model.path.name: model.path for model in host.shipped_models().values()}
-    for recipe in RECIPES:
+    stages = {init_stage(recipe) for recipe in RECIPES} - {None}
+    for recipe in stages_first(RECIPES):
         if wanted and recipe.stem not in wanted:
             continue
         if recipe.stem not in shipped:
+            if recipe in stages:
+                continue  # a stage that ships no model: trained into runs/ by the recipes that start from it
             sys.exit(f"{recipe.relative_to(ROOT)}: no shipped model folder named {recipe.stem}")
         overrides = [f"output={shipped[recipe.stem]}", "allow_package_output=true"]
+        stage = init_stage(recipe)
+        if stage is not None and stage.stem in shipped:
+            overrides.append(f"init={shipped[stage.stem]}")
         result = train_recipe(recipe, host, overrides)
         logging.info("%s -> %s: valid %s, test %s", recipe.relative_to(ROOT), result.output, result.valid, result.test)
+
+
+def init_stage(recipe: Path) -> Path | None:
+    """The recipe file that `recipe`'s `init:` names as its earlier stage, if any."""
+    init = read_recipe_file(recipe).get("init")
+    if not init or not str(init).endswith(RECIPE_SUFFIXES):
+        return None
+    return (recipe.parent / init).resolve()
+
+
+def stages_first(recipes: list[Path]) -> list[Path]:
+    """The recipes ordered so that each init stage comes before the recipes that start from it."""
+    ordered: list[Path] = []
+
+    def place(recipe: Path) -> None:
+        stage = init_stage(recipe)
+        if stage is not None and stage not in ordered:
+            place(stage)
+        if recipe not in ordered:
+            ordered.append(recipe)
+
+    for recipe in recipes:
+        place(recipe)
+    return ordered
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import click
     from torch import nn
 
+    from sciformer.augmentation import Augmentation
     from sciformer.config import ModelConfig
     from sciformer.domain import DomainSpec, RecordReader, ShippedModel, Tokenizer, WeightImporter
     from sciformer.engine.bias import AttentionBias
@@ -115,6 +116,17 @@ def sciformer_head(config: ModelConfig, embedder: nn.Module) -> Head | None:
     """A head for `config.task` in `config.domain` (forecasting, a domain-specific LM head, ...).
 
     First result wins; None falls back to the engine's heads (mlm, clm, sequence and token tasks).
+    """
+
+
+@hookspec
+def sciformer_augmentations(config: ModelConfig) -> list[Augmentation] | None:
+    """Training-time augmentations for `config.domain`, each a `sciformer.augmentation.Augmentation`
+    (a name, a one-line summary, and `build(**settings)` returning a transform of a training batch).
+
+    A recipe turns one on with `training.augment: {name: {settings}}`; the trainer applies it to
+    training micro-batches only, with a seeded generator. Offer only transforms that keep the label
+    true. Return None unless `config.domain` is yours; every plugin's answers are collected.
     """
 
 

@@ -17,6 +17,7 @@ from sciformer.engine.context import Embedded
 from sciformer.errors import ConfigError
 
 IGNORE_INDEX = -100  # token targets with this value do not count (unmasked positions, padding)
+CLASSIFICATION_LOSS_OPTIONS = frozenset({"label_smoothing", "class_weights"})  # training settings classifiers honour
 
 
 def pool(hidden: Tensor, embedded: Embedded, pooling: str) -> Tensor:
@@ -43,6 +44,16 @@ class Head(nn.Module, abc.ABC):
     """A task head: final hidden states -> predictions, plus the task's loss, evaluation counts and
     the columns it contributes to scoring results."""
 
+    #: The `training:` loss settings this head honours in `loss`; the trainer refuses the others.
+    loss_options: frozenset[str] = frozenset()
+    label_smoothing: float = 0.0
+    class_weights: Tensor | None = None  # (num_labels,), a loss weight per class
+
+    def configure_loss(self, label_smoothing: float = 0.0, class_weights: Tensor | None = None) -> None:
+        """Set the training-loss settings that `loss` applies (never `evaluate`)."""
+        self.label_smoothing = label_smoothing
+        self.class_weights = class_weights
+
     @abc.abstractmethod
     def forward(self, hidden: Tensor, embedded: Embedded, batch: TokenBatch) -> Tensor:
         """Predictions (logits or values) from final hidden states (B, T, D)."""
@@ -54,6 +65,11 @@ class Head(nn.Module, abc.ABC):
     def evaluate(self, prediction: Tensor, batch: TokenBatch) -> dict[str, tuple[float, int]]:
         """Sums and counts of evaluation metrics for one batch; the trainer reports sum / count."""
         return {"loss": (float(self.loss(prediction, batch)) * batch.size, batch.size)}
+
+    def class_scores(self, prediction: Tensor, batch: TokenBatch) -> tuple[Tensor, Tensor] | None:
+        """Class probabilities (N, K) and class indices (N,) of the labelled items of a batch, from
+        which the trainer computes metrics over a whole split (ROC-AUC); None for other tasks."""
+        return None
 
     def score_columns(self) -> dict[str, ScoreColumn]:
         """The outputs this head writes when scoring (none by default)."""
@@ -134,11 +150,23 @@ class SequenceHead(Head):
         """(B, T, D) -> (B, num_labels)."""
         return self.linear(self.dropout(pool(hidden, embedded, self.pooling)))
 
+    @property
+    def loss_options(self) -> frozenset[str]:  # type: ignore[override]
+        """Classification honours label smoothing and class weights; regression neither."""
+        return frozenset() if self.regression else CLASSIFICATION_LOSS_OPTIONS
+
     def loss(self, prediction: Tensor, batch: TokenBatch) -> Tensor:
-        """Mean squared error (regression) or cross-entropy (classification)."""
+        """Mean squared error (regression) or cross-entropy (classification, with the configured
+        label smoothing and class weights)."""
         if self.regression:
             return F.mse_loss(prediction.float(), batch.targets.float().view_as(prediction))
-        return F.cross_entropy(prediction.float(), batch.targets.long())
+        return classification_loss(prediction, batch.targets.long(), self.label_smoothing, self.class_weights)
+
+    def class_scores(self, prediction: Tensor, batch: TokenBatch) -> tuple[Tensor, Tensor] | None:
+        """Each record's class probabilities and class index (classification only)."""
+        if self.regression:
+            return None
+        return prediction.float().softmax(dim=-1), batch.targets.long()
 
     def score_columns(self) -> dict[str, ScoreColumn]:
         """Regression: `prediction` (N,) or (N, K). Classification: `logits`, `probabilities` (N, K) and
@@ -158,13 +186,14 @@ class SequenceHead(Head):
 
     def evaluate(self, prediction: Tensor, batch: TokenBatch) -> dict[str, tuple[float, int]]:
         """Summed loss, plus squared error (regression) or correct predictions (classification)."""
-        counts = super().evaluate(prediction, batch)
         if self.regression:
+            counts = super().evaluate(prediction, batch)
             error = (prediction.float() - batch.targets.float().view_as(prediction)) ** 2
             counts["mse"] = (float(error.sum()), error.numel())
-        else:
-            counts["accuracy"] = (float((prediction.argmax(dim=-1) == batch.targets).sum()), batch.size)
-        return counts
+            return counts
+        loss = F.cross_entropy(prediction.float(), batch.targets.long(), reduction="sum")
+        correct = (prediction.argmax(dim=-1) == batch.targets).sum()
+        return {"loss": (float(loss), batch.size), "accuracy": (float(correct), batch.size)}
 
 
 class TokenClassificationHead(Head):
@@ -180,13 +209,20 @@ class TokenClassificationHead(Head):
         """(B, T, D) -> (B, T, num_labels)."""
         return self.linear(self.dropout(hidden))
 
+    loss_options = CLASSIFICATION_LOSS_OPTIONS
+
     def loss(self, prediction: Tensor, batch: TokenBatch) -> Tensor:
-        """Cross-entropy over labelled tokens."""
-        return F.cross_entropy(prediction.flatten(0, 1).float(), batch.targets.flatten(), ignore_index=IGNORE_INDEX)
+        """Cross-entropy over labelled tokens (with the configured label smoothing and class weights)."""
+        return classification_loss(prediction.flatten(0, 1), batch.targets.flatten(), self.label_smoothing, self.class_weights)
 
     def evaluate(self, prediction: Tensor, batch: TokenBatch) -> dict[str, tuple[float, int]]:
         """Summed loss and accuracy over labelled tokens."""
         return _token_counts(prediction, batch.targets)
+
+    def class_scores(self, prediction: Tensor, batch: TokenBatch) -> tuple[Tensor, Tensor] | None:
+        """Class probabilities and class index of every labelled token."""
+        labelled = batch.targets != IGNORE_INDEX
+        return prediction.float()[labelled].softmax(dim=-1), batch.targets[labelled]
 
     def score_columns(self) -> dict[str, ScoreColumn]:
         """`token_predictions`: the class index of each pooled token (residues, words), one vector per record."""
@@ -198,6 +234,13 @@ class TokenClassificationHead(Head):
         classes = prediction.argmax(dim=-1).cpu()
         mask = embedded.pool_mask.cpu()
         return {"token_predictions": [classes[row][mask[row]].numpy() for row in range(classes.shape[0])]}
+
+
+def classification_loss(logits: Tensor, targets: Tensor, label_smoothing: float = 0.0, class_weights: Tensor | None = None) -> Tensor:
+    """Cross-entropy of (N, K) logits against (N,) class indices (IGNORE_INDEX items left out), with
+    label smoothing and a weight per class (the weighted mean over items) when given."""
+    weight = None if class_weights is None else class_weights.to(logits.device, torch.float32)
+    return F.cross_entropy(logits.float(), targets, weight=weight, ignore_index=IGNORE_INDEX, label_smoothing=label_smoothing)
 
 
 def _token_counts(logits: Tensor, targets: Tensor) -> dict[str, tuple[float, int]]:

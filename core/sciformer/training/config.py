@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import types
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, get_args, get_origin, get_type_hints
 
 from sciformer.errors import ConfigError
@@ -37,6 +37,10 @@ class TrainingConfig:
     metric: str = "loss"  # validation metric that selects the best checkpoint
     mode: str | None = None  # "min" or "max"; by default the metric's own direction (training/metrics.py)
     seed: int = 0
+    label_smoothing: float = 0.0  # classification: the share of each target spread over all classes
+    class_weights: str | None = None  # "balanced": loss weight n / (K n_k) per class (training/loss_settings.py)
+    ema: float | None = None  # decay of an average of the weights used for validation and the checkpoint
+    augment: Mapping = field(default_factory=dict)  # {name: {settings}} of the domain's augmentations
     mlm_probability: float = 0.15
     mask_ratio: float = DEFAULT_MASK_RATIO  # share of patch tokens masked by the masked-patches task
     device: str = "cpu"  # "cuda" means each torchrun process's own GPU
@@ -63,6 +67,14 @@ class TrainingConfig:
         for name in FRACTIONS:
             if not 0.0 < getattr(self, name) < 1.0:
                 raise ConfigError(f"training.{name} must lie in (0, 1), got {getattr(self, name)}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise ConfigError(f"training.label_smoothing must lie in [0, 1), got {self.label_smoothing}")
+        if self.class_weights not in (None, "balanced"):
+            raise ConfigError(f"training.class_weights must be balanced or null, got {self.class_weights!r}")
+        if self.ema is not None and not 0.0 < self.ema < 1.0:
+            raise ConfigError(f"training.ema must lie in (0, 1) (the decay per step, e.g. 0.999) or be null, got {self.ema}")
+        if self.ema is not None and self.fsdp:
+            raise ConfigError("training.ema is not supported with training.fsdp (the average would be of each rank's shard)")
         object.__setattr__(self, "mode", metric_mode(self.metric, self.mode))
 
     @classmethod

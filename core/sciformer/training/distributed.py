@@ -64,6 +64,15 @@ class World:
         dist.all_reduce(reduced)
         return reduced.cpu()
 
+    def gather(self, values: Tensor) -> Tensor:
+        """Every rank's `values` (any length along the first axis) concatenated in rank order, on the CPU."""
+        values = values.detach().cpu()
+        if self.size == 1:
+            return values
+        parts: list[Tensor | None] = [None] * self.size
+        dist.all_gather_object(parts, values)
+        return torch.cat([part for part in parts if part is not None])
+
     def barrier(self) -> None:
         """Wait for every rank."""
         if self.size > 1:

@@ -17,7 +17,7 @@ LABELS = ("split", "step", "epoch")  # row fields that place a row rather than m
 
 # Whether a larger value is better, for each metric a head or the contrastive trainer reports; the
 # training mode (keep the lowest or the highest) follows from it.
-HIGHER_IS_BETTER = {"loss": False, "mse": False, "rmse": False, "mae": False, "accuracy": True, "zero_shot_accuracy": True}
+HIGHER_IS_BETTER = {"loss": False, "mse": False, "rmse": False, "mae": False, "accuracy": True, "zero_shot_accuracy": True, "roc_auc": True, "balanced_accuracy": True}
 RECALL = re.compile(r"(^|_)recall@\d+$")  # contrastive retrieval: left_to_right_recall@5, ...
 
 

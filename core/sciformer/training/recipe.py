@@ -3,14 +3,20 @@
 Paths are relative to the recipe file, with $VARS and ~ expanded. With SCIFORMER_DATA set (the folder
 of the full data sets), a recipe's `full_data:` keys replace those of `data:`, so that a shipped
 recipe runs from a fresh clone on the data its plugin ships and on the full data where there is some.
+
+Stages chain through `init:`: a model folder, a shipped model's name, or another recipe file (the
+earlier stage, such as pre-training). A recipe file's output is the starting point; when it holds no
+finished run, that stage is trained first. A finished output trained from another version of the
+stage's recipe is refused rather than silently reused.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -29,7 +35,7 @@ from sciformer.records import Record
 from sciformer.training.config import checked_fields, checked_value
 from sciformer.training.distributed import process_group
 from sciformer.training.objectives import build_training_model
-from sciformer.training.trainer import Trainer, TrainingConfig, TrainResult
+from sciformer.training.trainer import SUMMARY_FILE, STATE_DIR, Trainer, TrainingConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +44,7 @@ DATA_KEYS = ("train", "valid", "test", "options", "split", "limit")
 DATA_ENV = "SCIFORMER_DATA"  # the folder of the full data sets; switches recipes to their `full_data:`
 FULL_DATA = "full_data"
 RUNS = "runs"  # default output: runs/<recipe name>/ in the current folder
+RECIPE_SUFFIXES = (".yaml", ".yml")  # an `init:` with one of these names an earlier stage's recipe
 
 
 @dataclass(frozen=True)
@@ -129,7 +136,7 @@ def recipe_from_dict(raw: Mapping[str, Any], base: Path, source: Path | None = N
         if data.get(part):
             data[part] = resolve_path(base, data[part])
     init = raw.get("init")
-    if init and (base / os.path.expandvars(init)).is_dir():
+    if init and ((base / os.path.expandvars(init)).is_dir() or str(init).endswith(RECIPE_SUFFIXES)):
         init = str(resolve_path(base, init))
     training = TrainingConfig.from_dict(raw.get("training") or {})
     return Recipe(model, data, training, recipe_output(raw, base, source), init, source, dict(raw))
@@ -267,12 +274,38 @@ def load_matching(model: SciformerModel, weights: Path, label_change: str = "") 
         log.info("fine-tuning: %d tensor(s) start fresh: %s", len(fresh), names)
 
 
+def stage_output(recipe: Recipe, host: PluginHost, chain: tuple[Path, ...]) -> Recipe:
+    """`recipe` with an `init:` recipe file replaced by that stage's finished output, training the
+    stage first when its output holds no run; ConfigError for an interrupted stage, a stage trained
+    from another version of its recipe, or a chain that comes back to itself."""
+    if not recipe.init or not recipe.init.endswith(RECIPE_SUFFIXES):
+        return recipe
+    path = Path(recipe.init)
+    if path in chain:
+        raise ConfigError(f"init stages form a loop: {' -> '.join(p.name for p in (*chain, path))}")
+    stage = load_recipe(path)
+    if (stage.output / STATE_DIR).is_dir() and not (stage.output / SUMMARY_FILE).is_file():
+        raise ConfigError(f"init stage {path.name} stopped before it finished; resume it: sciformer train {path} --resume")
+    if not (stage.output / SUMMARY_FILE).is_file():
+        log.info("init stage %s: no finished run in %s; training it first", path.name, stage.output)
+        _train(path, host, (), False, (*chain, path))
+    recorded = read_checkpoint_info(stage.output).extra.get("recipe")
+    if recorded is not None and json.dumps(recorded, sort_keys=True) != json.dumps(stage.raw, sort_keys=True, default=list):
+        raise ConfigError(f"init stage {stage.output} was trained from another version of {path.name}; train the stage again or name the folder as init")
+    return replace(recipe, init=str(stage.output))
+
+
 def train_recipe(path: str | Path, host: PluginHost, overrides: Sequence[str] = (), resume: bool = False) -> TrainResult:
-    """Run a recipe file end to end and return where the trained model went and its metrics.
+    """Run a recipe file end to end (its `init:` stage first, when that has not run) and return where
+    the trained model went and its metrics.
 
     Under torchrun every process runs this; they join one process group (see training/distributed.py).
     """
-    recipe = load_recipe(path, overrides)
+    return _train(Path(path), host, overrides, resume, (Path(path).resolve(),))
+
+
+def _train(path: Path, host: PluginHost, overrides: Sequence[str], resume: bool, chain: tuple[Path, ...]) -> TrainResult:
+    recipe = stage_output(load_recipe(path, overrides), host, chain)
     parts = recipe_records(recipe, host, recipe.model["domain"])
     with process_group(recipe.training.device) as world:
         torch.manual_seed(recipe.training.seed)  # the same initial weights on every rank

@@ -1,5 +1,6 @@
 """The trainer: AdamW, warmup + cosine, clipping, accumulation, bfloat16, early stopping, JSONL metrics
-and exact resume, on one process or several (DDP or FSDP under torchrun).
+and exact resume, on one process or several (DDP or FSDP under torchrun); optionally the domain's
+augmentations, label smoothing, class-balanced loss weights and a moving average of the weights.
 
 Data order is a property of the run, not of the world size: each epoch's micro-batches are planned
 from the seed alone, and optimizer step k consumes the next `accumulate x world` of them, shared out
@@ -16,13 +17,15 @@ import logging
 import math
 import shutil
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ContextManager, Iterator, Sequence
 
 import torch
 from safetensors.torch import save_model
 
+from sciformer.augmentation import augmented, build_augmentations
 from sciformer.checkpoint import WEIGHTS, save_checkpoint
 from sciformer.data.batch import TokenBatch
 from sciformer.data.budget import fixed_size_batches, token_budget_batches
@@ -33,9 +36,12 @@ from sciformer.plugins import PluginHost
 from sciformer.records import Record
 from sciformer.training.config import TrainingConfig
 from sciformer.training.distributed import ParallelModel, World, rank_share
+from sciformer.training.ema import WeightAverage
+from sciformer.training.loss_settings import check_loss_options, configure_head_loss
 from sciformer.training.metrics import TENSORBOARD_DIR, MetricsLog, tensorboard_writer, truncate_metrics
 from sciformer.training.objectives import PRETRAINING_TASKS, build_training_model, encoder_copy, mask_tokens
 from sciformer.training.progress import TrainingProgress, on_terminal
+from sciformer.training.ranking import ranking_metrics
 from sciformer.training.schedule import warmup_cosine
 from sciformer.training.state import load_training_state, save_training_state
 
@@ -45,6 +51,7 @@ STATE_DIR = "state"
 METRICS_FILE = "metrics.jsonl"
 SUMMARY_FILE = "summary.json"
 BEST_WEIGHTS = "best.safetensors"  # in state/: the best full model when the checkpoint holds the encoder only
+AUGMENT_SEED = 0x5DEECE66D  # offsets a micro-batch's seed for its augmentation generator
 
 
 @dataclass
@@ -76,10 +83,13 @@ class Trainer:
             raise ConfigError("the model has no task head to train (set model.task)")
         if model.config.task == "mlm" and not isinstance(tokenizer, VocabularyTokenizer):
             raise ConfigError(f"masked LM needs a vocabulary tokenizer; domain {model.config.domain!r} has none")
+        check_loss_options(model.head, config)
+        self.augmentations = build_augmentations(host, model.config, config.augment)
         self.world = world or World.current()
         self.device = self.world.device(config.device)
         self.parallel = ParallelModel(model, self.world, self.device, fsdp=config.fsdp, factory=lambda: build_training_model(model.config, host))
         self.model = self.parallel.module
+        self.average = WeightAverage(self.model, config.ema) if config.ema is not None else None
         self.tokenizer = tokenizer
         self.host = host
         self.config = config
@@ -114,9 +124,11 @@ class Trainer:
             return token_budget_batches(lengths, self.config.batch_tokens, generator=generator)
         return fixed_size_batches(len(encoded), self.config.batch_size, generator=generator)
 
-    def collate(self, encoded: Encoded, rows: Sequence[int], mask_seed: int) -> TokenBatch:
-        """A batch of the given rows on the training device (masked for MLM)."""
+    def collate(self, encoded: Encoded, rows: Sequence[int], mask_seed: int, training: bool = False) -> TokenBatch:
+        """A batch of the given rows on the training device (augmented when `training`, masked for MLM)."""
         batch = self.tokenizer.collate([encoded[i][1] for i in rows], [encoded[i][0] for i in rows])
+        if training and self.augmentations:
+            batch = augmented(batch, self.augmentations, torch.Generator().manual_seed(mask_seed + AUGMENT_SEED))
         if self.model.config.task == "mlm":
             batch = mask_tokens(batch, self.tokenizer, self.config.mlm_probability, torch.Generator().manual_seed(mask_seed))
         return batch.to(self.device)
@@ -124,6 +136,15 @@ class Trainer:
     def autocast(self) -> torch.autocast:
         """bfloat16 autocast when asked for, a no-op otherwise."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.dtype == "bfloat16")
+
+    def training_targets(self, encoded: Encoded) -> Iterator[torch.Tensor]:
+        """The targets of the training records, batch by batch (unaugmented)."""
+        for rows in self.plan(encoded, generator=None):
+            yield self.tokenizer.collate([encoded[i][1] for i in rows], [encoded[i][0] for i in rows]).targets
+
+    def averaged(self) -> ContextManager[None]:
+        """Within the block the model holds its moving-average weights, when the run keeps one."""
+        return self.average.applied(self.model) if self.average is not None else nullcontext()
 
     def _seed(self, epoch: int, position: int) -> int:
         """The seed of one training micro-batch (its masking and its dropout)."""
@@ -133,12 +154,14 @@ class Trainer:
 
     def evaluate(self, encoded: Encoded) -> dict[str, float]:
         """Metrics over encoded records: the head's sums and counts, summed over ranks, then sum / count
-        (rmse from mse). Batch i is evaluated by rank i mod world."""
+        (rmse from mse), and for classifiers the metrics over the whole split (roc_auc, ...) from their
+        class scores. Batch i is evaluated by rank i mod world."""
         if not encoded:
             return {}
         world = self.world
         batches = self.plan(encoded, generator=None)
         totals: dict[str, list[float]] = {}
+        scores: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.model.eval()
         with torch.inference_mode(), self.autocast():
             for first in range(0, len(batches), world.size):
@@ -157,12 +180,18 @@ class Trainer:
                     if real:
                         slot[0] += total
                         slot[1] += count
+                classes = self.model.head.class_scores(prediction, batch)
+                if classes is not None:
+                    scores.append(tuple(t.cpu() if real else t[:0].cpu() for t in classes))
         self.model.train()
         names = sorted(totals)
         summed = world.sum(torch.tensor([value for name in names for value in totals[name]], dtype=torch.float64)).tolist()
         metrics = {name: summed[2 * i] / max(summed[2 * i + 1], 1) for i, name in enumerate(names)}
         if "mse" in metrics:
             metrics["rmse"] = math.sqrt(metrics["mse"])
+        if scores:
+            probabilities = world.gather(torch.cat([p for p, _ in scores]))
+            metrics.update(ranking_metrics(probabilities, world.gather(torch.cat([t for _, t in scores]))))
         return metrics
 
     def _improved(self, value: float, best: float | None) -> bool:
@@ -179,6 +208,9 @@ class Trainer:
         train_enc, valid_enc, test_enc = self.encode(train, "train"), self.encode(valid, "valid"), self.encode(test, "test")
         if not train_enc:
             raise ConfigError("no usable training records")
+        weights = configure_head_loss(self.model.head, cfg, self.training_targets(train_enc), self.model.config.num_labels)
+        if weights is not None and world.is_main:
+            log.info("class weights: %s", ", ".join(f"{w:.3g}" for w in weights.tolist()))
         per_step = cfg.accumulate * world.size  # micro-batches per optimizer step
         steps_per_epoch = math.ceil(len(self.plan(train_enc, torch.Generator().manual_seed(cfg.seed))) / per_step)
         total_steps = cfg.max_steps or cfg.epochs * steps_per_epoch
@@ -192,6 +224,8 @@ class Trainer:
             optimizer_state, progress = load_training_state(state_dir)
             self.parallel.load_optimizer_state(self.optimizer, optimizer_state)
             progress.setdefault("epoch_loss", [0.0, 0])
+            if self.average is not None:
+                self.average.load(state_dir)
         if world.is_main:
             self.output.mkdir(parents=True, exist_ok=True)
             if resume:
@@ -228,6 +262,8 @@ class Trainer:
                 grad_norm = self.parallel.clip_gradients(cfg.grad_clip)
                 self.optimizer.step()
                 self.optimizer.zero_grad(set_to_none=True)
+                if self.average is not None:
+                    self.average.update(self.model, progress["step"])
             progress["step"] += 1
             progress["batch"] = chunk.stop
             progress["epoch_loss"] = [progress["epoch_loss"][0] + loss, progress["epoch_loss"][1] + 1]
@@ -259,7 +295,7 @@ class Trainer:
         for index, position in enumerate(work):
             with self.parallel.gradient_sync(index == len(work) - 1):
                 torch.manual_seed(self._seed(epoch, position))
-                batch = self.collate(train_enc, batches[position], mask_seed=self._seed(epoch, position))
+                batch = self.collate(train_enc, batches[position], mask_seed=self._seed(epoch, position), training=True)
                 with self.autocast():
                     prediction = self.parallel.network(batch).prediction
                 loss = self.model.head.loss(prediction, batch)
@@ -275,30 +311,37 @@ class Trainer:
         progress.update(epoch=progress["epoch"] + 1, batch=0, epoch_loss=[0.0, 0])
 
     def _checkpoint(self, valid_enc: Encoded, progress: dict[str, Any]) -> bool:
-        """Evaluate, keep the best model, save resumable state; True when early stopping says stop."""
-        metrics = self.evaluate(valid_enc)
-        if metrics:
-            self._log({"split": "valid", "step": progress["step"], "epoch": progress["epoch"], **metrics})
-            self.live.validated(metrics)
-            if self.config.metric not in metrics:
-                raise ConfigError(f"training.metric {self.config.metric!r} is not reported; available: {sorted(metrics)}")
-            value = metrics[self.config.metric]
-        else:
-            value = None
-        improved = value is None or self._improved(value, progress["best"])
-        if improved:
-            progress.update(best=value, best_step=progress["step"], best_metrics=metrics, stale=0)
-        else:
-            progress["stale"] += 1
-        full = self.parallel.gathered()  # collective under FSDP
+        """Evaluate (with the moving-average weights when kept), keep the best model, save resumable
+        state; True when early stopping says stop."""
+        state_dir = self.output / STATE_DIR
+        if self.world.is_main:
+            state_dir.mkdir(parents=True, exist_ok=True)
+        with self.averaged():
+            metrics = self.evaluate(valid_enc)
+            if metrics:
+                self._log({"split": "valid", "step": progress["step"], "epoch": progress["epoch"], **metrics})
+                self.live.validated(metrics)
+                if self.config.metric not in metrics:
+                    raise ConfigError(f"training.metric {self.config.metric!r} is not reported; available: {sorted(metrics)}")
+                value = metrics[self.config.metric]
+            else:
+                value = None
+            improved = value is None or self._improved(value, progress["best"])
+            if improved:
+                progress.update(best=value, best_step=progress["step"], best_metrics=metrics, stale=0)
+                best = self.parallel.gathered()  # collective under FSDP
+                if self.world.is_main:
+                    self._save_best(best, state_dir)
+            else:
+                progress["stale"] += 1
+        # the raw weights, for resuming (collective under FSDP; the best model already is them without an average)
+        full = best if improved and self.average is None else self.parallel.gathered()
         optimizer_state = self.parallel.optimizer_state(self.optimizer)  # collective under FSDP
         if self.world.is_main:
-            state_dir = self.output / STATE_DIR
-            state_dir.mkdir(parents=True, exist_ok=True)
-            if improved:
-                self._save_best(full, state_dir)
             save_model(full, str(state_dir / "model.safetensors"))
             save_training_state(state_dir, optimizer_state, progress)
+            if self.average is not None:
+                self.average.save(state_dir)
         self.world.barrier()
         return bool(self.config.patience and progress["stale"] >= self.config.patience)
 

@@ -13,6 +13,7 @@ from sciformer_audio.reader_options import FOLDER_OPTIONS, HDF5_OPTIONS, MANIFES
 from sciformer_audio.suffixes import AUDIO_SUFFIXES, HDF5_SUFFIXES
 
 if TYPE_CHECKING:
+    from sciformer.augmentation import Augmentation
     from sciformer.config import ModelConfig
     from sciformer.records import ExampleRecords, Record
 
@@ -122,6 +123,17 @@ def sciformer_models() -> list[ShippedModel]:
             example_options={"data_column": "file", "target_column": "digit", "root": "."},
         )
     ]
+
+
+@sciformer.hookimpl
+def sciformer_augmentations(config: ModelConfig) -> list[Augmentation] | None:
+    """`time_shift`: each recording starts earlier or later. (SpecAugment masking is the front end's
+    `freq_mask` / `time_mask` option, as it masks the filterbank the model computes.)"""
+    if config.domain != DOMAIN:
+        return None
+    from sciformer_audio.time_shift import time_shift_augmentation
+
+    return [time_shift_augmentation(config)]
 
 
 @sciformer.hookimpl

@@ -16,6 +16,7 @@ from .suffixes import SUFFIXES
 if TYPE_CHECKING:
     import click
 
+    from sciformer.augmentation import Augmentation
     from sciformer.config import ModelConfig
     from sciformer.records import ExampleRecords, Record
 
@@ -100,6 +101,16 @@ def sciformer_embedder(config: ModelConfig) -> PatchEmbedder | None:
     from .patches import PatchEmbedder
 
     return PatchEmbedder(config)
+
+
+@sciformer.hookimpl
+def sciformer_augmentations(config: ModelConfig) -> list[Augmentation] | None:
+    """`random_shift` and `random_affine`: the image moves, its label stays."""
+    if config.domain != DOMAIN:
+        return None
+    from sciformer_vision.augment import AUGMENTATIONS
+
+    return AUGMENTATIONS
 
 
 @sciformer.hookimpl

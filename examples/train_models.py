@@ -3,7 +3,7 @@
 Recipes train on the full data sets (SCIFORMER_DATA; by default the shared data folder beside the
 repository) and write into the shipped model's folder, which a recipe may only do when allowed. A
 recipe whose `init:` is another shipped recipe (a pre-training stage) trains after it, from the
-shipped model that stage just wrote.
+shipped model that stage just wrote. Each model's training curves are saved beside it as curves.png.
 """
 
 from __future__ import annotations
@@ -14,11 +14,14 @@ import sys
 from pathlib import Path
 
 from sciformer.plugins import PluginHost
+from sciformer.training.curves import plot_curves
 from sciformer.training.recipe import DATA_ENV, RECIPE_SUFFIXES, read_recipe_file, train_recipe
+from sciformer.training.trainer import METRICS_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted([*ROOT.glob("core/sciformer/builtin/*/recipes/*.yaml"), *ROOT.glob("plugins/*/recipes/*.yaml")])
 SHARED_DATA = ROOT.parent / "shared" / "data"
+CURVES = "curves.png"  # the training curves, saved beside each shipped model
 
 
 def main() -> None:
@@ -44,6 +47,7 @@ def main() -> None:
         if stage is not None and stage.stem in shipped:
             overrides.append(f"init={shipped[stage.stem]}")
         result = train_recipe(recipe, host, overrides)
+        plot_curves([result.output / METRICS_FILE], result.output / CURVES, title=recipe.stem)
         logging.info("%s -> %s: valid %s, test %s", recipe.relative_to(ROOT), result.output, result.valid, result.test)
 
 

@@ -17,6 +17,7 @@ from .reader import SDF_OPTIONS, TABLE_OPTIONS, read_sdf, read_smi, read_table
 if TYPE_CHECKING:
     import click
 
+    from sciformer.augmentation import Augmentation
     from sciformer.config import ModelConfig
     from sciformer.engine.bias import AttentionBias
     from sciformer.engine.heads import Head
@@ -103,6 +104,17 @@ def sciformer_head(config: ModelConfig, embedder: object) -> Head | None:
     from .head import StandardisedRegressionHead
 
     return StandardisedRegressionHead(config)
+
+
+@sciformer.hookimpl
+def sciformer_augmentations(config: ModelConfig) -> list[Augmentation] | None:
+    """`distance_jitter`: interatomic distances scaled by 1 + noise, as if from another conformer."""
+    if config.domain != DOMAIN:
+        return None
+    from sciformer_molecule.augment import augmentations
+    from sciformer_molecule.options import MoleculeOptions
+
+    return augmentations(MoleculeOptions.from_config(config))
 
 
 @sciformer.hookimpl

@@ -26,6 +26,7 @@ test: setup
 
 models: setup
 	$(PY) examples/train_models.py
+	$(PY) examples/model_table.py
 
 bench: setup
 	$(PY) benchmarks/run_all.py

@@ -1,72 +1,111 @@
-"""Baseline for the FSDD digits model: multinomial logistic regression on mean log-mel features.
+"""Baseline for an audio classification recipe (FSDD digits): logistic regression on log-mel statistics.
 
-Each recording is conditioned like the model's input (8 kHz, mean removed), turned into 64-bin Kaldi
-log-mel frames, and summarised by the mean of each bin over its frames (64 numbers; with
-`--with-std` also each bin's standard deviation, 128 numbers). Features are standardised with training statistics; an L2-regularised softmax regression
-is fitted with L-BFGS in torch. Split: FSDD's convention, recording indices 0-4 are the test set
-(data/fsdd_test.csv), the rest train (data/fsdd_train.csv).
+Each recording is conditioned like the model's input (the recipe's sample rate, mean removed), turned
+into Kaldi log-mel frames with the recipe's number of bins, and summarised by the mean of each bin over
+the recording's frames, or by each bin's mean and standard deviation. Features are standardised with
+training statistics and an L2-regularised softmax regression is fitted with L-BFGS. The summary and
+the L2 strength are chosen on the recipe's validation part (its own split: for FSDD, recording indices
+0-4 are the test set and 10% of the rest, seed 0, validate); the test part is scored once. Prints a
+baseline report (JSON).
 
-    python plugins/audio/scripts/fsdd_baseline.py
+    python plugins/audio/scripts/fsdd_baseline.py plugins/audio/recipes/ast-fsdd-small.yaml
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
+from sciformer.baseline_report import BaselineReport, choose
 from sciformer.config import ModelConfig
 from sciformer.plugins import PluginHost
-from sciformer.reading import read_records
+from sciformer.records import Record
+from sciformer.targets import class_names
+from sciformer.training.recipe import load_recipe, recipe_records
 from sciformer_audio.fbank import KaldiFbank
+from sciformer_audio.settings import AudioSettings
 from sciformer_audio.tokenizer import WaveformTokenizer
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-OPTIONS = {"data_column": "file", "target_column": "digit", "root": "../../../../shared/data/audio/fsdd/recordings"}
+L2_GRID = (1e-5, 1e-4, 1e-3, 1e-2)
+WHOLE_RECORDING = 100_000  # frames: long enough that no recording is cropped before it is summarised
+SUMMARIES = {"mean": 1, "mean+std": 2}  # how many statistics per bin
 
 
-def summaries(path: Path, host: PluginHost, with_std: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    """(N, 64) per-bin means (N, 128 with stds) of log-mel frames, and (N,) digit labels."""
-    config = ModelConfig(domain="audio", domain_options={"sample_rate": 8000, "num_mel_bins": 64, "max_length": 1000})
-    tokenizer = WaveformTokenizer(config)
-    fbank = KaldiFbank(8000, 64)
-    rows, labels = [], []
-    for record in read_records(host, "audio", path, OPTIONS):
+def statistics(records: Sequence[Record], options: dict) -> torch.Tensor:
+    """(N, 2 * bins): each log-mel bin's mean over a recording's frames, then each bin's std."""
+    rate = options.get("sample_rate", AudioSettings.sample_rate)
+    bins = options.get("num_mel_bins", AudioSettings.num_mel_bins)
+    tokenizer = WaveformTokenizer(ModelConfig(domain="audio", domain_options={"sample_rate": rate, "num_mel_bins": bins, "max_length": WHOLE_RECORDING}))
+    fbank = KaldiFbank(rate, bins)
+    rows = []
+    for record in records:
         samples, _ = tokenizer.encode(record)
-        features, _ = fbank(samples[None], torch.tensor([samples.shape[0]]))
-        parts = (features[0].mean(dim=0), features[0].std(dim=0)) if with_std else (features[0].mean(dim=0),)
-        rows.append(torch.cat(parts))
-        labels.append(int(record.target))
-    return torch.stack(rows), torch.tensor(labels)
+        frames, _ = fbank(samples[None], torch.tensor([samples.shape[0]]))
+        rows.append(torch.cat((frames[0].mean(dim=0), frames[0].std(dim=0))))
+    return torch.stack(rows)
 
 
-def main() -> None:
-    """Fit on the training manifest, report accuracy on the test manifest as JSON."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--l2", type=float, default=1e-3, help="weight decay of the regression")
-    parser.add_argument("--with-std", action="store_true", help="add each bin's standard deviation over frames")
-    args = parser.parse_args()
-    host = PluginHost()
-    train_x, train_y = summaries(DATA / "fsdd_train.csv", host, args.with_std)
-    test_x, test_y = summaries(DATA / "fsdd_test.csv", host, args.with_std)
-    mean, std = train_x.mean(dim=0), train_x.std(dim=0)
-    train_x, test_x = (train_x - mean) / std, (test_x - mean) / std
-    linear = torch.nn.Linear(train_x.shape[1], 10)
+def fit(x: torch.Tensor, y: torch.Tensor, classes: int, l2: float) -> torch.nn.Linear:
+    """Softmax regression with an L2 penalty, by full-batch L-BFGS."""
+    torch.manual_seed(0)
+    linear = torch.nn.Linear(x.shape[1], classes)
     optimizer = torch.optim.LBFGS(linear.parameters(), max_iter=500, line_search_fn="strong_wolfe")
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(linear(train_x), train_y) + args.l2 * linear.weight.square().sum()
+        loss = torch.nn.functional.cross_entropy(linear(x), y) + l2 * linear.weight.square().sum()
         loss.backward()
         return loss
 
     optimizer.step(closure)
+    return linear
+
+
+def accuracy(model: torch.nn.Linear, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Share of rows whose highest logit is their class."""
     with torch.no_grad():
-        accuracy = float((linear(test_x).argmax(dim=1) == test_y).float().mean())
-        train_accuracy = float((linear(train_x).argmax(dim=1) == train_y).float().mean())
-    print(json.dumps({"baseline": f"logistic regression on per-bin {'mean+std' if args.with_std else 'mean'} of 64 log-mel bins", "train": len(train_y), "test": len(test_y), "train_accuracy": round(train_accuracy, 4), "test_accuracy": round(accuracy, 4)}))
+        return float((model(x).argmax(dim=1) == y).float().mean())
+
+
+def main() -> None:
+    """Fit each summary and L2 strength on train, choose on valid, score the chosen one on test; print the report."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipe")
+    args = parser.parse_args()
+    recipe = load_recipe(args.recipe)
+    parts = recipe_records(recipe, PluginHost(), "audio")
+    labels = class_names(str(r.target) for r in parts["train"])
+    parts = {name: [r for r in records if str(r.target) in labels] for name, records in parts.items()}
+    options = recipe.model.get("domain_options") or {}
+    features = {name: statistics(records, options) for name, records in parts.items()}
+    targets = {name: torch.tensor([labels.index(str(r.target)) for r in records]) for name, records in parts.items()}
+    bins = features["train"].shape[1] // 2
+    fitted, valid = {}, {}
+    for summary, width in SUMMARIES.items():
+        kept = {name: values[:, : width * bins] for name, values in features.items()}
+        mean, std = kept["train"].mean(dim=0), kept["train"].std(dim=0).clamp(min=1e-6)
+        x = {name: (values - mean) / std for name, values in kept.items()}
+        for l2 in L2_GRID:
+            name = f"per-bin {summary}, l2={l2:g}"
+            fitted[name] = (fit(x["train"], targets["train"], len(labels), l2), x)
+            valid[name] = accuracy(fitted[name][0], x["valid"], targets["valid"])
+    chosen = choose(valid, higher_is_better=True)
+    model, x = fitted[chosen]
+    print(BaselineReport(
+        model=Path(args.recipe).stem,
+        baseline=f"log-mel statistics ({bins} bins) + logistic regression",
+        metric="accuracy",
+        higher_is_better=True,
+        valid=valid[chosen],
+        test=accuracy(model, x["test"], targets["test"]),
+        test_records=len(parts["test"]),
+        chosen=chosen,
+        candidates=valid,
+        details={"records": {name: len(records) for name, records in parts.items()}},
+    ).to_json())
 
 
 if __name__ == "__main__":

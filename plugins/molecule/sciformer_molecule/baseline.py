@@ -15,7 +15,8 @@ import numpy as np
 from rdkit import Chem, rdBase
 from rdkit.Chem import rdFingerprintGenerator
 
-from sciformer_molecule.metrics import regression_metrics, roc_auc
+from sciformer.baseline_report import choose
+from sciformer_molecule.fitted import Fitted, Part, part_metrics, prefixed, usable
 
 ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)
 RADIUS = 2
@@ -56,25 +57,20 @@ def fit_ridge(features: np.ndarray, targets: np.ndarray, alpha: float) -> RidgeM
     return RidgeModel(weights, mean_y - float(mean_x @ weights), alpha)
 
 
-def run_baseline(train: tuple[list[str], np.ndarray], valid: tuple[list[str], np.ndarray], test: tuple[list[str], np.ndarray], classification: bool) -> dict[str, float]:
+def fit_ridge_baseline(train: Part, valid: Part, classification: bool) -> Fitted:
+    """Ridge on fingerprints fitted on train for each alpha; the alpha with the best validation RMSE
+    (or ROC-AUC) is kept."""
+    (x, y), (valid_x, valid_y) = usable(morgan_fingerprints, train), usable(morgan_fingerprints, valid)
+    models = {f"alpha={alpha:g}": fit_ridge(x, y, alpha) for alpha in ALPHAS}
+    metrics = {name: part_metrics(valid_y, model.predict(valid_x), classification) for name, model in models.items()}
+    key = "roc_auc" if classification else "rmse"
+    tried = {name: values[key] for name, values in metrics.items()}
+    chosen = choose(tried, higher_is_better=classification)
+    model = models[chosen]
+    return Fitted("ridge on Morgan fingerprints", {"alpha": model.alpha}, metrics[chosen], tried, morgan_fingerprints, model.predict, classification)
+
+
+def run_baseline(train: Part, valid: Part, test: Part, classification: bool) -> dict[str, float]:
     """Fit on train, pick alpha on valid (RMSE or ROC-AUC), report the test metrics of that alpha."""
-    parts = {}
-    for name, (smiles, targets) in (("train", train), ("valid", valid), ("test", test)):
-        features, ok = morgan_fingerprints(smiles)
-        parts[name] = (features[ok], np.asarray(targets, dtype=np.float64)[ok])
-
-    def score(model: RidgeModel, part: str) -> dict[str, float]:
-        features, targets = parts[part]
-        prediction = model.predict(features)
-        if classification:
-            return {"roc_auc": roc_auc(targets, prediction)}
-        return regression_metrics(targets, prediction)
-
-    best, best_value = None, None
-    for alpha in ALPHAS:
-        model = fit_ridge(*parts["train"], alpha)
-        value = score(model, "valid")["roc_auc" if classification else "rmse"]
-        better = best_value is None or (value > best_value if classification else value < best_value)
-        if better:
-            best, best_value = model, value
-    return {"alpha": best.alpha, **{f"valid_{k}": v for k, v in score(best, "valid").items()}, **{f"test_{k}": v for k, v in score(best, "test").items()}}
+    fitted = fit_ridge_baseline(train, valid, classification)
+    return {**fitted.setting, **prefixed("valid", fitted.valid), **prefixed("test", fitted.score(test)[0])}

@@ -11,15 +11,15 @@ import numpy as np
 from rdkit import Chem, rdBase
 from rdkit.Chem import Descriptors
 
+from sciformer.baseline_report import choose
 from sciformer_molecule.baseline import morgan_fingerprints
+from sciformer_molecule.fitted import Fitted, Part, prefixed, usable
 from sciformer_molecule.metrics import regression_metrics, roc_auc
 
 TREES = 500
 MAX_FEATURES = (0.33, 1.0)  # share of descriptors tried at each split (regression forests' usual range)
 C_VALUES = (0.01, 0.1, 1.0, 10.0)  # inverse L2 strength of the logistic regression
 SEED = 0
-
-Part = tuple[Sequence[str], np.ndarray]
 
 
 def descriptors(smiles: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -35,44 +35,42 @@ def descriptors(smiles: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.where(np.isfinite(values) & (np.abs(values) < 1e30), values, 0.0), np.asarray(ok)
 
 
-def forest_baseline(train: Part, valid: Part, test: Part) -> dict[str, float]:
+def fit_forest(train: Part, valid: Part) -> Fitted:
     """Random forest regression on descriptors: `max_features` chosen by validation RMSE."""
     from sklearn.ensemble import RandomForestRegressor
 
-    parts = {name: _usable(descriptors, part) for name, part in (("train", train), ("valid", valid), ("test", test))}
-    best, best_rmse = None, np.inf
-    for share in MAX_FEATURES:
-        forest = RandomForestRegressor(n_estimators=TREES, max_features=share, random_state=SEED, n_jobs=-1).fit(*parts["train"])
-        rmse = regression_metrics(parts["valid"][1], forest.predict(parts["valid"][0]))["rmse"]
-        if rmse < best_rmse:
-            best, best_rmse = (share, forest), rmse
-    share, forest = best
-    valid_metrics = regression_metrics(parts["valid"][1], forest.predict(parts["valid"][0]))
-    test_metrics = regression_metrics(parts["test"][1], forest.predict(parts["test"][0]))
-    return {"baseline": "random forest on RDKit 2D descriptors", "max_features": share, **_prefixed("valid", valid_metrics), **_prefixed("test", test_metrics)}
+    (x, y), (valid_x, valid_y) = usable(descriptors, train), usable(descriptors, valid)
+    forests = {f"max_features={share:g}": RandomForestRegressor(n_estimators=TREES, max_features=share, random_state=SEED, n_jobs=-1).fit(x, y) for share in MAX_FEATURES}
+    metrics = {name: regression_metrics(valid_y, forest.predict(valid_x)) for name, forest in forests.items()}
+    tried = {name: values["rmse"] for name, values in metrics.items()}
+    chosen = choose(tried, higher_is_better=False)
+    forest = forests[chosen]
+    return Fitted("random forest on RDKit 2D descriptors", {"max_features": forest.max_features}, metrics[chosen], tried, descriptors, forest.predict, False)
 
 
-def logistic_baseline(train: Part, valid: Part, test: Part) -> dict[str, float]:
+def fit_logistic(train: Part, valid: Part) -> Fitted:
     """L2 logistic regression on Morgan fingerprints: `C` chosen by validation ROC-AUC."""
     from sklearn.linear_model import LogisticRegression
 
-    parts = {name: _usable(morgan_fingerprints, part) for name, part in (("train", train), ("valid", valid), ("test", test))}
-    best, best_auc = None, -np.inf
-    for c in C_VALUES:
-        model = LogisticRegression(C=c, max_iter=2000).fit(parts["train"][0], parts["train"][1].astype(int))
-        auc = roc_auc(parts["valid"][1], model.predict_proba(parts["valid"][0])[:, 1])
-        if auc > best_auc:
-            best, best_auc = (c, model), auc
-    c, model = best
-    test_auc = roc_auc(parts["test"][1], model.predict_proba(parts["test"][0])[:, 1])
-    return {"baseline": "logistic regression on Morgan fingerprints", "C": c, "valid_roc_auc": best_auc, "test_roc_auc": test_auc}
+    (x, y), (valid_x, valid_y) = usable(morgan_fingerprints, train), usable(morgan_fingerprints, valid)
+    models = {f"C={c:g}": LogisticRegression(C=c, max_iter=2000).fit(x, y.astype(int)) for c in C_VALUES}
+    tried = {name: roc_auc(valid_y, model.predict_proba(valid_x)[:, 1]) for name, model in models.items()}
+    chosen = choose(tried, higher_is_better=True)
+    model = models[chosen]
+
+    def probability(features: np.ndarray) -> np.ndarray:
+        return model.predict_proba(features)[:, 1]
+
+    return Fitted("logistic regression on Morgan fingerprints", {"C": model.C}, {"roc_auc": tried[chosen]}, tried, morgan_fingerprints, probability, True)
 
 
-def _usable(featurise, part: Part) -> tuple[np.ndarray, np.ndarray]:
-    smiles, targets = part
-    features, ok = featurise(smiles)
-    return features[ok], np.asarray(targets, dtype=np.float64)[ok]
+def forest_baseline(train: Part, valid: Part, test: Part) -> dict[str, float]:
+    """The forest fitted and chosen on train / valid, scored on test."""
+    fitted = fit_forest(train, valid)
+    return {"baseline": fitted.name, **fitted.setting, **prefixed("valid", fitted.valid), **prefixed("test", fitted.score(test)[0])}
 
 
-def _prefixed(prefix: str, metrics: dict[str, float]) -> dict[str, float]:
-    return {f"{prefix}_{name}": value for name, value in metrics.items()}
+def logistic_baseline(train: Part, valid: Part, test: Part) -> dict[str, float]:
+    """Logistic regression fitted and chosen on train / valid, scored on test."""
+    fitted = fit_logistic(train, valid)
+    return {"baseline": fitted.name, **fitted.setting, **prefixed("valid", fitted.valid), **prefixed("test", fitted.score(test)[0])}

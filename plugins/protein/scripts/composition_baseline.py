@@ -1,8 +1,10 @@
 """Baseline for a sequence-classification recipe: amino-acid composition + multinomial logistic regression.
 
 Uses the recipe's own data and split (same reader options, fractions and seed as `sciformer train`),
-so its test accuracy compares directly with the trained model's. The L2 strength is chosen on the
-validation part. Usage:
+so its test accuracy compares directly with the trained model's. The L2 strength, and for a recipe
+that truncates sequences (domain_options.long_sequences: truncate) whether the composition counts
+every residue or only the first max_residues the model sees, are chosen on the validation part; the
+test part is scored once. Prints a baseline report (JSON). Usage:
 
     python plugins/protein/scripts/composition_baseline.py plugins/protein/recipes/esm2-deeploc-small.yaml
 """
@@ -10,11 +12,12 @@ validation part. Usage:
 from __future__ import annotations
 
 import argparse
-import json
+from pathlib import Path
 from typing import Sequence
 
 import torch
 
+from sciformer.baseline_report import BaselineReport, choose
 from sciformer.records import Record
 from sciformer.targets import class_names
 from sciformer.training.recipe import load_recipe, recipe_records
@@ -53,40 +56,53 @@ def fit(x: torch.Tensor, y: torch.Tensor, classes: int, l2: float) -> torch.nn.L
     return model
 
 
+def standardised(parts: dict[str, list[Record]], labels: list[str], max_residues: int | None) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """Compositions of each part scaled by the training mean / std, and class indices."""
+    data = {name: (composition(records, max_residues), torch.tensor([labels.index(r.target) for r in records])) for name, records in parts.items()}
+    mean, std = data["train"][0].mean(0), data["train"][0].std(0).clamp(min=1e-6)
+    return {name: ((x - mean) / std, y) for name, (x, y) in data.items()}
+
+
+def accuracy(model: torch.nn.Linear, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Share of rows whose highest logit is their class."""
+    with torch.no_grad():
+        return float((model(x).argmax(-1) == y).float().mean())
+
+
 def main() -> None:
-    """Fit on train, choose L2 on valid, report valid and test accuracy as JSON."""
+    """Fit each candidate on train, choose on valid, score the chosen one on test; print the report."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recipe")
-    parser.add_argument("--truncate", action="store_true", help="Use only the residues the model sees (domain_options.max_residues).")
     args = parser.parse_args()
     recipe = load_recipe(args.recipe)
     parts = recipe_records(recipe, protein_host(), "protein")
     labels = class_names(r.target for r in parts["train"])
-    limit = recipe.model.get("domain_options", {}).get("max_residues") if args.truncate else None
-    data = {}
-    for name, records in parts.items():
-        kept = [r for r in records if r.target in labels]
-        data[name] = (composition(kept, limit), torch.tensor([labels.index(r.target) for r in kept]))
-    mean, std = data["train"][0].mean(0), data["train"][0].std(0).clamp(min=1e-6)
-    scaled = {name: ((x - mean) / std, y) for name, (x, y) in data.items()}
-
-    def accuracy(model: torch.nn.Linear, part: str) -> float:
-        x, y = scaled[part]
-        with torch.no_grad():
-            return float((model(x).argmax(-1) == y).float().mean())
-
-    fits = {l2: fit(*scaled["train"], len(labels), l2) for l2 in L2_GRID}
-    best = max(L2_GRID, key=lambda l2: accuracy(fits[l2], "valid"))
-    result = {
-        "baseline": "amino-acid composition + logistic regression",
-        "residues": f"first {limit}" if limit else "all",
-        "l2": best,
-        "records": {name: len(y) for name, (_, y) in data.items()},
-        "valid_accuracy": round(accuracy(fits[best], "valid"), 4),
-        "test_accuracy": round(accuracy(fits[best], "test"), 4),
-        "majority_class_test_accuracy": round(float((data["test"][1] == data["train"][1].mode().values).float().mean()), 4),
-    }
-    print(json.dumps(result, indent=2))
+    parts = {name: [r for r in records if r.target in labels] for name, records in parts.items()}
+    options = recipe.model.get("domain_options") or {}
+    limit = options.get("max_residues") if options.get("long_sequences") == "truncate" else None
+    scopes = {"all residues": None, **({f"first {limit} residues": limit} if limit else {})}
+    fitted, valid = {}, {}
+    for scope, residues in scopes.items():
+        data = standardised(parts, labels, residues)
+        for l2 in L2_GRID:
+            name = f"{scope}, l2={l2:g}"
+            fitted[name] = (fit(*data["train"], len(labels), l2), data)
+            valid[name] = accuracy(fitted[name][0], *data["valid"])
+    chosen = choose(valid, higher_is_better=True)
+    model, data = fitted[chosen]
+    majority = data["train"][1].mode().values
+    print(BaselineReport(
+        model=Path(args.recipe).stem,
+        baseline="amino-acid composition + logistic regression",
+        metric="accuracy",
+        higher_is_better=True,
+        valid=valid[chosen],
+        test=accuracy(model, *data["test"]),
+        test_records=len(data["test"][1]),
+        chosen=chosen,
+        candidates=valid,
+        details={"records": {name: len(records) for name, records in parts.items()}, "majority_class_test_accuracy": float((data["test"][1] == majority).float().mean())},
+    ).to_json())
 
 
 if __name__ == "__main__":

@@ -3,25 +3,28 @@
 Each residue is described by the one-hot amino acids at offsets -K..+K around it (21 letters: the 20
 standard ones and "other / beyond the chain end"), the classic sequence-window baseline of
 secondary-structure prediction. Uses the recipe's own data and split, so its per-residue accuracy
-(over labelled residues) compares directly with the trained model's. Usage:
+(over labelled residues) compares directly with the trained model's. The window's width is chosen on
+the validation part; the test part is scored once. Prints a baseline report (JSON). Usage:
 
-    python plugins/protein/scripts/residue_baseline.py plugins/protein/recipes/esm2-ss3-small.yaml --half-window 7
+    python plugins/protein/scripts/residue_baseline.py plugins/protein/recipes/esm2-ss3-small.yaml
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+from pathlib import Path
 from typing import Sequence
 
 import torch
 
+from sciformer.baseline_report import BaselineReport, choose
 from sciformer.records import Record
 from sciformer.training.recipe import load_recipe, recipe_records
 from sciformer_protein.alphabet import AMINO_ACIDS
 from sciformer_protein.host import protein_host
 
 OTHER = len(AMINO_ACIDS)  # index of "not a standard residue / outside the chain"
+HALF_WINDOWS = (3, 5, 7, 9, 11, 13)  # residues on each side: windows of 7 to 27
 
 
 def windows(records: Sequence[Record], labels: Sequence[str], unlabelled: str, half: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -44,44 +47,62 @@ def one_hot(letters: torch.Tensor) -> torch.Tensor:
     return torch.nn.functional.one_hot(letters, OTHER + 1).flatten(1).float()
 
 
+def fit(x: torch.Tensor, y: torch.Tensor, classes: int, epochs: int) -> torch.nn.Linear:
+    """Softmax regression on one-hot windows, by Adam on mini-batches of 1,024 residues."""
+    torch.manual_seed(0)
+    model = torch.nn.Linear(x.shape[1] * (OTHER + 1), classes)
+    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
+    for _ in range(epochs):
+        for batch in torch.randperm(len(y)).split(1024):
+            loss = torch.nn.functional.cross_entropy(model(one_hot(x[batch])), y[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return model
+
+
+def accuracy(model: torch.nn.Linear, letters: torch.Tensor, truth: torch.Tensor) -> float:
+    """Share of residues whose highest logit is their class."""
+    with torch.no_grad():
+        return float((model(one_hot(letters)).argmax(-1) == truth).float().mean())
+
+
 def main() -> None:
-    """Fit on train with Adam (mini-batches), report valid and test per-residue accuracy as JSON."""
+    """Fit a window of each width on train, choose the width on valid, score it on test; print the report."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("recipe")
-    parser.add_argument("--half-window", type=int, default=7)
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
     recipe = load_recipe(args.recipe)
     parts = recipe_records(recipe, protein_host(), "protein")
     unlabelled = str(recipe.model.get("domain_options", {}).get("unlabelled", "."))
     labels = sorted({c for r in parts["train"] for c in (r.target or "")} - {unlabelled})
-    data = {name: windows(records, labels, unlabelled, args.half_window) for name, records in parts.items()}
-    torch.manual_seed(0)
-    x, y = data["train"]
-    model = torch.nn.Linear((2 * args.half_window + 1) * (OTHER + 1), len(labels))
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    for _ in range(args.epochs):
-        for batch in torch.randperm(len(y)).split(1024):
-            loss = torch.nn.functional.cross_entropy(model(one_hot(x[batch])), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-
-    def accuracy(part: str) -> float:
-        letters, truth = data[part]
-        with torch.no_grad():
-            return float((model(one_hot(letters)).argmax(-1) == truth).float().mean())
-
-    majority = int(torch.bincount(y).argmax())
-    print(json.dumps({
-        "baseline": f"one-hot window of {2 * args.half_window + 1} residues + logistic regression",
-        "labels": labels,
-        "labelled_residues": {name: len(t) for name, (_, t) in data.items()},
-        "records": {name: len(records) for name, records in parts.items()},
-        "valid_accuracy": round(accuracy("valid"), 4),
-        "test_accuracy": round(accuracy("test"), 4),
-        "majority_class_test_accuracy": round(float((data["test"][1] == majority).float().mean()), 4),
-    }, indent=2))
+    fitted, valid = {}, {}
+    for half in HALF_WINDOWS:
+        name = f"window of {2 * half + 1} residues"
+        data = {part: windows(records, labels, unlabelled, half) for part, records in parts.items()}
+        fitted[name] = (fit(*data["train"], len(labels), args.epochs), data)
+        valid[name] = accuracy(fitted[name][0], *data["valid"])
+    chosen = choose(valid, higher_is_better=True)
+    model, data = fitted[chosen]
+    majority = int(torch.bincount(data["train"][1]).argmax())
+    print(BaselineReport(
+        model=Path(args.recipe).stem,
+        baseline="one-hot residue window + logistic regression",
+        metric="accuracy",
+        higher_is_better=True,
+        valid=valid[chosen],
+        test=accuracy(model, *data["test"]),
+        test_records=len(parts["test"]),
+        chosen=chosen,
+        candidates=valid,
+        details={
+            "labels": labels,
+            "records": {part: len(records) for part, records in parts.items()},
+            "labelled_residues": {part: len(truth) for part, (_, truth) in data.items()},
+            "majority_class_test_accuracy": float((data["test"][1] == majority).float().mean()),
+        },
+    ).to_json())
 
 
 if __name__ == "__main__":

@@ -3,14 +3,14 @@
 Reads the recipe's data with the plugin's readers, splits it exactly as the trainer does
 (`data.split` and its seed), scales pixels by the recipe's preprocessing (rescale, then the
 training mean / std), fits softmax regression by full-batch L-BFGS for each L2 strength in
-STRENGTHS, keeps the one with the best validation accuracy and reports its test accuracy.
+STRENGTHS, keeps the one with the best validation accuracy and scores it once on test. Prints a
+baseline report (JSON).
 
     python plugins/vision/scripts/baseline_logreg.py plugins/vision/recipes/vit-mnist-small.yaml
 """
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sciformer.baseline_report import BaselineReport, choose
 from sciformer.plugins import PluginHost
 from sciformer.training.recipe import load_recipe, recipe_records
 from sciformer.targets import class_names
@@ -53,12 +54,12 @@ def fit(x: torch.Tensor, y: torch.Tensor, classes: int, strength: float) -> torc
 
 
 def main(recipe_path: str) -> None:
-    """Fit, select on validation, report test accuracy as JSON."""
+    """Fit each L2 strength on train, choose on valid, score the chosen one on test; print the report."""
     host = PluginHost()
     recipe = load_recipe(recipe_path)
     parts = recipe_records(recipe, host, "vision")
-    parts = {name: [r for r in records if not r.error] for name, records in parts.items()}
-    labels = class_names(r.target for r in parts["train"])
+    labels = class_names(r.target for r in parts["train"] if not r.error)
+    parts = {name: [r for r in records if not r.error and str(r.target) in labels] for name, records in parts.items()}
     rescale = (recipe.model.get("domain_options") or {}).get("rescale")
     data = {name: features(records, rescale) for name, records in parts.items()}
     mean, std = data["train"].mean(axis=0), data["train"].std(axis=0) + 1e-6
@@ -69,20 +70,25 @@ def main(recipe_path: str) -> None:
         with torch.no_grad():
             return float((model(x[part]).argmax(dim=1) == y[part]).double().mean())
 
-    results = []
+    fitted, valid = {}, {}
     for strength in STRENGTHS:
-        model = fit(x["train"], y["train"], len(labels), strength)
-        results.append((accuracy(model, "valid"), strength, accuracy(model, "test")))
-    valid, strength, test = max(results)
-    report = {
-        "recipe": str(Path(recipe_path)),
-        "model": "logistic regression on standardised pixels (L-BFGS)",
-        "l2": strength,
-        "records": {name: len(records) for name, records in parts.items()},
-        "valid_accuracy": round(valid, 4),
-        "test_accuracy": round(test, 4),
-    }
-    sys.stdout.write(json.dumps(report, indent=2) + "\n")
+        name = f"l2={strength:g}"
+        fitted[name] = fit(x["train"], y["train"], len(labels), strength)
+        valid[name] = accuracy(fitted[name], "valid")
+    chosen = choose(valid, higher_is_better=True)
+    report = BaselineReport(
+        model=Path(recipe_path).stem,
+        baseline="logistic regression on standardised pixels",
+        metric="accuracy",
+        higher_is_better=True,
+        valid=valid[chosen],
+        test=accuracy(fitted[chosen], "test"),
+        test_records=len(parts["test"]),
+        chosen=chosen,
+        candidates=valid,
+        details={"records": {name: len(records) for name, records in parts.items()}},
+    )
+    sys.stdout.write(report.to_json() + "\n")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from sciformer.errors import ConfigError
+from sciformer.known_keys import refuse_unknown
 
 NORMS = ("pre", "post")
 ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
@@ -92,10 +93,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
         """Build from a dictionary, naming any unknown key."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown model setting(s) {unknown}; known: {sorted(known)}")
+        refuse_unknown("model setting(s)", data, sorted(f.name for f in dataclasses.fields(cls)))
         if "domain" not in data:
             raise ConfigError("model configuration has no 'domain'")
         values = dict(data)

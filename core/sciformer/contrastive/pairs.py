@@ -20,6 +20,7 @@ import h5py
 import numpy as np
 
 from sciformer.errors import ConfigError, InputFileError
+from sciformer.known_keys import refuse_unknown
 from sciformer.plugins import PluginHost
 from sciformer.reading import read_records
 from sciformer.records import Record
@@ -65,9 +66,7 @@ class Side:
 
 def read_pairs(data: Mapping[str, Any], left: Side, right: Side, host: PluginHost) -> Pairs:
     """Paired records from a recipe's `data` section (paths already absolute)."""
-    unknown = sorted(set(data) - set(DATA_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown contrastive data setting(s) {unknown}; known: {list(DATA_KEYS)}")
+    refuse_unknown("contrastive data setting(s)", data, DATA_KEYS)
     if data.get("file"):
         path = Path(data["file"])
         if path.suffix.lower() in HDF5_SUFFIXES and data.get("datasets"):

@@ -30,6 +30,7 @@ from sciformer.data.budget import fixed_size_batches
 from sciformer.domain import Tokenizer
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import BadRecordError, CheckpointError, ConfigError
+from sciformer.known_keys import refuse_unknown
 from sciformer.plugins import PluginHost
 from sciformer.reader_options import checkpoint_options
 from sciformer.records import Record
@@ -62,9 +63,7 @@ class EncoderSpec:
         """Validate a recipe's `left:` / `right:` section."""
         if not data or not data.get("domain"):
             raise ConfigError(f"contrastive recipe needs {name}.domain")
-        unknown = sorted(set(data) - set(SIDE_KEYS))
-        if unknown:
-            raise ConfigError(f"unknown {name} setting(s) {unknown}; known: {list(SIDE_KEYS)}")
+        refuse_unknown(f"{name} setting(s)", data, SIDE_KEYS)
         init = data.get("init")
         if init and (base / str(init)).is_dir():
             init = str(resolve_path(base, init))
@@ -94,9 +93,7 @@ def load_contrastive_recipe(path: str | Path, overrides: Sequence[str] = ()) -> 
     """Read a contrastive recipe, apply `key=value` overrides, resolve paths against its folder."""
     path = Path(path)
     raw = read_recipe_file(path, overrides)
-    unknown = sorted(set(raw) - set(SECTIONS))
-    if unknown:
-        raise ConfigError(f"unknown contrastive recipe section(s) {unknown}; known: {list(SECTIONS)}")
+    refuse_unknown("contrastive recipe section(s)", raw, SECTIONS)
     base = path.parent
     data = dict(raw.get("data") or {})
     for key in ("file", "left", "right", "pairs"):

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, get_args, get_origin, get_type_hints
 
 from sciformer.errors import ConfigError
+from sciformer.known_keys import refuse_unknown
 from sciformer.training.metrics import metric_mode
 from sciformer.training.objectives import DEFAULT_MASK_RATIO
 
@@ -82,10 +83,7 @@ class TrainingConfig:
         """Build from a recipe section, naming unknown keys."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"recipe section training must be a mapping of settings, got {data!r}")
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
-        if unknown:
-            raise ConfigError(f"unknown training setting(s) {unknown}; known: {sorted(known)}")
+        refuse_unknown("training setting(s)", data, sorted(f.name for f in dataclasses.fields(cls)))
         return cls(**data)
 
 

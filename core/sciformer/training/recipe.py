@@ -28,14 +28,15 @@ from sciformer.checkpoint import WEIGHTS, read_checkpoint_info, resolve_model
 from sciformer.config import ModelConfig
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import ConfigError, InputFileError
+from sciformer.known_keys import refuse_unknown
 from sciformer.plugins import PluginHost
-from sciformer.reading import read_records
 from sciformer.reader_options import checkpoint_options
+from sciformer.reading import read_records
 from sciformer.records import Record
 from sciformer.training.config import checked_fields, checked_value
 from sciformer.training.distributed import process_group
 from sciformer.training.objectives import build_training_model
-from sciformer.training.trainer import SUMMARY_FILE, STATE_DIR, Trainer, TrainingConfig, TrainResult
+from sciformer.training.trainer import STATE_DIR, SUMMARY_FILE, Trainer, TrainingConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -119,16 +120,12 @@ def load_recipe(path: str | Path, overrides: Sequence[str] = ()) -> Recipe:
 
 def recipe_from_dict(raw: Mapping[str, Any], base: Path, source: Path | None = None) -> Recipe:
     """Validate a recipe dictionary; relative paths are taken from `base`."""
-    unknown = sorted(set(raw) - set(SECTIONS))
-    if unknown:
-        raise ConfigError(f"unknown recipe section(s) {unknown}; known: {list(SECTIONS)}")
+    refuse_unknown("recipe section(s)", raw, SECTIONS)
     model = checked_fields("model", section(raw, "model"), ModelConfig)
     data = section(raw, "data")
     if not model.get("domain"):
         raise ConfigError("recipe needs model.domain")
-    unknown = sorted(set(data) - set(DATA_KEYS))
-    if unknown:
-        raise ConfigError(f"unknown data setting(s) {unknown}; known: {list(DATA_KEYS)}")
+    refuse_unknown("data setting(s)", data, DATA_KEYS)
     if not data.get("train"):
         raise ConfigError("recipe needs data.train")
     check_data(data)

@@ -12,6 +12,7 @@ from typing import Any, Mapping
 
 from sciformer.config import ModelConfig
 from sciformer.errors import ConfigError
+from sciformer.known_keys import refuse_unknown
 
 FRONTENDS = ("fbank", "spectrogram")
 SPECTROGRAM_SCALES = ("log", "linear")
@@ -139,10 +140,7 @@ class AudioSettings:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> "AudioSettings":
         """Settings from a `domain_options` mapping, naming any unknown key."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(f"unknown audio option(s) {unknown}; known: {sorted(known)}")
+        refuse_unknown("audio option(s)", options, sorted(f.name for f in dataclasses.fields(cls)))
         values = dict(options)
         if values.get("position_grid") is not None:
             values["position_grid"] = tuple(values["position_grid"])

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from sciformer.config import ModelConfig
 from sciformer.errors import ConfigError
+from sciformer.known_keys import refuse_unknown
 
 CHARGE_ENCODINGS = ("one-hot", "scalar")
 GEOMETRIES = ("3d", "input", "2d", "topological")
@@ -79,10 +80,7 @@ class MoleculeOptions:
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> "MoleculeOptions":
         """Parse a mapping of option names to values, naming any unknown key."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(f"unknown molecule domain option(s) {unknown}; known: {sorted(known)}")
+        refuse_unknown("molecule domain option(s)", options, sorted(f.name for f in fields(cls)))
         values = dict(options)
         if isinstance(values.get("attention_bias"), list):
             values["attention_bias"] = tuple(values["attention_bias"])

@@ -172,3 +172,14 @@ def test_regression_recipes_refuse_label_smoothing_before_training(host, tmp_pat
     recipe = write_recipe(tmp_path, training={"label_smoothing": 0.1})
     with pytest.raises(ConfigError, match="label_smoothing does not apply"):
         train_recipe(recipe, host)
+
+
+def test_roc_auc_selection_on_a_one_class_validation_split_says_why(host, tmp_path, write_recipe) -> None:
+    recipe = labelled_recipe(tmp_path, write_recipe, {"max_steps": 2, "metric": "roc_auc"})
+    raw = yaml.safe_load(recipe.read_text())
+    valid = tmp_path / "valid.csv"
+    valid.write_text("text,label\n<start> man ordered the chicken,meat-a\n")
+    raw["data"]["valid"] = str(valid)
+    recipe.write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"training.metric 'roc_auc' is not reported \(ROC-AUC needs labelled records of at least two classes"):
+        train_recipe(recipe, host)

@@ -20,7 +20,8 @@ from sciformer.training.recipe import DATA_ENV, load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted([*ROOT.glob("core/sciformer/builtin/*/recipes/*.yaml"), *ROOT.glob("plugins/*/recipes/*.yaml")])
-QUICK = {"mat-esol-small": ["data.limit=24"]}  # RDKit conformers of all 958 molecules would take a minute
+# RDKit conformers of every molecule would take a minute or more
+QUICK = {name: ["data.limit=24"] for name in ("mat-esol-small", "mat-freesolv-small", "mat-bbbp-small")}
 
 
 def fresh_clone(recipe: Path, folder: Path) -> Path:

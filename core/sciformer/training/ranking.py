@@ -11,6 +11,10 @@ import torch
 from torch import Tensor
 
 
+#: Why a whole-split metric can be missing from a split's metrics.
+WHY_MISSING = {"roc_auc": " (ROC-AUC needs labelled records of at least two classes in the split)"}
+
+
 def average_ranks(values: Tensor) -> Tensor:
     """1-based ranks of `values` (N,), ties sharing their average rank."""
     order = values.argsort()

@@ -41,7 +41,7 @@ from sciformer.training.loss_settings import check_loss_options, configure_head_
 from sciformer.training.metrics import TENSORBOARD_DIR, MetricsLog, tensorboard_writer, truncate_metrics
 from sciformer.training.objectives import PRETRAINING_TASKS, build_training_model, encoder_copy, mask_tokens
 from sciformer.training.progress import TrainingProgress, on_terminal
-from sciformer.training.ranking import ranking_metrics
+from sciformer.training.ranking import WHY_MISSING, ranking_metrics
 from sciformer.training.schedule import warmup_cosine
 from sciformer.training.state import load_training_state, save_training_state
 
@@ -322,7 +322,8 @@ class Trainer:
                 self._log({"split": "valid", "step": progress["step"], "epoch": progress["epoch"], **metrics})
                 self.live.validated(metrics)
                 if self.config.metric not in metrics:
-                    raise ConfigError(f"training.metric {self.config.metric!r} is not reported; available: {sorted(metrics)}")
+                    why = WHY_MISSING.get(self.config.metric, "")
+                    raise ConfigError(f"training.metric {self.config.metric!r} is not reported{why}; available: {sorted(metrics)}")
                 value = metrics[self.config.metric]
             else:
                 value = None

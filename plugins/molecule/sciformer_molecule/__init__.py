@@ -133,7 +133,8 @@ def sciformer_weight_importers() -> list[WeightImporter]:
 
 @sciformer.hookimpl
 def sciformer_models() -> list[ShippedModel]:
-    """`mat-esol-small`: aqueous solubility (logS) regression trained on ESOL (recipes/mat-esol-small.yaml)."""
+    """Small MATs for the MAT paper's three tasks (recipes/mat-*-small.yaml): ESOL solubility, FreeSolv
+    hydration free energy (regressions) and BBBP blood-brain barrier penetration (classification)."""
     return [
         ShippedModel(
             name="mat-esol-small",
@@ -142,7 +143,23 @@ def sciformer_models() -> list[ShippedModel]:
             summary="Small MAT predicting aqueous solubility log10(mol/L), trained on ESOL (random split).",
             example=DATA / "esol_sample.csv",
             example_options={"data_column": "smiles", "target_column": "logS"},
-        )
+        ),
+        ShippedModel(
+            name="mat-freesolv-small",
+            domain=DOMAIN,
+            path=HERE / "models" / "mat-freesolv-small",
+            summary="Small MAT predicting the hydration free energy in kcal/mol, trained on FreeSolv (random split).",
+            example=DATA / "freesolv_sample.csv",
+            example_options={"data_column": "smiles", "target_column": "dG_hydration_kcal_per_mol"},
+        ),
+        ShippedModel(
+            name="mat-bbbp-small",
+            domain=DOMAIN,
+            path=HERE / "models" / "mat-bbbp-small",
+            summary="Small MAT classifying blood-brain barrier penetration (p_np), trained on BBBP (scaffold split).",
+            example=DATA / "bbbp_sample.csv",
+            example_options={"data_column": "smiles", "target_column": "p_np"},
+        ),
     ]
 
 

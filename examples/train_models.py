@@ -3,13 +3,16 @@
 Recipes train on the full data sets (SCIFORMER_DATA; by default the shared data folder beside the
 repository) and write into the shipped model's folder, which a recipe may only do when allowed. A
 recipe whose `init:` is another shipped recipe (a pre-training stage) trains after it, from the
-shipped model that stage just wrote. Each model's training curves are saved beside it as curves.png.
+shipped model that stage just wrote. Each model's training curves are saved beside it as curves.png, and a
+model that needs a step after training gets it (AFTER_TRAINING: the protein masked-LM model's contact
+regression, fitted on the shared structures).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted([*ROOT.glob("core/sciformer/builtin/*/recipes/*.yaml"), *ROOT.glob("plugins/*/recipes/*.yaml")])
 SHARED_DATA = ROOT.parent / "shared" / "data"
 CURVES = "curves.png"  # the training curves, saved beside each shipped model
+# What a shipped model needs after training, as `sciformer` arguments ({model}: its folder, {data}: SCIFORMER_DATA)
+AFTER_TRAINING = {
+    "esm2-mlm-small": ["protein", "fit-contacts", "--model", "{model}", "--structures", "{data}/proteins/structures", "--hold-out", "4CUP", "--out", "{model}"],
+}
 
 
 def main() -> None:
@@ -48,6 +55,9 @@ def main() -> None:
             overrides.append(f"init={shipped[stage.stem]}")
         result = train_recipe(recipe, host, overrides)
         plot_curves([result.output / METRICS_FILE], result.output / CURVES, title=recipe.stem)
+        if recipe.stem in AFTER_TRAINING:
+            arguments = [a.format(model=result.output, data=os.environ[DATA_ENV]) for a in AFTER_TRAINING[recipe.stem]]
+            subprocess.run([sys.executable, "-m", "sciformer", *arguments], check=True)
         logging.info("%s -> %s: valid %s, test %s", recipe.relative_to(ROOT), result.output, result.valid, result.test)
 
 

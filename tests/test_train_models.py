@@ -5,6 +5,11 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from click.testing import CliRunner
+
+from sciformer.cli.main import build_cli
+from sciformer.plugins import PluginHost
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -34,3 +39,16 @@ def test_every_shipped_recipe_has_its_stages_among_the_recipes() -> None:
         stage = script.init_stage(recipe)
         if stage is not None:
             assert stage in ordered and ordered.index(stage) < ordered.index(recipe)
+
+
+def test_steps_after_training_name_shipped_models_and_real_commands() -> None:
+    script = load_script()
+    host = PluginHost()
+    shipped = {model.path.name for model in host.shipped_models().values()}
+    for name, arguments in script.AFTER_TRAINING.items():
+        assert name in shipped
+        group, command = arguments[:2]
+        outcome = CliRunner().invoke(build_cli(host), [group, command, "--help"], obj=host)
+        assert outcome.exit_code == 0, outcome.output
+        for option in (a for a in arguments if a.startswith("--")):
+            assert option in outcome.output

@@ -34,6 +34,7 @@ read_fasta = LazyFunction("sciformer_protein.readers:read_fasta")
 read_lines = LazyFunction("sciformer_protein.readers:read_lines")
 read_table = LazyFunction("sciformer_protein.readers:read_table")
 read_hdf5 = LazyFunction("sciformer_protein.readers:read_hdf5")
+read_sources = LazyFunction("sciformer_protein.pretraining:read_sources")
 import_fair_esm = LazyFunction("sciformer_protein.import_esm:import_fair_esm")
 import_hf_esm = LazyFunction("sciformer_protein.import_hf:import_hf_esm")
 
@@ -77,6 +78,7 @@ def sciformer_readers(domain: str) -> list[RecordReader] | None:
             options=TABLE_OPTIONS, model_options=TABLE_MODEL_OPTIONS,
         ),
         RecordReader("protein-hdf5", DOMAIN, (".h5", ".hdf5"), read_hdf5, "a 1-D string dataset of sequences", options=HDF5_OPTIONS),
+        RecordReader("protein-sources", DOMAIN, (".sources",), read_sources, "training-part sequences of the recipes it names, held-out ones left out", options={}),
     ]
 
 
@@ -148,13 +150,21 @@ def sciformer_examples(domain: str) -> ExampleRecords | None:
 
 @sciformer.hookimpl
 def sciformer_models() -> list[ShippedModel]:
-    """The DeepLoc localisation classifier and the secondary-structure tagger (see recipes/)."""
+    """The masked-LM pre-trained model, the DeepLoc localisation classifier and the secondary-structure tagger (see recipes/)."""
     return [
+        ShippedModel(
+            name="esm2-mlm-small",
+            domain=DOMAIN,
+            path=HERE / "models" / "esm2-mlm-small",
+            summary="Small ESM-2-shaped masked-LM model pre-trained from scratch on DeepLoc and NetSurfP training sequences, with a contact regression fitted on solved structures: embeddings, variant effects, pseudo-log-likelihoods, contacts. Windows of 510 residues cover longer sequences.",
+            example=DATA / "deeploc_sample.fasta",
+            example_options={},
+        ),
         ShippedModel(
             name="esm2-deeploc-small",
             domain=DOMAIN,
             path=HERE / "models" / "esm2-deeploc-small",
-            summary="Small ESM-2-shaped model trained from scratch on DeepLoc: 10-class subcellular localisation. Reads at most 254 residues: longer sequences are truncated (flagged in `truncated`).",
+            summary="Small ESM-2-shaped model fine-tuned from esm2-mlm-small on DeepLoc: 10-class subcellular localisation. Windows of 510 residues cover longer sequences.",
             example=DATA / "deeploc_sample.csv",
             example_options={"data_column": "sequence", "id_column": "id", "target_column": "location"},
         ),
@@ -171,7 +181,7 @@ def sciformer_models() -> list[ShippedModel]:
 
 @sciformer.hookimpl
 def sciformer_cli_commands() -> list[click.Command]:
-    """`sciformer protein ...`: embed, variants, pll, contacts."""
+    """`sciformer protein ...`: embed, variants, pll, residues, contacts, fit-contacts."""
     help = "Protein tools: embeddings, variant effects, pseudo-log-likelihoods, contact maps, per-residue classes."
     return [LazyCommand("protein", "sciformer_protein.cli:protein", help)]
 

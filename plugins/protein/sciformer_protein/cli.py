@@ -1,9 +1,10 @@
-"""`sciformer protein ...`: embeddings, variant scores, pseudo-log-likelihoods and contact maps."""
+"""`sciformer protein ...`: embeddings, variant scores, pseudo-log-likelihoods, contact maps and fitting their regression."""
 
 from __future__ import annotations
 
 import csv
 import itertools
+import json
 import sys
 from pathlib import Path
 from typing import Iterator
@@ -11,7 +12,7 @@ from typing import Iterator
 import click
 import numpy as np
 
-from sciformer.checkpoint import CheckpointInfo, load_checkpoint, read_checkpoint_info, resolve_model
+from sciformer.checkpoint import CheckpointInfo, load_checkpoint, save_checkpoint, read_checkpoint_info, resolve_model
 from sciformer.cli.main import host_of, parse_options
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import BadRecordError, ConfigError, InputFileError
@@ -22,7 +23,9 @@ from sciformer.records import Record
 
 from .contacts import METHODS as CONTACT_METHODS
 from .contacts import predict_contacts, save_contact_png
+from .contact_fit import fit_contacts, install_contact_head
 from .export import write_embeddings
+from .structures import read_chains
 from .inference import DEFAULT_BATCH_TOKENS, predict_residues
 from .inference import embed as embed_records
 from .likelihood import pseudo_log_likelihood
@@ -238,3 +241,26 @@ def contacts(ctx: click.Context, model: str, input_path: Path | None, sequences:
         np.save(array, contact_map)
         save_contact_png(contact_map, image, f"{record.id}: {'contact probability' if method == 'regression' else 'APC attention score'}")
         click.echo(f"{record.id}: {contact_map.shape} -> {array}, {image}")
+
+
+@protein.command("fit-contacts")
+@model_option
+@click.option("--structures", "structure_files", required=True, multiple=True, type=click.Path(path_type=Path, exists=True), help="A .pdb / .cif file, or a folder of them (repeatable); each file's first protein chain is used.")
+@click.option("--hold-out", "held_out", multiple=True, help="Structure (file name without suffix) left out of the fit and reported (repeatable).")
+@click.option("--out", required=True, type=click.Path(path_type=Path), help="Checkpoint folder to write (may be the model's own).")
+@click.pass_context
+def fit_contacts_command(ctx: click.Context, model: str, structure_files: tuple[Path, ...], held_out: tuple[str, ...], out: Path) -> None:
+    """Fit the contact regression (logistic regression on APC-corrected attention) on solved structures and store it in a checkpoint."""
+    host = host_of(ctx)
+    net, tokenizer, info = load_protein_model(model, host)
+    files = sorted(f for path in structure_files for f in (path.iterdir() if path.is_dir() else [path]) if f.suffix.lower() in (".pdb", ".cif"))
+    chains = [found[0] for found in (read_chains(f) for f in files) if found]
+    unknown = set(held_out) - {f.stem for f in files}
+    if unknown:
+        raise click.ClickException(f"--hold-out {sorted(unknown)}: no such structure among {[f.stem for f in files]}")
+    held = {chain.name for chain in chains if chain.name.rsplit("_", 1)[0] in held_out}
+    fit = fit_contacts(net, tokenizer, chains, held)
+    report = {"fitted_on": list(fit.fitted_on), "precision": fit.precision}
+    save_checkpoint(install_contact_head(net, fit.head), out, host, extra={**info.extra, "contact_regression": report})
+    click.echo(json.dumps(report["precision"], indent=1))
+    click.echo(f"contact regression fitted on {len(fit.fitted_on)} chain(s) -> {out}")

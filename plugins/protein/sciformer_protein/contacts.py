@@ -11,6 +11,7 @@ averaged where windows overlap; pairs that share no window are NaN.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -46,29 +47,33 @@ def contact_features(maps: Tensor) -> Tensor:
     return apc(symmetrize(channels)).permute(1, 2, 0)
 
 
-def predict_contacts(model: SciformerModel, tokenizer: ProteinTokenizer, record: Record, method: str = "regression") -> np.ndarray:
-    """(L, L) contact probabilities (`regression`) or APC scores (`apc`) for one sequence."""
-    if method not in METHODS:
-        raise ConfigError(f"unknown contact method {method!r}; choose one of {list(METHODS)}")
-    head = getattr(model.embedder, "contact_head", None)
-    if method == "regression" and head is None:
-        raise ConfigError("this model has no contact-regression weights (import ESM-2 weights that carry them); use method 'apc' for unsupervised scores")
+def window_features(model: SciformerModel, tokenizer: ProteinTokenizer, record: Record) -> Iterator[tuple[Tensor, Tensor]]:
+    """Per window of one sequence: its residue positions (W,) and their contact features (W, W, layers * heads)."""
     encoding = tokenizer.encode(record)
-    length = encoding.length
-    total = torch.zeros(length, length)
-    count = torch.zeros(length, length)
     for _, batch, output in run_batches(model, tokenizer, [encoding], [record.id], need_weights=True):
         maps = torch.stack([a[0] for a in output.attentions]).float().cpu()  # (layers, heads, T, T)
         slot = tokenizer.slot if encoding.windows > 1 else maps.shape[-1]
         index = batch.extras["residue_index"][0].cpu()
         for window in range(encoding.windows):
             span = slice(window * slot, window * slot + int((batch.padding_mask[0, window * slot : (window + 1) * slot]).sum()))
-            features = contact_features(maps[..., span, span])  # (W, W, C)
-            with torch.inference_mode():
-                scores = head(features.to(head.regression.weight.dtype)).float() if method == "regression" else features.mean(-1)
-            residues = index[span][1:-1]
-            total[residues[:, None], residues[None, :]] += scores.cpu()
-            count[residues[:, None], residues[None, :]] += 1
+            yield index[span][1:-1], contact_features(maps[..., span, span])
+
+
+def predict_contacts(model: SciformerModel, tokenizer: ProteinTokenizer, record: Record, method: str = "regression") -> np.ndarray:
+    """(L, L) contact probabilities (`regression`) or APC scores (`apc`) for one sequence."""
+    if method not in METHODS:
+        raise ConfigError(f"unknown contact method {method!r}; choose one of {list(METHODS)}")
+    head = getattr(model.embedder, "contact_head", None)
+    if method == "regression" and head is None:
+        raise ConfigError("this model has no contact-regression weights (import ESM-2 weights that carry them, or fit them: sciformer protein fit-contacts); use method 'apc' for unsupervised scores")
+    length = tokenizer.encode(record).length
+    total = torch.zeros(length, length)
+    count = torch.zeros(length, length)
+    for residues, features in window_features(model, tokenizer, record):
+        with torch.inference_mode():
+            scores = head(features.to(head.regression.weight.dtype)).float() if method == "regression" else features.mean(-1)
+        total[residues[:, None], residues[None, :]] += scores.cpu()
+        count[residues[:, None], residues[None, :]] += 1
     return torch.where(count > 0, total / count.clamp(min=1), torch.full_like(total, float("nan"))).numpy()
 
 

@@ -97,7 +97,7 @@ def test_csv_and_tsv_hold_one_row_per_record_with_class_names(sciformer, host, p
     expected = reference(host, proteins, tmp_path / "reference.h5")
     for name, delimiter in (("out.csv", ","), ("out.tsv", "\t")):
         outcome = sciformer("score", "--model", MODEL, "--input", str(proteins), "--output", str(tmp_path / name))
-        assert outcome.code == 0 and f"scored 5 (4 with a note in error), bad 1 -> {tmp_path / name}" in outcome.stdout, outcome.stderr
+        assert outcome.code == 0 and f"scored 5, bad 1 -> {tmp_path / name}" in outcome.stdout, outcome.stderr
         rows = read_table(tmp_path / name, delimiter)
         columns = list(rows[0])
         assert columns[:4] == ["id", "status", "error", "prediction"]
@@ -117,12 +117,12 @@ def test_embeddings_are_written_when_asked(sciformer, host, proteins, tmp_path) 
     outputs = ("--outputs", "prediction,probabilities,embedding")
     assert sciformer("score", "--model", MODEL, "--input", str(proteins), "--output", str(tmp_path / "out.csv"), *outputs).code == 0
     rows = read_table(tmp_path / "out.csv")
-    vectors = np.array([[float(row[f"embedding_{i}"]) for i in range(64)] for row in rows[:-1]], dtype=np.float32)
+    vectors = np.array([[float(row[f"embedding_{i}"]) for i in range(128)] for row in rows[:-1]], dtype=np.float32)
     np.testing.assert_array_equal(vectors, expected["embedding"][:-1])
-    assert "embedding_64" not in rows[0] and rows[-1]["embedding_0"] == ""
+    assert "embedding_128" not in rows[0] and rows[-1]["embedding_0"] == ""
     assert sciformer("score", "--model", MODEL, "--input", str(proteins), "--output", str(tmp_path / "out.parquet"), *outputs).code == 0
     table = pq.read_table(tmp_path / "out.parquet")
-    assert table.num_rows == 6 and str(table.schema.field("embedding").type) == "fixed_size_list<element: float>[64]"
+    assert table.num_rows == 6 and str(table.schema.field("embedding").type) == "fixed_size_list<element: float>[128]"
     assert str(table.schema.field("prediction").type) == "string" and table.column("prediction").to_pylist() == [*expected["prediction"][:-1], None]
     np.testing.assert_array_equal(np.array(table.column("embedding").to_pylist()[:-1], dtype=np.float32), expected["embedding"][:-1])
     assert table.column("embedding").to_pylist()[-1] is None and table.column("status").to_pylist() == expected["status"]
@@ -149,7 +149,7 @@ def test_standard_input_to_standard_output_through_a_pipe(proteins, tmp_path) ->
     lines = completed.stdout.splitlines()
     assert len(lines) == 2 and lines[0].startswith("id,status,error,prediction,embedding_0,") and lines[1].startswith("B3A0S3,0,")
     assert "Traceback" not in completed.stderr and "BrokenPipe" not in completed.stderr, completed.stderr
-    assert "scored 200 (160 with a note in error), bad 40 -> standard output" in completed.stderr
+    assert "scored 200, bad 40 -> standard output" in completed.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["many.fasta", "proteins.fasta"]
 
 
@@ -158,7 +158,7 @@ def test_standard_input_is_read_as_the_format_named_and_refuses_resume(sciformer
     stdin = ("\n".join(table[:4]) + "\n").encode()
     arguments = ("score", "--model", MODEL, "--input", "-", "--output", str(tmp_path / "out.csv"))
     outcome = sciformer(*arguments, "--format", "csv", "--option", "target_column=location", stdin=stdin)
-    assert outcome.code == 0 and "scored 3 (3 with a note in error), bad 0" in outcome.stdout and "on 3 labelled records" in outcome.stdout, outcome.stderr
+    assert outcome.code == 0 and "scored 3, bad 0" in outcome.stdout and "on 3 labelled records" in outcome.stdout, outcome.stderr
     assert [row["id"] for row in read_table(tmp_path / "out.csv")] == [line.split(",")[0] for line in table[1:4]]
     refused = sciformer(*arguments, "--overwrite", "--resume", stdin=stdin)
     assert refused.code == 1 and "--resume cannot continue a run that read standard input" in one_line(refused.stderr)
@@ -180,7 +180,7 @@ def test_the_summary_reports_accuracy_on_labelled_records(sciformer, host, tmp_p
     truth = [line.split(",")[1] for line in lines[1:7]]
     accuracy = np.mean([p == t for p, t in zip(predicted, truth)])
     assert stored == {"metric": "accuracy", "value": round(accuracy, 6), "records": 6}
-    assert outcome.code == 0 and f"scored 6 (5 with a note in error), bad 1 -> {tmp_path / 'out.h5'}" in outcome.stdout
+    assert outcome.code == 0 and f"scored 6, bad 1 -> {tmp_path / 'out.h5'}" in outcome.stdout
     assert outcome.stdout.rstrip().endswith(f"; accuracy {accuracy:.3f} on 6 labelled records"), outcome.stdout
     plain = sciformer("score", "--model", MODEL, "--input", str(PROTEINS / "deeploc_sample.fasta"), "--output", str(tmp_path / "plain.h5"))
     assert plain.code == 0 and "labelled" not in plain.stdout

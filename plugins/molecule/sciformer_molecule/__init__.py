@@ -131,35 +131,28 @@ def sciformer_weight_importers() -> list[WeightImporter]:
     return [WeightImporter("mat", DOMAIN, "Molecule Attention Transformer state dict (.pt, e.g. the published pretrained weights)", import_mat)]
 
 
+# name, summary, held-out example file in data/, its target column
+SHIPPED = (
+    ("mat-esol-small", "Small MAT predicting aqueous solubility log10(mol/L), trained on ESOL (random split).", "esol_sample.csv", "logS"),
+    ("mat-freesolv-small", "Small MAT predicting the hydration free energy in kcal/mol, trained on FreeSolv (random split).", "freesolv_sample.csv", "dG_hydration_kcal_per_mol"),
+    ("mat-bbbp-small", "Small MAT classifying blood-brain barrier penetration (p_np), trained on BBBP (scaffold split).", "bbbp_sample.csv", "p_np"),
+)
+
+
 @sciformer.hookimpl
 def sciformer_models() -> list[ShippedModel]:
     """Small MATs for the MAT paper's three tasks (recipes/mat-*-small.yaml): ESOL solubility, FreeSolv
     hydration free energy (regressions) and BBBP blood-brain barrier penetration (classification)."""
     return [
         ShippedModel(
-            name="mat-esol-small",
+            name=name,
             domain=DOMAIN,
-            path=HERE / "models" / "mat-esol-small",
-            summary="Small MAT predicting aqueous solubility log10(mol/L), trained on ESOL (random split).",
-            example=DATA / "esol_sample.csv",
-            example_options={"data_column": "smiles", "target_column": "logS"},
-        ),
-        ShippedModel(
-            name="mat-freesolv-small",
-            domain=DOMAIN,
-            path=HERE / "models" / "mat-freesolv-small",
-            summary="Small MAT predicting the hydration free energy in kcal/mol, trained on FreeSolv (random split).",
-            example=DATA / "freesolv_sample.csv",
-            example_options={"data_column": "smiles", "target_column": "dG_hydration_kcal_per_mol"},
-        ),
-        ShippedModel(
-            name="mat-bbbp-small",
-            domain=DOMAIN,
-            path=HERE / "models" / "mat-bbbp-small",
-            summary="Small MAT classifying blood-brain barrier penetration (p_np), trained on BBBP (scaffold split).",
-            example=DATA / "bbbp_sample.csv",
-            example_options={"data_column": "smiles", "target_column": "p_np"},
-        ),
+            path=HERE / "models" / name,
+            summary=summary,
+            example=DATA / example,
+            example_options={"data_column": "smiles", "target_column": target},
+        )
+        for name, summary, example, target in SHIPPED
     ]
 
 

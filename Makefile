@@ -22,6 +22,7 @@ demo: setup
 	$(PY) examples/demo.py --out demo-output
 
 test: setup
+	$(VENV)/bin/ruff check --quiet .
 	OMP_NUM_THREADS=1 $(PY) -m pytest -q -n 2
 
 models: setup

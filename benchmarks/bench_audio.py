@@ -22,23 +22,21 @@ from __future__ import annotations
 import argparse
 import tempfile
 import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import soundfile
 import torch
-from torch import Tensor
-from transformers import ASTConfig, ASTFeatureExtractor, ASTModel
-
 from common import alternate, machine, min_cosine, ratio_line
-
 from sciformer.checkpoint import load_checkpoint
 from sciformer.engine.model import SciformerModel
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
 from sciformer_audio.hf_ast import import_hf_ast
 from sciformer_audio.waveform import Waveform, resample
+from torch import Tensor
+from transformers import ASTConfig, ASTFeatureExtractor, ASTModel
 
 HERE = Path(__file__).resolve().parent
 # the full FSDD in the shared data folder, else the 30 recordings the audio plugin ships

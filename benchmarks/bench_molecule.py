@@ -37,20 +37,17 @@ import math
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
+from common import machine, ratio_line
 from rdkit import Chem, RDLogger
 from rdkit.Chem import AllChem, rdDepictor, rdDistGeom
-from torch import Tensor, nn
-
-from common import machine, ratio_line
-
 from sciformer.checkpoint import load_checkpoint
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
@@ -59,6 +56,7 @@ from sciformer.scoring.pipeline import DEFAULT_BATCH_TOKENS
 from sciformer_molecule.cache import CACHE_ENV, ConformerCache
 from sciformer_molecule.mat_import import MatHyperparameters, import_mat
 from sciformer_molecule.tokenizer import MoleculeTokenizer
+from torch import Tensor, nn
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "molecules"
 SHIPPED = Path(__file__).resolve().parents[1] / "plugins" / "molecule" / "data" / "esol"  # ESOL, 958 molecules in 3 splits
@@ -318,8 +316,8 @@ def compare(size: str, smiles: list[str], repeats: int, workers: int, batch_toke
             "reference": lambda: run_reference(reference, smiles),
             "cold": lambda: ours.in_process(cold=True),
             "warm": lambda: ours.in_process(cold=False),
-            "pipeline cold": lambda: ours.pipeline(folder / f"cache-{size}-{repeat}", folder / "cold.h5"),
-            "pipeline warm": lambda: ours.pipeline(folder / f"cache-{size}-{repeat}", folder / "warm.h5"),
+            "pipeline cold": lambda: ours.pipeline(folder / f"cache-{size}-{repeat}", folder / "cold.h5"),  # noqa: B023
+            "pipeline warm": lambda: ours.pipeline(folder / f"cache-{size}-{repeat}", folder / "warm.h5"),  # noqa: B023
         }
         for key, run in runs.items():
             seconds, outputs[key] = timed(run)

@@ -24,15 +24,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import EsmConfig, EsmModel, EsmTokenizer
-
 from common import machine
 from matmul_ceiling import matmul_rate
-
 from sciformer.checkpoint import load_checkpoint
 from sciformer.data.budget import token_budget_batches
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
+from transformers import EsmConfig, EsmModel, EsmTokenizer
 
 SIZES = {"8M": (320, 6, 20), "35M": (480, 12, 20)}
 RESIDUES = "LAGVSERTIDPKQNFYMHWC"
@@ -135,10 +133,10 @@ def main() -> None:
             rates: dict[str, float] = {}
             for _ in range(args.repeats):  # alternate the contenders, keep each one's best (a shared machine is noisy)
                 for name, run in (
-                    ("file", lambda: run_reference(reference, tokenizer, seqs, list(range(len(seqs))))),
-                    ("sorted", lambda: run_reference(reference, tokenizer, seqs, by_length)),
-                    ("ours", lambda: run_sciformer(folder / "ours", seqs, torch.float32, args.batch_tokens)),
-                    ("bf16", lambda: run_sciformer(folder / "ours", seqs, torch.bfloat16, args.batch_tokens)),
+                    ("file", lambda: run_reference(reference, tokenizer, seqs, list(range(len(seqs))))),  # noqa: B023
+                    ("sorted", lambda: run_reference(reference, tokenizer, seqs, by_length)),  # noqa: B023
+                    ("ours", lambda: run_sciformer(folder / "ours", seqs, torch.float32, args.batch_tokens)),  # noqa: B023
+                    ("bf16", lambda: run_sciformer(folder / "ours", seqs, torch.bfloat16, args.batch_tokens)),  # noqa: B023
                 ):
                     rate, embeddings = run()
                     rates[name] = max(rates.get(name, 0.0), rate)

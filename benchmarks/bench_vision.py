@@ -19,26 +19,24 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
-from torch import Tensor
-from transformers import ViTConfig, ViTModel
-
 from common import alternate, machine, min_cosine, ratio_line
-
 from sciformer.checkpoint import load_checkpoint
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.model import SciformerModel
 from sciformer.plugins import PluginHost
 from sciformer_vision.hf_vit import import_hf_vit
 from sciformer_vision.tokenizer import ImageEncoding, ImageTokenizer
+from torch import Tensor
+from transformers import ViTConfig, ViTModel
 
 # ViT-S/16 (the DeiT-S shape)
-VIT_SMALL = dict(
-    hidden_size=384, num_hidden_layers=12, num_attention_heads=6, intermediate_size=1536, patch_size=16, image_size=224
-)
+VIT_SMALL = {
+    "hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 6, "intermediate_size": 1536, "patch_size": 16, "image_size": 224
+}
 PERTURBATION = 0.02  # on every tensor, the scale of transformers' own initialisation
 BF16_VARIANTS = ("sciformer autocast", "sciformer cast + autocast")
 

@@ -28,21 +28,19 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from common import machine
-
 from sciformer.checkpoint import load_checkpoint
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.model import SciformerModel
 from sciformer.plugins import PluginHost
 from sciformer_weather.importer import import_afno
+from torch import Tensor, nn
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ import os
 import platform
 import statistics
 import time
-from typing import Callable, TypeVar
+from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 from torch import Tensor

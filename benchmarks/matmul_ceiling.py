@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import torch
-
 from common import best_seconds, machine
 
 

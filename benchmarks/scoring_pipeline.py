@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import torch
-
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
 from sciformer.data.budget import padding_fraction, token_budget_batches
 from sciformer.plugins import PluginHost

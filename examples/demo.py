@@ -10,7 +10,6 @@ import h5py
 import numpy as np
 from rich.console import Console
 from rich.table import Table
-
 from sciformer.checkpoint import read_checkpoint_info
 from sciformer.plugins import PluginHost
 from sciformer.reading import read_records

@@ -21,16 +21,16 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
+from baselines import baseline_script, task_of
 from sciformer.baseline_report import BaselineReport, run_script, scores
 from sciformer.errors import SciformerError
 from sciformer.plugins import PluginHost
 from sciformer.training.recipe import DATA_ENV
-
-from baselines import baseline_script, task_of
 from train_models import RECIPES, SHARED_DATA
 
 Runner = Callable[[Path, Path], BaselineReport]  # (script, recipe) -> report

@@ -21,6 +21,7 @@ from sciformer.training.curves import plot_curves
 from sciformer.training.recipe import DATA_ENV, RECIPE_SUFFIXES, read_recipe_file, train_recipe
 from sciformer.training.trainer import METRICS_FILE
 
+log = logging.getLogger("train_models")
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted([*ROOT.glob("core/sciformer/builtin/*/recipes/*.yaml"), *ROOT.glob("plugins/*/recipes/*.yaml")])
 SHARED_DATA = ROOT.parent / "shared" / "data"
@@ -58,7 +59,7 @@ def main() -> None:
         if recipe.stem in AFTER_TRAINING:
             arguments = [a.format(model=result.output, data=os.environ[DATA_ENV]) for a in AFTER_TRAINING[recipe.stem]]
             subprocess.run([sys.executable, "-m", "sciformer", *arguments], check=True)
-        logging.info("%s -> %s: valid %s, test %s", recipe.relative_to(ROOT), result.output, result.valid, result.test)
+        log.info("%s -> %s: valid %s, test %s", recipe.relative_to(ROOT), result.output, result.valid, result.test)
 
 
 def init_stage(recipe: Path) -> Path | None:

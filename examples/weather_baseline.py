@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import argparse
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
-
 from sciformer.baseline_report import BaselineReport, choose
 from sciformer.checkpoint import load_checkpoint, resolve_model
 from sciformer.errors import ConfigError, InputFileError

@@ -9,9 +9,8 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from click.testing import CliRunner
-
 import sciformer
+from click.testing import CliRunner
 from sciformer.cli.main import build_cli
 from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost

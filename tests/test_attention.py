@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import torch
-
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.engine import attention as attention_module
@@ -28,14 +27,14 @@ def make_context(mask: torch.Tensor, causal: bool, terms: list[AttentionTerms], 
 
 
 CASES = {
-    "no-mask": dict(pad=False, causal=False, bias=False, mixture=False),
-    "padding": dict(pad=True, causal=False, bias=False, mixture=False),
-    "causal": dict(pad=False, causal=True, bias=False, mixture=False),
-    "causal-padding": dict(pad=True, causal=True, bias=False, mixture=False),
-    "bias": dict(pad=True, causal=False, bias=True, mixture=False),
-    "causal-bias": dict(pad=True, causal=True, bias=True, mixture=False),
-    "mixture": dict(pad=True, causal=False, bias=False, mixture=True),
-    "everything": dict(pad=True, causal=True, bias=True, mixture=True),
+    "no-mask": {"pad": False, "causal": False, "bias": False, "mixture": False},
+    "padding": {"pad": True, "causal": False, "bias": False, "mixture": False},
+    "causal": {"pad": False, "causal": True, "bias": False, "mixture": False},
+    "causal-padding": {"pad": True, "causal": True, "bias": False, "mixture": False},
+    "bias": {"pad": True, "causal": False, "bias": True, "mixture": False},
+    "causal-bias": {"pad": True, "causal": True, "bias": True, "mixture": False},
+    "mixture": {"pad": True, "causal": False, "bias": False, "mixture": True},
+    "everything": {"pad": True, "causal": True, "bias": True, "mixture": True},
 }
 
 

@@ -6,7 +6,6 @@ import json
 
 import pytest
 import torch
-
 from sciformer.build import build_model
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model, save_checkpoint
 from sciformer.config import ModelConfig

@@ -10,10 +10,8 @@ import sys
 import h5py
 import numpy as np
 import pytest
-from click.testing import CliRunner
-
 import sciformer
-
+from click.testing import CliRunner
 from sciformer.cli.main import build_cli
 from sciformer.plugins import PluginHost
 

@@ -9,7 +9,6 @@ import sys
 
 import click
 from click.testing import CliRunner
-
 from sciformer.cli.lazy import LazyCommand
 from sciformer.lazy import LazyFunction
 

@@ -13,7 +13,6 @@ import pytest
 import torch
 import yaml
 from click.testing import CliRunner
-
 from sciformer.cli.main import build_cli
 from sciformer.contrastive.model import ContrastiveModel, info_nce
 from sciformer.contrastive.pairs import Side, read_pairs
@@ -41,7 +40,7 @@ def orders(tmp_path):
 
 def test_three_input_layouts_give_the_same_pairs(host, tmp_path, orders) -> None:
     aligned = read_pairs({"file": orders}, *SIDES, host)
-    rows = list(csv.DictReader(open(orders)))
+    rows = list(csv.DictReader(open(orders)))  # noqa: SIM115
     with h5py.File(tmp_path / "pairs.h5", "w") as handle:
         handle["order"] = [r["order"].encode() for r in rows]
         handle["dish"] = [r["dish"].encode() for r in rows]

@@ -13,7 +13,6 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-
 from sciformer.checkpoint import load_checkpoint
 from sciformer.training.distributed import World, rank_share
 from sciformer.training.recipe import train_recipe

@@ -27,7 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")), *sorted((ROOT / "plugins").glob("*/README.md"))]
 RUNNABLE = {"bash", "python"}
-FENCE = re.compile(r"((?:<!-- docs-test: [^\n]*-->\n)*)```(\w*)\n(.*?)```", re.S)
+FENCE = re.compile(r"((?:<!-- docs-test: [^\n]*-->\n)*)```(\w*)\n(.*?)```", re.DOTALL)
 DIRECTIVE = re.compile(r"<!-- docs-test: (skip|set|setup):? (.*?) -->")
 BLOCK_TIMEOUT = 900
 # Commands a test must not run: they would change the environment the tests run in, or run the tests.
@@ -112,7 +112,7 @@ def test_every_example_runs(document: Path, tmp_path: Path) -> None:
         pytest.skip(f"{document.relative_to(ROOT)} has no runnable example")
     clone_layout(tmp_path)
     environment = {**os.environ, "PATH": f"{ROOT / '.venv/bin'}{os.pathsep}{os.environ['PATH']}", "OMP_NUM_THREADS": "1"}
-    if any(re.search(r"^make ", block.code, re.M) for block in runnable if not block.skip):
+    if any(re.search(r"^make ", block.code, re.MULTILINE) for block in runnable if not block.skip):
         stale = subprocess.run(["make", "-q", "setup"], cwd=tmp_path, env=environment, capture_output=True)
         assert stale.returncode == 0, "the virtual environment is older than the project files: run `make setup` first"
     for block in runnable:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import pytest
 import torch
 import torch.nn.functional as F
-
 from sciformer.config import ModelConfig
 from sciformer.engine import blocks as blocks_module
 from sciformer.engine import cpu_attention

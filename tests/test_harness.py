@@ -6,7 +6,6 @@ import functools
 from pathlib import Path
 
 import pytest
-
 from sciformer.plugins import PluginHost
 from sciformer.registry import load_registry
 from sciformer.testing import checks
@@ -15,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOMAINS = [domain for entry in load_registry(ROOT / "registry.yaml") for domain in entry.domains]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def subject_of(domain: str) -> checks.Subject:
     """One harness subject per catalogued domain, built once per test process."""
     return checks.make_subject(domain, PluginHost())

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import pytest
-import torch
-
 import sciformer
-
+import torch
 from sciformer.build import build_model
 from sciformer.config import ModelConfig
 from sciformer.engine.bias import AttentionBias, AttentionTerms
@@ -96,7 +94,7 @@ def test_plugin_bias_changes_attention_and_is_saved(host, text_config) -> None:
         out_biased = biased(batch, need_weights=True)
         fused = biased(batch)
     assert torch.allclose(fused.hidden, out_biased.hidden, atol=1e-5)
-    near = lambda maps: float(torch.diagonal(maps[-1][0].mean(0)).mean())  # noqa: E731
+    near = lambda maps: float(torch.diagonal(maps[-1][0].mean(0)).mean())
     assert near(out_biased.attentions) > near(out_plain.attentions)
 
 

@@ -9,7 +9,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from sciformer.baseline_report import BaselineReport, choose, scores
 from sciformer.errors import InputFileError, SciformerError
 from sciformer.plugins import PluginHost
@@ -18,12 +17,12 @@ from sciformer.testing.baselines import sample_data_report
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 
-import baselines  # noqa: E402
-import model_table  # noqa: E402
+import baselines
+import model_table
 
 
 def report(model: str = "m", test: float | dict = 0.5, rows: int = 10, **changes) -> BaselineReport:
-    values = dict(model=model, baseline="b", metric="accuracy", higher_is_better=True, valid=0.6, test=test, test_records=rows, chosen="c", candidates={"c": 0.6})
+    values = {"model": model, "baseline": "b", "metric": "accuracy", "higher_is_better": True, "valid": 0.6, "test": test, "test_records": rows, "chosen": "c", "candidates": {"c": 0.6}}
     return BaselineReport(**{**values, **changes})
 
 

@@ -15,7 +15,6 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-
 from sciformer.cli.main import build_cli
 from sciformer.errors import OutputError
 from sciformer.plugins import PluginHost

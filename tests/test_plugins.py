@@ -7,7 +7,6 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
 import sciformer
 from sciformer.build import build_model
 from sciformer.errors import ConfigError, PluginError

@@ -9,7 +9,6 @@ from pathlib import Path
 import h5py
 import pytest
 from click.testing import CliRunner
-
 from sciformer.build import build_model
 from sciformer.checkpoint import CONFIG, read_checkpoint_info, save_checkpoint
 from sciformer.cli.main import build_cli

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from sciformer.errors import InputFileError
 from sciformer.reading import read_records
 from sciformer.records import Record

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
+import tomllib
 from sciformer.plugins import ENTRY_POINT_GROUP, PluginHost
 from sciformer.registry import load_registry
 
@@ -20,7 +20,7 @@ def test_every_catalogued_plugin_exists_and_is_installed() -> None:
         assert entry.name not in host.failures, f"{entry.name} failed to load: {host.failures.get(entry.name)}"
         assert entry.name in host.info, f"{entry.name} is catalogued but not installed"
         assert host.info[entry.name].distribution.replace("_", "-") == entry.distribution
-        declare = getattr(host.pm.get_plugin(entry.name), "sciformer_domains", lambda: [])
+        declare = getattr(host.pm.get_plugin(entry.name), "sciformer_domains", list)
         declared = {d.name for d in declare() or []}
         assert declared == set(entry.domains), f"{entry.name}: registry says {entry.domains}, plugin declares {declared}"
 

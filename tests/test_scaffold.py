@@ -9,7 +9,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from sciformer.cli.main import build_cli
 from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost

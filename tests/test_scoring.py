@@ -13,7 +13,6 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-
 from sciformer.errors import InputFileError, OutputError, PluginError
 from sciformer.scoring import score
 from sciformer.testing.results import assert_same_results
@@ -36,7 +35,7 @@ def classifier(host, tmp_path_factory, write_recipe):
 
 
 def test_layout_status_and_order(host, classifier, tmp_path) -> None:
-    model_dir, folder = classifier
+    model_dir, _folder = classifier
     inputs = tmp_path / "inputs.txt"
     inputs.write_text("<start> man ordered the chicken\n\n<start> woman ordered the beef the beef the beef the beef\n<start> woman ordered the beef\n")
     summary = score(model_dir, inputs, tmp_path / "out.h5", host, batch_tokens=6)
@@ -70,7 +69,7 @@ def test_bad_records_are_marked_and_the_rest_scored(host, classifier, tmp_path) 
 def test_scores_do_not_depend_on_batching(host, classifier, tmp_path) -> None:
     model_dir, _ = classifier
     inputs = tmp_path / "inputs.txt"
-    inputs.write_text("\n".join(["<start> man ordered the chicken", "<start> woman", "the beef the beef the beef ordered", "man"]) + "\n")
+    inputs.write_text("<start> man ordered the chicken\n<start> woman\nthe beef the beef the beef ordered\nman" + "\n")
     score(model_dir, inputs, tmp_path / "one.h5", host, batch_tokens=1)
     score(model_dir, inputs, tmp_path / "all.h5", host, batch_tokens=10_000)
     with h5py.File(tmp_path / "one.h5") as one, h5py.File(tmp_path / "all.h5") as together:
@@ -256,7 +255,6 @@ def test_encodings_cross_the_worker_boundary_unchanged() -> None:
     from typing import NamedTuple
 
     import torch
-
     from sciformer.records import Record
     from sciformer.scoring.encoding import EncodedChunk, PackedTensor, _pack, _unpack, map_leaves, merge, split
 

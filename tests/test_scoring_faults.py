@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from sciformer.data.results import ChunkStore, is_incomplete
 from sciformer.errors import OutputError
 from sciformer.plugins import PluginHost

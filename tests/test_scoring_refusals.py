@@ -16,15 +16,14 @@ import pytest
 import torch
 from click.testing import CliRunner
 from safetensors.torch import load_file, save_file
-
 from sciformer.build import build_model
-from sciformer.cli.main import build_cli
 from sciformer.checkpoint import save_checkpoint
+from sciformer.cli.main import build_cli
 from sciformer.errors import CheckpointError, ConfigError
-from sciformer.scoring import score
-from sciformer.scoring.pipeline import NON_FINITE, score_chunk
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
+from sciformer.scoring import score
+from sciformer.scoring.pipeline import NON_FINITE, score_chunk
 from sciformer.testing.results import assert_same_results
 
 MODEL = "text-who-ordered"

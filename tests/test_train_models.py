@@ -6,7 +6,6 @@ import importlib.util
 from pathlib import Path
 
 from click.testing import CliRunner
-
 from sciformer.cli.main import build_cli
 from sciformer.plugins import PluginHost
 

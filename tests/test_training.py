@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import json
+
 import numpy as np
 import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-
 from sciformer.checkpoint import load_checkpoint
 from sciformer.errors import ConfigError
 from sciformer.records import Record
 from sciformer.training import trainer as trainer_module
 from sciformer.training.recipe import load_recipe, split_records, train_recipe
+
 
 def test_who_ordered_what(host, tmp_path, write_recipe) -> None:
     """One layer, one head, causal: predicts the dish from who ordered, and attends back to them."""
@@ -92,7 +93,7 @@ def test_split_is_seeded_and_disjoint() -> None:
 def test_classification_fine_tuning_from_a_checkpoint(host, tmp_path, write_recipe) -> None:
     """init: a pretrained causal model; the classification head starts fresh and learns the labels."""
     table = tmp_path / "labels.csv"
-    rows = ["text,label"] + [f"<start> man ordered the chicken,meat-a" for _ in range(4)] + [f"<start> woman ordered the beef,meat-b" for _ in range(4)]
+    rows = ["text,label"] + ["<start> man ordered the chicken,meat-a" for _ in range(4)] + ["<start> woman ordered the beef,meat-b" for _ in range(4)]
     table.write_text("\n".join(rows) + "\n")
     recipe = write_recipe(tmp_path, training={"max_steps": 30, "eval_every": 10})
     raw = yaml.safe_load(recipe.read_text())

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-
 from sciformer.cli.main import build_cli
 from sciformer.errors import ConfigError
 from sciformer.training.config import TrainingConfig

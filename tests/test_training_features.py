@@ -4,17 +4,16 @@ average of the weights, domain augmentations, and resuming with them."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Callable
 
 import pytest
+import sciformer
 import torch
 import torch.nn.functional as F
 import yaml
 from safetensors.torch import load_file
-
-import sciformer
 from sciformer.augmentation import Augmentation, BatchTransform, augmented, available_augmentations, build_augmentations
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch

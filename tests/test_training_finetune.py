@@ -10,7 +10,6 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
-
 from sciformer.checkpoint import load_checkpoint
 from sciformer.training.recipe import build_recipe_model, load_recipe, recipe_records, train_recipe
 

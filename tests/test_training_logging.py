@@ -10,7 +10,6 @@ import types
 
 import pytest
 from click.testing import CliRunner
-
 from sciformer.cli.main import build_cli
 from sciformer.errors import ConfigError
 from sciformer.training.curves import curve_panels
@@ -35,7 +34,7 @@ def test_plot_command_draws_every_quantity(host, tmp_path, write_recipe) -> None
     result = train_recipe(write_recipe(tmp_path, training=TRAINING), host)
     metrics = result.output / "metrics.jsonl"
     panels = curve_panels([("run", read_metrics(metrics))])
-    assert list(panels)[0] == "loss" and {"accuracy", "lr", "grad_norm"} <= set(panels)
+    assert next(iter(panels)) == "loss" and {"accuracy", "lr", "grad_norm"} <= set(panels)
     assert {label for label, _, _ in panels["loss"]} == {"train", "epoch", "valid"}
     out = tmp_path / "curves.png"
     outcome = CliRunner().invoke(build_cli(host), ["plot", str(metrics), str(metrics), "--out", str(out)], obj=host)

@@ -5,14 +5,12 @@ of masked tokens."""
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import pytest
+import sciformer
 import torch
 from safetensors.torch import load_file
-from torch import nn
-
-import sciformer
 from sciformer.checkpoint import load_checkpoint
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
@@ -22,6 +20,7 @@ from sciformer.errors import BadRecordError
 from sciformer.records import Record
 from sciformer.training.objectives import MASKED_PATCHES, build_training_model, choose_masked
 from sciformer.training.trainer import Trainer, TrainingConfig
+from torch import nn
 
 PATCH = 4  # samples per patch
 
@@ -182,7 +181,6 @@ def test_masked_patch_pretraining_learns_and_saves_the_encoder(signal_host, tmp_
 def test_masking_never_inserts_special_tokens(host, text_config) -> None:
     """BERT masking: ~15% chosen, 80% <mask>, and random replacements drawn from ordinary tokens only."""
     import torch
-
     from sciformer.records import Record
     from sciformer.training.objectives import mask_tokens
 

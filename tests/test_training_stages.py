@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from sciformer.errors import ConfigError
 from sciformer.training.recipe import train_recipe
 
@@ -27,7 +26,7 @@ def chained(tmp_path: Path, write_recipe) -> tuple[Path, Path]:
 
 
 def test_a_recipe_trains_its_init_stage_first_and_reuses_it_afterwards(host, tmp_path, write_recipe, caplog) -> None:
-    stage, tune = chained(tmp_path, write_recipe)
+    _stage, tune = chained(tmp_path, write_recipe)
     stage_output = tmp_path / "stage" / "run"
     with caplog.at_level("INFO"):
         result = train_recipe(tune, host)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import itertools
 import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping, Sequence, Union
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ from sciformer.records import Record
 from sciformer.scoring.pipeline import CHUNK_RECORDS, default_batch_tokens, score_chunk
 from sciformer.scoring.scorer import Scorer
 
-Inputs = Union[str, Record, os.PathLike, Iterable[Union[str, Record]]]
+Inputs = str | Record | os.PathLike | Iterable[str | Record]
 DTYPES = ("float32", "bfloat16")
 LEFT_OUT = ("embedding", "logits")  # `embeddings=True` asks for the first; `probabilities` say what logits say
 

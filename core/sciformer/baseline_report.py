@@ -13,13 +13,14 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, Union
+from typing import Any
 
 from sciformer.errors import InputFileError, SciformerError
 
-Score = Union[float, dict[str, float]]
+Score = float | dict[str, float]
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class BaselineReport:
         return json.dumps(_rounded(raw), indent=2)
 
     @classmethod
-    def from_json(cls, text: str) -> "BaselineReport":
+    def from_json(cls, text: str) -> BaselineReport:
         """Parse a script's output; InputFileError when it is not a complete report with finite scores."""
         try:
             raw = json.loads(text)

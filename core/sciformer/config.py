@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from sciformer.errors import ConfigError
 from sciformer.known_keys import refuse_unknown
@@ -74,13 +75,13 @@ class ModelConfig:
     @property
     def mlp_dim(self) -> int:
         """Hidden width of the block MLP."""
-        return int(round(self.dim * self.mlp_ratio))
+        return round(self.dim * self.mlp_ratio)
 
     def option(self, name: str, default: Any = None) -> Any:
         """A plugin setting from `domain_options`, or `default` when absent."""
         return self.domain_options.get(name, default)
 
-    def replace(self, **changes: Any) -> "ModelConfig":
+    def replace(self, **changes: Any) -> ModelConfig:
         """A copy with some fields changed (validated again)."""
         return dataclasses.replace(self, **changes)
 
@@ -91,7 +92,7 @@ class ModelConfig:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "ModelConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
         """Build from a dictionary, naming any unknown key."""
         refuse_unknown("model setting(s)", data, sorted(f.name for f in dataclasses.fields(cls)))
         if "domain" not in data:

@@ -7,7 +7,8 @@ that build components run once per model build, never per batch.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pluggy
 
@@ -24,8 +25,8 @@ if TYPE_CHECKING:
     from sciformer.engine.heads import Head
     from sciformer.engine.model import SciformerModel
     from sciformer.export import ResultExporter
-    from sciformer.scoring.scorer import Scorer
     from sciformer.records import ExampleRecords, Record
+    from sciformer.scoring.scorer import Scorer
 
 PROJECT = "sciformer"
 hookspec = pluggy.HookspecMarker(PROJECT)

@@ -8,7 +8,8 @@ leaves its module, and the libraries it needs (torch, h5py, RDKit, ...), unimpor
 from __future__ import annotations
 
 import importlib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 def import_object(target: str) -> Any:

@@ -10,11 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import traceback
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
@@ -98,7 +99,7 @@ class PluginHost:
         for impl in getattr(self.pm.hook, hook).get_hookimpls():
             try:
                 answers.append((impl.plugin_name, impl.function(*(kwargs[arg] for arg in impl.argnames))))
-            except (Exception, SystemExit) as error:
+            except (Exception, SystemExit) as error:  # noqa: BLE001
                 self.disable(impl.plugin_name, f"its {DISCOVERY_HOOKS[hook]} failed to load ({_one_line(error)})")
         return answers
 
@@ -113,7 +114,7 @@ class PluginHost:
             try:
                 plugin = entry_point.load()
                 self.register(plugin, entry_point.name, distribution=distribution, version=version)
-            except (Exception, SystemExit) as error:  # a plugin must not end the program; Ctrl-C still does
+            except (Exception, SystemExit) as error:  # a plugin must not end the program; Ctrl-C still does  # noqa: BLE001
                 self.disable(entry_point.name, _one_line(error))
 
     def _discover(self) -> None:
@@ -205,7 +206,7 @@ class PluginHost:
         for name, info in sorted(self.info.items()):
             plugin = self.pm.get_plugin(name)
             hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
-            domains = [d.name for d in (getattr(plugin, "sciformer_domains", lambda: [])() or [])]
+            domains = [d.name for d in (getattr(plugin, "sciformer_domains", list)() or [])]
             rows.append({"name": name, "distribution": info.distribution, "version": info.version, "builtin": info.builtin, "domains": domains, "hooks": hooks})
         rows.extend({"name": name, "error": reason} for name, reason in sorted(self.failures.items()))
         return rows

@@ -16,8 +16,9 @@ are split the same way when read.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from sciformer.errors import ConfigError, InputFileError
 

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Callable, Container, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Container, Iterator, Mapping, TextIO, TypeVar
+from typing import Any, TextIO, TypeVar
 
 from sciformer.errors import InputFileError
 from sciformer.plugins import PluginHost

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from sciformer.config import ModelConfig
 from sciformer.errors import BadRecordError

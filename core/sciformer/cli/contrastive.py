@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from sciformer.plugins import PluginHost
 
 
-def _host(ctx: click.Context) -> "PluginHost":
+def _host(ctx: click.Context) -> PluginHost:
     """The invocation's PluginHost (imported here: cli.main imports this module)."""
     from sciformer.cli.main import host_of
 

@@ -7,8 +7,9 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import click
 
@@ -146,9 +147,9 @@ def models(ctx: click.Context, as_json: bool) -> None:
 @click.pass_context
 def readers(ctx: click.Context, domain: str, as_json: bool) -> None:
     """The readers of DOMAIN: the suffixes each reads and the options (--option KEY=VALUE) it accepts."""
-    from sciformer.reader_options import describe_readers
-
     from rich.markup import escape
+
+    from sciformer.reader_options import describe_readers
 
     rows = describe_readers(host_of(ctx), domain)
     if as_json:

@@ -53,12 +53,11 @@ def score(
     from contextlib import nullcontext
 
     from sciformer.checkpoint import read_checkpoint_info, resolve_model
+    from sciformer.cli.main import host_of, parse_options
     from sciformer.errors import ConfigError
     from sciformer.scoring import score_to
     from sciformer.scoring.encoding import default_workers
     from sciformer.scoring.stdin import spooled_stdin
-
-    from sciformer.cli.main import host_of, parse_options
 
     host = host_of(ctx)
     from_stdin, to_stdout = str(input_path) == "-", str(output) == "-"

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import csv
 import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import h5py
 import numpy as np
@@ -51,7 +52,7 @@ class Pairs:
         records = self.left if side == "left" else self.right
         return [r.data if isinstance(r.data, str) else f"id:{r.id}" for r in records]
 
-    def subset(self, rows: Sequence[int]) -> "Pairs":
+    def subset(self, rows: Sequence[int]) -> Pairs:
         """The pairs at the given rows."""
         return Pairs([self.left[i] for i in rows], [self.right[i] for i in rows])
 

@@ -4,8 +4,9 @@ exact random baseline, and zero-shot classification by the nearest label embeddi
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
 from torch import Tensor

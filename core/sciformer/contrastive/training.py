@@ -13,9 +13,10 @@ import json
 import logging
 import math
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, load_model, save_file
@@ -59,7 +60,7 @@ class EncoderSpec:
     options: Mapping[str, Any] = field(default_factory=dict)  # reader options of this side
 
     @classmethod
-    def from_dict(cls, name: str, data: Mapping[str, Any] | None, base: Path) -> "EncoderSpec":
+    def from_dict(cls, name: str, data: Mapping[str, Any] | None, base: Path) -> EncoderSpec:
         """Validate a recipe's `left:` / `right:` section."""
         if not data or not data.get("domain"):
             raise ConfigError(f"contrastive recipe needs {name}.domain")

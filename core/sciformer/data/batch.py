@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from typing import Sequence
 
 import torch
 from torch import Tensor
@@ -43,7 +43,7 @@ class TokenBatch:
         """Real input positions per record, (B,)."""
         return self.padding_mask.sum(dim=1)
 
-    def to(self, device: torch.device | str) -> "TokenBatch":
+    def to(self, device: torch.device | str) -> TokenBatch:
         """The same batch with every tensor on `device`."""
 
         def move(t: Tensor | None) -> Tensor | None:
@@ -60,7 +60,7 @@ class TokenBatch:
         )
 
 
-def pad_sequences(sequences: Sequence[Tensor], value: float | int = 0) -> tuple[Tensor, Tensor]:
+def pad_sequences(sequences: Sequence[Tensor], value: float = 0) -> tuple[Tensor, Tensor]:
     """Right-pad 1-D or (T, F) tensors to (B, T[, F]); returns (padded, padding_mask)."""
     if not sequences:
         raise ValueError("pad_sequences needs at least one sequence")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
+from torch import nn
 
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch

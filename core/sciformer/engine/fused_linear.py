@@ -25,7 +25,7 @@ def fused_linear_available() -> bool:
         with torch.no_grad(), torch.autocast("cpu", enabled=False):  # the probe may first run under autocast
             out = torch.ops.mkldnn._linear_pointwise(x, layer.weight, layer.bias, "gelu", [], "none")
             return bool(torch.allclose(out, F.gelu(layer(x)), atol=1e-5))
-    except Exception:  # a private op: any failure means the plain path
+    except Exception:  # a private op: any failure means the plain path  # noqa: BLE001
         return False
 
 
@@ -42,5 +42,5 @@ def linear_gelu(x: Tensor, layer: nn.Linear, activation: str) -> Tensor | None:
     """`GELU(layer(x))` in one oneDNN call, x (..., in) -> (..., out); None when the op fails (use the plain ops)."""
     try:
         return torch.ops.mkldnn._linear_pointwise(x, layer.weight, layer.bias, "gelu", [], GELU_ALGORITHMS[activation])
-    except Exception:  # a private op: any failure means the plain path
+    except Exception:  # a private op: any failure means the plain path  # noqa: BLE001
         return None

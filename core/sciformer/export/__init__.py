@@ -3,9 +3,10 @@ a format a plugin adds through `sciformer_result_exporters`, chosen by the outpu
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sciformer.errors import ConfigError
 

@@ -10,8 +10,8 @@ has empty output cells. Groups (a forecaster's `skill/`) and root attributes sta
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import h5py
 import numpy as np

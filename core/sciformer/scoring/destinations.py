@@ -20,8 +20,9 @@ import dataclasses
 import logging
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence, TextIO
+from typing import Any, TextIO
 
 from sciformer.data.results import ChunkStore, writing
 from sciformer.errors import ConfigError, OutputError, PluginError, SciformerError

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import ctypes
+import itertools
 import logging
 import multiprocessing
 import os
@@ -11,9 +12,10 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,7 +50,7 @@ def encode_chunk(tokenizer: Tokenizer, records: Sequence[Record]) -> EncodedChun
             errors[row] = "; ".join(note for note in (record.warning, tokenizer.warning(encoded[row])) if note)
         except BadRecordError as error:
             status[row], errors[row] = STATUS_BAD, error.reason
-        except Exception as error:  # a tokenizer bug on one record must not lose the others
+        except Exception as error:  # a tokenizer bug on one record must not lose the others  # noqa: BLE001
             status[row], errors[row] = STATUS_BAD, f"tokenizer failed: {type(error).__name__}: {error}"
     return EncodedChunk([r.id for r in records], status, errors, encoded)
 
@@ -129,7 +131,7 @@ def split(records: Sequence[Record], parts: int) -> list[Sequence[Record]]:
     """Consecutive slices of `records`, at most `parts` of them, as even as possible (none empty)."""
     parts = max(1, min(parts, len(records)))
     bounds = np.linspace(0, len(records), parts + 1).round().astype(int)
-    return [records[start:stop] for start, stop in zip(bounds[:-1], bounds[1:])]
+    return [records[start:stop] for start, stop in itertools.pairwise(bounds)]
 
 
 def merge(parts: Sequence[EncodedChunk]) -> EncodedChunk:

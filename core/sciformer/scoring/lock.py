@@ -15,6 +15,8 @@ import socket
 from pathlib import Path
 from types import TracebackType
 
+from typing_extensions import Self
+
 from sciformer.errors import OutputError
 
 
@@ -57,7 +59,7 @@ class OutputLock:
             os.close(self._fd)  # closing the descriptor releases the flock
             self._fd = None
 
-    def __enter__(self) -> "OutputLock":
+    def __enter__(self) -> Self:
         self.acquire()
         return self
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 FULL_HASH_LIMIT = 1 << 30  # files up to 1 GiB are hashed whole (about 1 s on this class of CPU)
 HASH_EDGE = 1 << 20  # larger files: their size and first and last MiB

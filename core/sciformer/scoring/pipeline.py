@@ -10,8 +10,9 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any
 
 import h5py
 import numpy as np
@@ -319,7 +320,7 @@ def count_work_in_background(read: Callable[[], Iterable[Record]], chunk_records
     def count() -> None:
         try:
             total = sum(len(chunk) for index, chunk in NumberedChunks(read(), chunk_records) if shard.owns(index) and index not in done)
-        except Exception as error:  # the scoring loop reports real read errors; the bar just has no ETA
+        except Exception as error:  # the scoring loop reports real read errors; the bar just has no ETA  # noqa: BLE001
             log.debug("no record count for the progress bar: %s", error)
             return
         report(total)

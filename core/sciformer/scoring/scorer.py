@@ -8,7 +8,8 @@ returns its own subclass from `sciformer_scorer` to add columns that need more t
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import h5py
 import numpy as np

@@ -4,8 +4,9 @@ writes its finished chunks into the run's chunk folder and rank 0 joins them in 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence, TypeVar
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
@@ -23,9 +24,9 @@ class Shard:
     world: int = 1
 
     @classmethod
-    def from_environment(cls) -> "Shard":
+    def from_environment(cls) -> Shard:
         """Rank and world size as torchrun sets them (RANK, WORLD_SIZE); one process otherwise."""
-        return cls(int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)))
+        return cls(int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1")))
 
     def owns(self, chunk_index: int) -> bool:
         """Whether this rank scores the chunk."""
@@ -55,7 +56,7 @@ class Shard:
         if self.rank == 0:
             try:
                 outcome[0] = ("ok", decide())
-            except Exception as error:  # every rank must hear of it, or the others would wait forever
+            except Exception as error:  # every rank must hear of it, or the others would wait forever  # noqa: BLE001
                 failure, outcome[0] = error, ("refused", str(error))
         dist.broadcast_object_list(outcome, src=0)
         kind, value = outcome[0]  # type: ignore[misc]

@@ -12,6 +12,8 @@ import time
 from types import FrameType
 from typing import Any
 
+from typing_extensions import Self
+
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
@@ -35,7 +37,7 @@ class StopRequest:
         self.reason: str | None = None
         self._previous: dict[int, Any] = {}
 
-    def __enter__(self) -> "StopRequest":
+    def __enter__(self) -> Self:
         if threading.current_thread() is threading.main_thread():
             for number in SIGNALS:
                 self._previous[number] = signal.signal(number, self._handle)

@@ -79,7 +79,7 @@ class TrainingConfig:
         object.__setattr__(self, "mode", metric_mode(self.metric, self.mode))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "TrainingConfig":
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainingConfig:
         """Build from a recipe section, naming unknown keys."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"recipe section training must be a mapping of settings, got {data!r}")

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -36,11 +37,11 @@ class World:
     local_rank: int = 0
 
     @classmethod
-    def current(cls) -> "World":
+    def current(cls) -> World:
         """The initialised process group's rank and size; LOCAL_RANK as torchrun sets it."""
         if not (dist.is_available() and dist.is_initialized()):
             return cls()
-        return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", 0)))
+        return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
 
     @property
     def is_main(self) -> bool:
@@ -91,12 +92,12 @@ def process_group(device: str) -> Iterator[World]:
     A plain process (no WORLD_SIZE above 1) is a world of one; a group the caller already started is
     used as it is and left open.
     """
-    size = int(os.environ.get("WORLD_SIZE", 1))
+    size = int(os.environ.get("WORLD_SIZE", "1"))
     started = False
     if size > 1 and not dist.is_initialized():
         cuda = torch.device(device).type == "cuda"
         if cuda:
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
+            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
         dist.init_process_group("nccl" if cuda else "gloo")
         started = True
     yield World.current()  # on an error the process ends and torchrun stops the other ranks

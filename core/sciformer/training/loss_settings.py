@@ -8,7 +8,7 @@ an option in `Head.loss_options` accept it; a recipe asking a head for one it ig
 
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import Tensor

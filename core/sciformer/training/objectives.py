@@ -118,7 +118,7 @@ class MaskedPatchHead(Head):
         """Forward hook on the patch convolution: keep its input, put the mask vector in place of
         `mask_ratio` of the patches of its (B, D, GH, GW) output."""
         self._conv_input = args[0]
-        size, dim, rows, cols = output.shape
+        size, _dim, rows, cols = output.shape
         grid = choose_masked(torch.ones(size, rows * cols, dtype=torch.bool, device=output.device), self.mask_ratio)  # (B, L)
         self._grid_masked = grid
         vector = self.mask_token.to(output.dtype)[None, :, None, None]  # (1, D, 1, 1)

@@ -6,8 +6,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from typing import Iterator, Mapping
 
 from rich.console import Console
 from rich.logging import RichHandler
@@ -42,7 +42,7 @@ class TrainingProgress:
         self.train = ""
 
     @contextmanager
-    def running(self, total_steps: int, done_steps: int) -> Iterator["TrainingProgress"]:
+    def running(self, total_steps: int, done_steps: int) -> Iterator[TrainingProgress]:
         """Show the bar while the block runs (from `done_steps` of `total_steps` when resuming)."""
         if not self.enabled:
             yield self

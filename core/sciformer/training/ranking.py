@@ -10,7 +10,6 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-
 #: Why a whole-split metric can be missing from a split's metrics.
 WHY_MISSING = {"roc_auc": " (ROC-AUC needs labelled records of at least two classes in the split)"}
 

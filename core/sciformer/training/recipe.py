@@ -16,9 +16,10 @@ import itertools
 import json
 import logging
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import torch
 import yaml
@@ -202,7 +203,7 @@ def split_records(records: list[Record], fractions: Mapping[str, float], seed: i
     parts: dict[str, list[Record]] = {}
     start = 0
     for name in ("valid", "test"):
-        count = int(round(fractions.get(name, 0.0) * len(records)))
+        count = round(fractions.get(name, 0.0) * len(records))
         parts[name] = [records[i] for i in order[start : start + count]]
         start += count
     parts["train"] = [records[i] for i in order[start:]]

@@ -7,8 +7,9 @@ The optimizer state is the full (unsharded) one keyed by parameter names, as
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file

@@ -17,10 +17,11 @@ import logging
 import math
 import shutil
 import time
-from contextlib import nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ContextManager, Iterator, Sequence
+from typing import Any
 
 import torch
 from safetensors.torch import save_model
@@ -142,7 +143,7 @@ class Trainer:
         for rows in self.plan(encoded, generator=None):
             yield self.tokenizer.collate([encoded[i][1] for i in rows], [encoded[i][0] for i in rows]).targets
 
-    def averaged(self) -> ContextManager[None]:
+    def averaged(self) -> AbstractContextManager[None]:
         """Within the block the model holds its moving-average weights, when the run keeps one."""
         return self.average.applied(self.model) if self.average is not None else nullcontext()
 

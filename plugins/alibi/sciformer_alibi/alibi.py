@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 
 import torch
-
 from sciformer.engine.bias import AttentionBias, AttentionTerms
 from sciformer.engine.context import LayerContext
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import torch
-
 from sciformer.build import build_model
 from sciformer.config import ModelConfig
 from sciformer.plugins import PluginHost

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.context import Embedded
 from sciformer.engine.positions import SinusoidalPositions
 from sciformer.errors import ConfigError
+from torch import Tensor, nn
+
 from sciformer_audio.frontend import AudioFrontend
 from sciformer_audio.settings import AudioSettings
 from sciformer_audio.tokenizer import NUM_SAMPLES

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-
 from sciformer.records import ExampleRecords, Record
+
 from sciformer_audio.waveform import Waveform
 
 #: A model small enough for the harness: 64 mel bins, 1 s of frames, two narrow blocks.

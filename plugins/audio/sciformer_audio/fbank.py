@@ -16,9 +16,8 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from sciformer.errors import ConfigError
+from torch import Tensor, nn
 
 EPSILON = torch.finfo(torch.float32).eps  # Kaldi's log floor: std::numeric_limits<float>::epsilon()
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from torch import Tensor, nn
-
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.context import Embedded
 from sciformer.engine.heads import SequenceHead, pool
+from torch import Tensor, nn
 
 
 class ASTHead(SequenceHead):

@@ -11,18 +11,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
-from torch import Tensor
-
 from sciformer.build import build_model
 from sciformer.checkpoint import save_checkpoint
 from sciformer.config import ModelConfig
 from sciformer.errors import CheckpointError, InputFileError
 from sciformer.plugins import PluginHost
+from torch import Tensor
+
 from sciformer_audio.settings import AudioSettings
 
 log = logging.getLogger(__name__)
@@ -84,8 +85,7 @@ def load_weights(source: Path) -> dict[str, Tensor]:
     stripped = {}
     for name, tensor in weights.items():
         for prefix in PREFIXES:
-            if name.startswith(prefix):
-                name = name[len(prefix) :]
+            name = name.removeprefix(prefix)
         stripped[name] = tensor.float()
     return stripped
 

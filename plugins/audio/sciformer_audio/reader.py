@@ -11,17 +11,18 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import h5py
 import numpy as np
 import soundfile
-
 from sciformer.errors import InputFileError
 from sciformer.reader_options import DEFAULT_ID_COLUMN
 from sciformer.reading import column_option, csv_table, not_utf8, readable
 from sciformer.records import Record
+
 from sciformer_audio.suffixes import AUDIO_SUFFIXES
 from sciformer_audio.waveform import Waveform, as_float
 

@@ -7,8 +7,9 @@ checkpoint, so a model rebuilds its whole preprocessing from its configuration a
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from sciformer.config import ModelConfig
 from sciformer.errors import ConfigError
@@ -138,7 +139,7 @@ class AudioSettings:
     # -- conversion -------------------------------------------------------------------------------
 
     @classmethod
-    def from_options(cls, options: Mapping[str, Any]) -> "AudioSettings":
+    def from_options(cls, options: Mapping[str, Any]) -> AudioSettings:
         """Settings from a `domain_options` mapping, naming any unknown key."""
         refuse_unknown("audio option(s)", options, sorted(f.name for f in dataclasses.fields(cls)))
         values = dict(options)
@@ -147,7 +148,7 @@ class AudioSettings:
         return cls(**values)
 
     @classmethod
-    def from_config(cls, config: ModelConfig) -> "AudioSettings":
+    def from_config(cls, config: ModelConfig) -> AudioSettings:
         """Settings of an audio model configuration."""
         return cls.from_options(config.domain_options)
 

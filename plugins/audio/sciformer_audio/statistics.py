@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
-
 from sciformer.config import ModelConfig
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer.records import Record
 from sciformer.targets import class_names
+
 from sciformer_audio.frontend import AudioFrontend
 from sciformer_audio.settings import AudioSettings
 from sciformer_audio.tokenizer import NUM_SAMPLES, WaveformTokenizer

@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import torch
-
 from sciformer.augmentation import Augmentation, BatchTransform
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch

@@ -8,17 +8,17 @@ Every record yields the same number of tokens (CLS, distillation, one per patch)
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
-from torch import Tensor
-
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch, pad_sequences
 from sciformer.domain import Tokenizer
 from sciformer.errors import BadRecordError
 from sciformer.records import Record
 from sciformer.targets import encode_target
+from torch import Tensor
+
 from sciformer_audio.settings import AudioSettings
 from sciformer_audio.waveform import condition
 

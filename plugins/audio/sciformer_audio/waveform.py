@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
-from scipy.signal import resample_poly
-
 from sciformer.errors import BadRecordError
+from scipy.signal import resample_poly
 
 INT16_SCALE = 32768.0  # int16 samples are divided by this into [-1, 1), as AST's loaders do
 FULL_SCALE = 32767.0 / 32768.0

@@ -14,11 +14,10 @@ baseline report (JSON).
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
-
 from sciformer.baseline_report import BaselineReport, choose
 from sciformer.config import ModelConfig
 from sciformer.plugins import PluginHost

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import soundfile
-
 from sciformer.plugins import PluginHost
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -10,8 +10,6 @@ import kaldi_native_fbank as knf
 import numpy as np
 import pytest
 import torch
-from transformers import ASTFeatureExtractor
-
 from sciformer.config import ModelConfig
 from sciformer.records import Record
 from sciformer_audio.fbank import EPSILON, KaldiFbank, Spectrogram, frame_counts, mel_banks
@@ -19,6 +17,7 @@ from sciformer_audio.frontend import AudioFrontend
 from sciformer_audio.settings import AudioSettings
 from sciformer_audio.tokenizer import NUM_SAMPLES, WaveformTokenizer
 from sciformer_audio.waveform import Waveform, resample
+from transformers import ASTFeatureExtractor
 
 LOG_MEL_TOLERANCE = 1e-3  # float32 rounding of independent implementations, in natural-log units
 

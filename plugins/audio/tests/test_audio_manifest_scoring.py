@@ -8,7 +8,6 @@ import h5py
 import numpy as np
 import pytest
 import soundfile
-
 from sciformer.checkpoint import read_checkpoint_info
 from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost

@@ -7,8 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification, ASTModel
-
 from sciformer.build import build_model
 from sciformer.checkpoint import load_checkpoint, save_checkpoint
 from sciformer.config import ModelConfig
@@ -17,11 +15,12 @@ from sciformer.plugins import PluginHost
 from sciformer.records import Record
 from sciformer_audio.embedder import resample_positions
 from sciformer_audio.waveform import Waveform, resample
+from transformers import ASTConfig, ASTFeatureExtractor, ASTForAudioClassification, ASTModel
 
 PARITY = 1e-4  # float32, end to end from waveforms
 # 128 mel bins at 16 kHz leave one band empty (see test_audio_fbank); transformers warns about it
 pytestmark = pytest.mark.filterwarnings("ignore:At least one mel filter has all zero values")
-HF = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, num_mel_bins=128, max_length=100)
+HF = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64, "num_mel_bins": 128, "max_length": 100}
 
 
 def randomise(model: torch.nn.Module, seed: int) -> None:
@@ -54,7 +53,7 @@ def waveforms(fsdd_waveforms: list[np.ndarray]) -> list[np.ndarray]:
     return [resample(w, 8000, 16000) for w in fsdd_waveforms[:3]] + [(0.1 * rng.standard_normal(n)).astype(np.float32) for n in (700, 20000)]
 
 
-def run_ours(model: SciformerModel, host: PluginHost, waveforms: list[np.ndarray]):  # noqa: ANN201 - ModelOutput and features
+def run_ours(model: SciformerModel, host: PluginHost, waveforms: list[np.ndarray]):
     """Our model from waveforms, batched; returns its output and the features it computed."""
     batch = host.tokenizer(model.config)([Record(str(i), Waveform(w, 16000)) for i, w in enumerate(waveforms)])
     with torch.no_grad():
@@ -100,7 +99,6 @@ def test_encoder_parity_with_transformers(tmp_path: Path, host: PluginHost, wave
 def test_import_names_what_is_missing(tmp_path: Path, host: PluginHost) -> None:
     """A directory lacking tensors fails with the names of some of them."""
     from safetensors.torch import load_file, save_file
-
     from sciformer.errors import CheckpointError
 
     reference = ASTModel(ASTConfig(**HF))

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-
 from sciformer.checkpoint import read_checkpoint_info
 from sciformer.config import ModelConfig
 from sciformer.errors import BadRecordError, InputFileError

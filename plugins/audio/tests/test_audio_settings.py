@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sciformer.errors import ConfigError
 from sciformer_audio.settings import AudioSettings
 

@@ -9,7 +9,6 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-
 from sciformer.checkpoint import read_checkpoint_info
 from sciformer.cli.main import main
 from sciformer.config import ModelConfig

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import sciformer
 from sciformer.cli.lazy import LazyCommand
@@ -16,7 +17,6 @@ from .reader import SDF_OPTIONS, TABLE_OPTIONS, read_sdf, read_smi, read_table
 
 if TYPE_CHECKING:
     import click
-
     from sciformer.augmentation import Augmentation
     from sciformer.config import ModelConfig
     from sciformer.engine.bias import AttentionBias

@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import replace
 
 import torch
-
 from sciformer.augmentation import Augmentation, BatchTransform
 from sciformer.data.batch import TokenBatch
 from sciformer.errors import ConfigError

@@ -8,14 +8,14 @@ gives scores whose ROC-AUC is reported (a ridge classifier).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 from rdkit import Chem, rdBase
 from rdkit.Chem import rdFingerprintGenerator
-
 from sciformer.baseline_report import choose
+
 from sciformer_molecule.fitted import Fitted, Part, part_metrics, prefixed, usable
 
 ALPHAS = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0, 100.0)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sciformer.config import ModelConfig
 from sciformer.engine.bias import AttentionBias
+
 from sciformer_molecule.gaussian_bias import GaussianDistanceBias
 from sciformer_molecule.mat_attention import MoleculeAttentionBias
 from sciformer_molecule.options import MoleculeOptions

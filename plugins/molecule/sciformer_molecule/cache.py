@@ -11,8 +11,8 @@ import hashlib
 import logging
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -35,7 +35,7 @@ class ConformerCache:
         self.computed = 0
 
     @classmethod
-    def from_environment(cls) -> "ConformerCache":
+    def from_environment(cls) -> ConformerCache:
         """A cache whose folder is `$SCIFORMER_MOLECULE_CACHE` when set."""
         return cls(directory=os.environ.get(CACHE_ENV) or None)
 

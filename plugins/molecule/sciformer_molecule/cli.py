@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 import numpy as np
-
 from sciformer.config import ModelConfig
 from sciformer.errors import BadRecordError, InputFileError
 from sciformer.plugins import PluginHost
@@ -33,7 +32,7 @@ def split_command(table: Path, out: Path, method: str, valid: float, test: float
     from sciformer_molecule.splits import split_file
 
     written = split_file(table, out, method, valid, test, seed, smiles_column)
-    counts = {part: sum(1 for _ in open(path, encoding="utf-8")) - 1 for part, path in written.items()}
+    counts = {part: sum(1 for _ in open(path, encoding="utf-8")) - 1 for part, path in written.items()}  # noqa: SIM115
     click.echo(f"{method} split of {table}: " + ", ".join(f"{part} {count}" for part, count in counts.items()) + f" -> {out}")
 
 
@@ -64,6 +63,7 @@ def baseline_command(folder: Path, target_column: str, classification: bool, met
 def evaluate_command(host: PluginHost, model: str, input_path: Path, options: tuple[str, ...]) -> None:
     """RMSE / MAE / R^2 (regression) or ROC-AUC / accuracy (classification) of a model on a file; JSON."""
     from sciformer.cli.main import parse_options
+
     from sciformer_molecule.evaluation import evaluate_file
 
     click.echo(json.dumps(evaluate_file(model, input_path, host, parse_options(options)), indent=2))

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from torch import nn
-
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.context import Embedded
 from sciformer.errors import ConfigError
+from torch import nn
+
 from sciformer_molecule.featurize import feature_count
 from sciformer_molecule.options import MoleculeOptions
 

@@ -6,12 +6,12 @@ here rather than by the trainer's per-batch counts.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
-
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
 from sciformer.data.budget import token_budget_batches
 from sciformer.errors import BadRecordError, ConfigError, InputFileError
@@ -19,6 +19,7 @@ from sciformer.plugins import PluginHost
 from sciformer.reader_options import inference_options
 from sciformer.reading import read_records
 from sciformer.records import Record
+
 from sciformer_molecule.metrics import regression_metrics, roc_auc
 
 

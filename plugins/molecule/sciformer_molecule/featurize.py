@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from rdkit import Chem, rdBase
-
 from sciformer.errors import BadRecordError
+
 from sciformer_molecule.cache import ConformerCache
 from sciformer_molecule.geometry import FAR, EmbeddingFailed, Geometry, make_geometry
 from sciformer_molecule.options import MoleculeOptions

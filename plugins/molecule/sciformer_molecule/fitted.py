@@ -3,8 +3,8 @@ score a test part once; shared by the fingerprint ridge, the descriptor forest a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 

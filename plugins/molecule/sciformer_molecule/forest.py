@@ -5,13 +5,13 @@ the test part is scored once, with the chosen setting."""
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from rdkit import Chem, rdBase
 from rdkit.Chem import Descriptors
-
 from sciformer.baseline_report import choose
+
 from sciformer_molecule.baseline import morgan_fingerprints
 from sciformer_molecule.fitted import Fitted, Part, prefixed, usable
 from sciformer_molecule.metrics import regression_metrics, roc_auc

@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 
 import torch
-from torch import Tensor, nn
-
 from sciformer.engine.bias import AttentionBias, AttentionTerms
 from sciformer.engine.context import LayerContext
+from torch import Tensor, nn
 
 MIN_WIDTH = 1e-2  # angstrom; keeps every Gaussian from collapsing to a spike
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import torch.nn.functional as F
-from torch import Tensor
-
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.context import Embedded
 from sciformer.engine.heads import SequenceHead
+from torch import Tensor
+
 from sciformer_molecule.options import MoleculeOptions
 
 

@@ -11,10 +11,9 @@ they are computed once per forward pass as one (B, 1, T, T) mixture and broadcas
 from __future__ import annotations
 
 import torch
-from torch import Tensor
-
 from sciformer.engine.bias import AttentionBias, AttentionTerms
 from sciformer.engine.context import LayerContext
+from torch import Tensor
 
 ADJACENCY_EPS = 1e-6  # added to adjacency row sums, as MAT does (keeps the dummy node's empty row at 0)
 

@@ -34,13 +34,12 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import torch
-from torch import Tensor
-
 from sciformer.build import build_model
 from sciformer.checkpoint import save_checkpoint
 from sciformer.config import ModelConfig
 from sciformer.errors import InputFileError
 from sciformer.plugins import PluginHost
+from torch import Tensor
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +88,7 @@ class MatHyperparameters:
     aggregation_type: str = "mean"
 
     @classmethod
-    def beside(cls, weights: Path) -> "MatHyperparameters":
+    def beside(cls, weights: Path) -> MatHyperparameters:
         """The published defaults, updated from `WEIGHTS.json` when that file exists."""
         sidecar = weights.with_suffix(".json")
         if not sidecar.is_file():

@@ -6,8 +6,9 @@ tokenizer, embedder and biases from its configuration alone.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
 
 from sciformer.config import ModelConfig
 from sciformer.errors import ConfigError
@@ -73,12 +74,12 @@ class MoleculeOptions:
         return 1.0 - self.lambda_attention - self.lambda_distance
 
     @classmethod
-    def from_config(cls, config: ModelConfig) -> "MoleculeOptions":
+    def from_config(cls, config: ModelConfig) -> MoleculeOptions:
         """Parse `config.domain_options`, naming any unknown key."""
         return cls.from_mapping(config.domain_options)
 
     @classmethod
-    def from_mapping(cls, options: Mapping[str, Any]) -> "MoleculeOptions":
+    def from_mapping(cls, options: Mapping[str, Any]) -> MoleculeOptions:
         """Parse a mapping of option names to values, naming any unknown key."""
         refuse_unknown("molecule domain option(s)", options, sorted(f.name for f in fields(cls)))
         values = dict(options)

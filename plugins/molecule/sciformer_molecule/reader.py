@@ -10,9 +10,10 @@ UTF-8 is yielded as a bad record naming the byte.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from sciformer.errors import ConfigError
 from sciformer.reader_options import table_options

@@ -12,13 +12,12 @@ reports them as bad records).
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from rdkit import Chem, rdBase
 from rdkit.Chem.Scaffolds import MurckoScaffold
-
 from sciformer.errors import ConfigError, InputFileError
 
 PARTS = ("train", "valid", "test")
@@ -65,7 +64,7 @@ def scaffold_split(smiles: Sequence[str], valid: float, test: float, seed: int) 
 def random_split(count: int, valid: float, test: float, seed: int) -> dict[str, list[int]]:
     """Row indices per part from a seeded permutation."""
     order = np.random.default_rng(seed).permutation(count).tolist()
-    n_valid, n_test = int(round(valid * count)), int(round(test * count))
+    n_valid, n_test = round(valid * count), round(test * count)
     return {"valid": sorted(order[:n_valid]), "test": sorted(order[n_valid : n_valid + n_test]), "train": sorted(order[n_valid + n_test :])}
 
 

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
-from torch import Tensor
-
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch, pad_sequences, pad_square
 from sciformer.domain import Tokenizer
 from sciformer.errors import BadRecordError
 from sciformer.records import Record
 from sciformer.targets import encode_target
+from torch import Tensor
+
 from sciformer_molecule.cache import ConformerCache
 from sciformer_molecule.featurize import featurize
 from sciformer_molecule.options import MoleculeOptions

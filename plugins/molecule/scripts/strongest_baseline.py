@@ -16,7 +16,6 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-
 from sciformer.baseline_report import BaselineReport, choose
 from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost

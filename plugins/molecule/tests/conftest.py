@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sciformer.config import ModelConfig
 from sciformer.plugins import PluginHost
 

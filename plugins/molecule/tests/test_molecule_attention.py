@@ -6,7 +6,6 @@ import math
 
 import pytest
 import torch
-
 from sciformer.build import build_model
 from sciformer.config import ModelConfig
 from sciformer.engine.bias import AttentionTerms

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from sciformer.augmentation import build_augmentations
 from sciformer.config import ModelConfig
 from sciformer.errors import ConfigError

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from pathlib import Path
 
 import numpy as np
-
 from sciformer_molecule.forest import descriptors, forest_baseline, logistic_baseline
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "esol_sample.csv"
 
 
 def _parts() -> list[tuple[list[str], np.ndarray]]:
-    rows = list(csv.DictReader(open(SAMPLE, encoding="utf-8")))
+    rows = list(csv.DictReader(open(SAMPLE, encoding="utf-8")))  # noqa: SIM115
     smiles, targets = [r["smiles"] for r in rows], np.array([float(r["logS"]) for r in rows])
     cut = [0, len(rows) * 3 // 5, len(rows) * 4 // 5, len(rows)]
-    return [(smiles[a:b], targets[a:b]) for a, b in zip(cut[:-1], cut[1:])]
+    return [(smiles[a:b], targets[a:b]) for a, b in itertools.pairwise(cut)]
 
 
 def test_descriptors_are_finite_and_unparsable_smiles_are_masked() -> None:

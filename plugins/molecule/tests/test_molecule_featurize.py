@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 from rdkit import Chem
 from rdkit.Chem import AllChem
-
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer_molecule.cache import ConformerCache
 from sciformer_molecule.examples import ETHANOL_MOL_BLOCK
@@ -37,7 +36,7 @@ def test_published_feature_layout_has_28_columns() -> None:
 def test_atom_features_follow_mat() -> None:
     """Pyridinium N+: element N, degree 2, one H, charge +1, ring, aromatic; the dummy node is token 0."""
     g = graph("c1cc[nH+]cc1")
-    nitrogen = [row for row in g.features[1:] if row[column(DEFAULT, "element=N")] == 1][0]
+    nitrogen = next(row for row in g.features[1:] if row[column(DEFAULT, "element=N")] == 1)
     expected = {"element=N", "degree=2", "hydrogens=1", "charge=+1", "in_ring", "aromatic"}
     assert {name for name, value in zip(feature_names(DEFAULT), nitrogen) if value} == expected
     assert g.features[0].tolist() == [1.0] + [0.0] * 27

@@ -17,13 +17,12 @@ import torch
 import torch.nn.functional as F
 from rdkit import Chem
 from rdkit.Chem import AllChem
-from torch import Tensor, nn
-
 from sciformer.checkpoint import load_checkpoint
 from sciformer.errors import InputFileError
 from sciformer.records import Record
 from sciformer.scoring import score
 from sciformer_molecule.mat_import import MatHyperparameters, import_mat, mat_config
+from torch import Tensor, nn
 
 MOLECULES = ["CC(=O)Oc1ccccc1C(=O)O", "Cn1cnc2c1c(=O)n(C)c(=O)n2C", "CCO", "[NH3+]CC(=O)[O-]", "c1ccc2ccccc2c1Cl"]
 
@@ -234,7 +233,6 @@ def test_unsupported_layouts_are_refused(tmp_path: Path, host) -> None:
 def test_import_command_writes_a_checkpoint(tmp_path: Path, host) -> None:
     """`sciformer import mat WEIGHTS --out DIR`, with the heads read from WEIGHTS.json."""
     from click.testing import CliRunner
-
     from sciformer.cli.main import build_cli
 
     torch.manual_seed(1)

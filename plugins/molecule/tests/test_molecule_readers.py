@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from sciformer.config import ModelConfig
 from sciformer.errors import InputFileError
 from sciformer.reading import read_records

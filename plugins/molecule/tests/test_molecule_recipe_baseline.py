@@ -25,7 +25,7 @@ def test_regression_recipe_gets_the_better_of_forest_and_ridge_on_valid(tmp_path
 
 
 def test_classification_recipe_gets_logistic_regression_roc_auc(tmp_path: Path) -> None:
-    rows = list(csv.DictReader(open(SAMPLE, encoding="utf-8")))
+    rows = list(csv.DictReader(open(SAMPLE, encoding="utf-8")))  # noqa: SIM115
     table = tmp_path / "soluble.csv"
     with open(table, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)

@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 from rdkit import Chem
 from rdkit.Chem import AllChem
-
 from sciformer.checkpoint import read_checkpoint_info
 from sciformer.errors import ConfigError
 from sciformer.reader_options import inference_options

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
+import operator
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from sciformer.build import build_model
 from sciformer.cli.main import build_cli
 from sciformer.config import ModelConfig
@@ -56,7 +57,7 @@ def test_scaffold_split_keeps_scaffolds_apart() -> None:
     """No Murcko scaffold appears in two parts; the split is reproducible for a seed."""
     smiles = [row["smiles"] for row in sample_rows()]
     parts = scaffold_split(smiles, 0.2, 0.2, seed=0)
-    assert sorted(sum(parts.values(), [])) == list(range(len(smiles)))
+    assert sorted(functools.reduce(operator.iadd, parts.values(), [])) == list(range(len(smiles)))
     scaffolds = {name: {murcko_scaffold(smiles[i]) for i in rows} for name, rows in parts.items()}
     assert not scaffolds["train"] & scaffolds["valid"] and not scaffolds["train"] & scaffolds["test"] and not scaffolds["valid"] & scaffolds["test"]
     assert parts == scaffold_split(smiles, 0.2, 0.2, seed=0)
@@ -66,9 +67,9 @@ def test_scaffold_split_keeps_scaffolds_apart() -> None:
 def test_split_file_writes_three_tables(tmp_path: Path) -> None:
     """All columns are kept and every row lands in exactly one part."""
     written = split_file(SAMPLE, tmp_path, "random", 0.2, 0.2, seed=1)
-    counts = {part: len(list(csv.DictReader(open(path, encoding="utf-8")))) for part, path in written.items()}
+    counts = {part: len(list(csv.DictReader(open(path, encoding="utf-8")))) for part, path in written.items()}  # noqa: SIM115
     assert counts == {"train": 30, "valid": 10, "test": 10}
-    assert open(written["test"], encoding="utf-8").readline().strip() == "smiles,logS"
+    assert open(written["test"], encoding="utf-8").readline().strip() == "smiles,logS"  # noqa: SIM115
     with pytest.raises(ConfigError):
         split_file(SAMPLE, tmp_path, "random", 0.6, 0.5, seed=1)
 
@@ -119,7 +120,6 @@ def test_cli_commands(host, tmp_path: Path) -> None:
 def test_featurizing_workers_give_the_inline_results(host, tmp_path: Path) -> None:
     """Molecule encodings (features, adjacency, distances) survive the trip from worker processes."""
     import h5py
-
     from sciformer.scoring import score
 
     for workers in (0, 2):

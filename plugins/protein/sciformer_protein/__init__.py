@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import sciformer
 from sciformer.cli.lazy import LazyCommand
@@ -16,11 +17,10 @@ from .reader_options import HDF5_OPTIONS, TABLE_MODEL_OPTIONS, TABLE_OPTIONS
 
 if TYPE_CHECKING:
     import click
-    from torch import nn
-
     from sciformer.config import ModelConfig
     from sciformer.engine.model import SciformerModel
     from sciformer.scoring.scorer import Scorer
+    from torch import nn
 
     from .embedding import EsmEmbedder
     from .tokenizer import ProteinTokenizer

@@ -9,10 +9,9 @@ sees exactly what it would see on its own. Batches without windows take the engi
 
 from __future__ import annotations
 
-from torch import Tensor
-
 from sciformer.engine.attention import Attention
 from sciformer.engine.context import Embedded, LayerContext
+from torch import Tensor
 
 
 class WindowedAttention(Attention):

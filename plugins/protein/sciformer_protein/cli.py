@@ -6,13 +6,12 @@ import csv
 import itertools
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import click
 import numpy as np
-
-from sciformer.checkpoint import CheckpointInfo, load_checkpoint, save_checkpoint, read_checkpoint_info, resolve_model
+from sciformer.checkpoint import CheckpointInfo, load_checkpoint, read_checkpoint_info, resolve_model, save_checkpoint
 from sciformer.cli.main import host_of, parse_options
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import BadRecordError, ConfigError, InputFileError
@@ -21,15 +20,15 @@ from sciformer.reader_options import inference_options
 from sciformer.reading import read_records
 from sciformer.records import Record
 
+from .contact_fit import fit_contacts, install_contact_head
 from .contacts import METHODS as CONTACT_METHODS
 from .contacts import predict_contacts, save_contact_png
-from .contact_fit import fit_contacts, install_contact_head
 from .export import write_embeddings
-from .structures import read_chains
 from .inference import DEFAULT_BATCH_TOKENS, predict_residues
 from .inference import embed as embed_records
 from .likelihood import pseudo_log_likelihood
 from .marginals import require_lm
+from .structures import read_chains
 from .tokenizer import ProteinTokenizer
 from .variants import METHODS as VARIANT_METHODS
 from .variants import all_substitutions, score_variants
@@ -113,7 +112,7 @@ def residues(ctx: click.Context, model: str, input_path: Path | None, sequences:
     host = host_of(ctx)
     net, tokenizer, info = load_protein_model(model, host, device)
     records = input_records(host, input_path, sequences, reader_options(host, info, input_path, options))
-    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
     try:
         writer = csv.writer(handle)
         writer.writerow(["record_id", "prediction", "mean_confidence", "error"])
@@ -170,7 +169,7 @@ def variants(ctx: click.Context, model: str, sequence: str | None, fasta: Path |
     net, tokenizer, _ = load_protein_model(model, host, device)
     scores = score_variants(net, tokenizer, sequence, wanted, method, batch_tokens)
     fields = list(dict.fromkeys([*(k for row in rows for k in row), method, "error"]))
-    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
     try:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
@@ -198,7 +197,7 @@ def pll(ctx: click.Context, model: str, input_path: Path | None, sequences: tupl
     host = host_of(ctx)
     net, tokenizer, info = load_protein_model(model, host, device)
     require_lm(net)  # before the header: a model that cannot answer writes nothing
-    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout
+    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
     try:
         writer = csv.writer(handle)
         writer.writerow(["record_id", "length", "pll", "pseudo_perplexity", "error"])

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import Tensor
-
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import ConfigError
 from sciformer.records import Record
+from torch import Tensor
 
 from .contacts import window_features
 from .embedding import ContactRegression

@@ -10,16 +10,15 @@ averaged where windows overlap; pairs that share no window are NaN.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import torch
-from torch import Tensor
-
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import ConfigError
 from sciformer.records import Record
+from torch import Tensor
 
 from .inference import run_batches
 from .tokenizer import ProteinTokenizer

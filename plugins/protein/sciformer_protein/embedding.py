@@ -13,11 +13,10 @@ saved with the model, because the engine's model has no slot for auxiliary heads
 from __future__ import annotations
 
 import torch
-from torch import Tensor, nn
-
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.context import Embedded
+from torch import Tensor, nn
 
 from . import alphabet
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import h5py
 import numpy as np
-
 from sciformer.data.results import STATUS_BAD, STATUS_SCORED, STRING
 
 from .inference import Embedding
@@ -36,8 +36,8 @@ def write_embeddings(path: Path, embeddings: Iterable[Embedding], dim: int, attr
             if per_residue:
                 residues = out.create_dataset("residues", (0, dim), maxshape=(None, dim), dtype=np.float32, chunks=(1024, dim))
                 offsets = out.create_dataset("residue_offsets", (1,), maxshape=(None,), dtype=np.int64, chunks=(1024,))
-            rows = stored = 0
-            for item in embeddings:
+            stored = 0
+            for rows, item in enumerate(embeddings):
                 bad = item.error is not None
                 empty = np.full(dim, np.nan, dtype=np.float32)
                 values = {"record_id": item.record_id, "status": STATUS_BAD if bad else STATUS_SCORED, "error": item.error or "", "mean": empty if bad else item.mean, "bos": empty if bad else item.bos}
@@ -51,7 +51,6 @@ def write_embeddings(path: Path, embeddings: Iterable[Embedding], dim: int, attr
                     stored += block.shape[0]
                     offsets.resize(rows + 2, axis=0)
                     offsets[rows + 1] = stored
-                rows += 1
                 counts["bad" if bad else "scored"] += 1
         os.replace(partial, path)
     except BaseException:

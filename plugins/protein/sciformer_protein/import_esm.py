@@ -6,15 +6,15 @@ from __future__ import annotations
 
 import argparse
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
-from torch import Tensor
-
 from sciformer.config import ModelConfig
 from sciformer.errors import CheckpointError
 from sciformer.plugins import PluginHost
+from torch import Tensor
 
 from .host import protein_host
 from .weights import rename, write_checkpoint

@@ -9,11 +9,10 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file
-from torch import Tensor
-
 from sciformer.config import ModelConfig
 from sciformer.errors import CheckpointError
 from sciformer.plugins import PluginHost
+from torch import Tensor
 
 from . import alphabet
 from .host import protein_host

@@ -7,18 +7,17 @@ transformers' last `hidden_states` entry are.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import torch
-from torch import Tensor
-
 from sciformer.data.batch import TokenBatch
 from sciformer.data.budget import token_budget_batches
 from sciformer.engine.model import ModelOutput, SciformerModel
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer.records import Record
+from torch import Tensor
 
 from .tokenizer import ProteinEncoding, ProteinTokenizer
 

@@ -6,7 +6,6 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-
 from sciformer.engine.model import SciformerModel
 from sciformer.records import Record
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
-from torch import Tensor
-
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import ConfigError
 from sciformer.records import Record
+from torch import Tensor
 
 from . import alphabet
 from .inference import DEFAULT_BATCH_TOKENS, residue_positions, run_batches

@@ -13,11 +13,11 @@ sequences are kept once; record ids are `RECIPE-NAME/ID`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import yaml
-
 from sciformer.errors import InputFileError
 from sciformer.records import Record
 

@@ -18,12 +18,12 @@ cell in the model's target column means no target.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Mapping
+from typing import Any
 
 import h5py
 import numpy as np
-
 from sciformer.errors import InputFileError
 from sciformer.reader_options import DEFAULT_ID_COLUMN
 from sciformer.reading import column_option, csv_table, dataset_rows, not_utf8, open_text, readable

@@ -3,7 +3,8 @@ model saw only the first `max_residues` residues of a record (`long_sequences: t
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.heads import ScoreColumn

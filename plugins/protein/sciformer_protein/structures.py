@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
 from sciformer.errors import InputFileError
 
 THREE_TO_ONE = {

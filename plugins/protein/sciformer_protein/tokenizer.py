@@ -12,12 +12,11 @@ are stitched and mean pooling is taken.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import torch
-from torch import Tensor
-
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch, pad_sequences
 from sciformer.domain import VocabularyTokenizer
@@ -25,6 +24,7 @@ from sciformer.engine.heads import IGNORE_INDEX
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer.records import Record
 from sciformer.targets import encode_target
+from torch import Tensor
 
 from . import alphabet
 from .windows import kept_window, window_starts

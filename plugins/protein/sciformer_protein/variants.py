@@ -11,8 +11,8 @@ letter), several joined by ':' (`A23G:K40R`). Its score is the sum over its muta
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Sequence
 
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import BadRecordError, ConfigError

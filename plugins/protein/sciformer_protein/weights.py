@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import torch
-from torch import Tensor
-
 from sciformer.build import build_model
 from sciformer.checkpoint import save_checkpoint
 from sciformer.config import ModelConfig
 from sciformer.errors import CheckpointError
 from sciformer.plugins import PluginHost
+from torch import Tensor
 
 log = logging.getLogger(__name__)
 

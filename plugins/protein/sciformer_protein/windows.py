@@ -10,9 +10,8 @@ gives one output per residue.
 from __future__ import annotations
 
 import torch
-from torch import Tensor
-
 from sciformer.errors import ConfigError
+from torch import Tensor
 
 
 def window_starts(length: int, size: int, overlap: int) -> list[int]:

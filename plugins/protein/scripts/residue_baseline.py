@@ -12,11 +12,10 @@ the validation part; the test part is scored once. Prints a baseline report (JSO
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
-
 from sciformer.baseline_report import BaselineReport, choose
 from sciformer.records import Record
 from sciformer.training.recipe import load_recipe, recipe_records

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import torch
-
 from sciformer.checkpoint import load_checkpoint
 from sciformer.config import ModelConfig
 from sciformer.plugins import PluginHost
@@ -70,7 +69,7 @@ def small_config():
     """A factory of tiny protein configurations (width 32, 2 layers, at most 20 residues per window)."""
 
     def make(**changes) -> ModelConfig:
-        values = dict(domain="protein", dim=32, depth=2, heads=4, position="rotary", max_positions=64, task="mlm", domain_options={"max_residues": 20, "window_overlap": 6})
+        values = {"domain": "protein", "dim": 32, "depth": 2, "heads": 4, "position": "rotary", "max_positions": 64, "task": "mlm", "domain_options": {"max_residues": 20, "window_overlap": 6}}
         values.update(changes)
         return ModelConfig(**values)
 

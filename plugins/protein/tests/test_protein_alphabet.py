@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from sciformer.engine.heads import IGNORE_INDEX
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer.records import Record

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 from click.testing import CliRunner
-
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info
 from sciformer.cli.main import build_cli
 from sciformer.records import Record

@@ -7,7 +7,6 @@ import argparse
 
 import pytest
 import torch
-
 from sciformer.build import build_model
 from sciformer.checkpoint import load_checkpoint
 from sciformer.errors import CheckpointError

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from sciformer.errors import InputFileError
 from sciformer.reading import read_records
 from sciformer.training.recipe import DATA_ENV, load_recipe, recipe_records

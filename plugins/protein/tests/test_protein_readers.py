@@ -11,7 +11,6 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-
 from sciformer.errors import InputFileError
 from sciformer.reading import read_records
 from sciformer.records import Record

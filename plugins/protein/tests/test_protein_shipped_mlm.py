@@ -8,7 +8,6 @@ import json
 
 import numpy as np
 from click.testing import CliRunner
-
 from sciformer.checkpoint import read_checkpoint_info
 from sciformer.cli.main import build_cli
 

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
-
 from sciformer.cli.main import build_cli
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer.records import Record
@@ -121,7 +120,7 @@ def test_cli_embed_variants_pll_contacts(host, imported, tmp_path) -> None:
     assert rows[0]["mutant"] == "K2R" and rows[0]["masked-marginal"] and rows[1]["error"].startswith("mutation A2G")
     scan = tmp_path / "scan.csv"
     _run(host, ["protein", "variants", "--model", str(imported), "--fasta", str(fasta), "--scan", "--method", "wild-type-marginal", "--output", str(scan)])
-    assert len(list(csv.DictReader(open(scan)))) == 19 * len(WILD_TYPE)
+    assert len(list(csv.DictReader(open(scan)))) == 19 * len(WILD_TYPE)  # noqa: SIM115
     likelihoods = _run(host, ["protein", "pll", "--model", str(imported), "--sequence", "MKV", "--sequence", "MK*"])
     lines = likelihoods.strip().splitlines()
     assert lines[0] == "record_id,length,pll,pseudo_perplexity,error" and lines[1].startswith("seq-1,3,") and "invalid character" in lines[2]

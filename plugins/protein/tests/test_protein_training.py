@@ -8,7 +8,6 @@ from pathlib import Path
 import h5py
 import yaml
 from click.testing import CliRunner
-
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info
 from sciformer.cli.main import build_cli
 from sciformer.reading import read_records

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import h5py
 import numpy as np
-
 from sciformer.build import build_model
 from sciformer.checkpoint import save_checkpoint
 from sciformer.scoring import score

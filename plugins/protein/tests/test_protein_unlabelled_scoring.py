@@ -8,7 +8,6 @@ from pathlib import Path
 
 import h5py
 import pytest
-
 from sciformer.checkpoint import read_checkpoint_info
 from sciformer.errors import ConfigError
 from sciformer.reader_options import inference_options
@@ -35,9 +34,8 @@ def test_a_table_of_ids_and_sequences_scores(host, tmp_path: Path, model: str, s
     path = subset(DATA / source, tmp_path / "new.csv", ["id", "sequence"])
     summary = score(model, path, tmp_path / "out.h5", host)
     assert (summary.scored, summary.bad) == (5, 0)
-    with h5py.File(tmp_path / "out.h5") as results:
-        with open(path, newline="") as handle:
-            assert list(results["record_id"].asstr()[:]) == [row["id"] for row in csv.DictReader(handle)]
+    with h5py.File(tmp_path / "out.h5") as results, open(path, newline="") as handle:
+        assert list(results["record_id"].asstr()[:]) == [row["id"] for row in csv.DictReader(handle)]
 
 
 def test_the_label_column_is_used_when_present(host, tmp_path: Path) -> None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import sciformer
 from sciformer.cli.lazy import LazyCommand
@@ -15,7 +16,6 @@ from .suffixes import SUFFIXES
 
 if TYPE_CHECKING:
     import click
-
     from sciformer.augmentation import Augmentation
     from sciformer.config import ModelConfig
     from sciformer.records import ExampleRecords, Record

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import zipfile
 import zlib
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import h5py
 import numpy as np
-
 from sciformer.errors import InputFileError
 from sciformer.reading import column_option, dataset_rows, not_utf8, readable
 from sciformer.records import Record

@@ -12,7 +12,6 @@ from dataclasses import replace
 
 import torch
 import torch.nn.functional as F
-
 from sciformer.augmentation import Augmentation, BatchTransform
 from sciformer.data.batch import TokenBatch
 from sciformer.errors import ConfigError

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import click
 import numpy as np
-
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
 from sciformer.cli.main import host_of, parse_options
 from sciformer.errors import BadRecordError, ConfigError

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-
 from sciformer.records import ExampleRecords, Record
 
 from .array_readers import read_npz

@@ -8,19 +8,19 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
-from torch import Tensor
-
 from sciformer.build import build_model
 from sciformer.checkpoint import save_checkpoint
 from sciformer.config import ModelConfig
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import InputFileError
 from sciformer.plugins import PluginHost
+from torch import Tensor
 
 log = logging.getLogger(__name__)
 

@@ -23,7 +23,7 @@ class Geometry:
             raise ConfigError(f"domain_options.image_size {list(self.image_size)} is smaller than one patch ({self.patch_size})")
 
     @classmethod
-    def from_config(cls, config: ModelConfig) -> "Geometry":
+    def from_config(cls, config: ModelConfig) -> Geometry:
         """Read `patch_size`, `image_size` and `channels` from `config.domain_options`."""
         missing = [name for name in ("patch_size", "image_size", "channels") if config.option(name) is None]
         if missing:

@@ -8,13 +8,13 @@ to the folder (a byte of a file name that is not UTF-8 shown as U+FFFD). Option 
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 from PIL import Image, ImageSequence, UnidentifiedImageError
 from PIL.Image import DecompressionBombError
-
 from sciformer.errors import InputFileError
 from sciformer.reading import readable
 from sciformer.records import Record

@@ -7,7 +7,6 @@ stacks store them; stacks stored channels-first `(N, C, H, W)` are transposed re
 from __future__ import annotations
 
 import numpy as np
-
 from sciformer.errors import InputFileError
 
 #: Layout names a reader accepts in its `layout` option.

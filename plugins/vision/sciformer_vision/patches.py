@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.context import Embedded
 from sciformer.errors import ConfigError
+from torch import Tensor, nn
 
 from .geometry import Geometry
 from .tokenizer import GRID, token_mask
@@ -57,7 +56,7 @@ class PatchEmbedder(nn.Module):
             raise ValueError("PatchEmbedder needs batch.features of shape (B, C, H, W)")
         weight = self.patch_embedding.weight
         patches = self.patch_embedding(batch.features.to(weight.dtype))  # (B, D, GH, GW)
-        size, dim, rows, cols = patches.shape
+        size, _dim, rows, cols = patches.shape
         patches = patches.flatten(2).transpose(1, 2)  # (B, GH * GW, D)
         grids = batch.extras.get(GRID)
         if grids is None:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
-
 from sciformer.errors import InputFileError
 from sciformer.reader_options import DEFAULT_ID_COLUMN
 from sciformer.reading import column_option, csv_table, readable

@@ -21,11 +21,11 @@ dtypes are bad records, since their scale would be a guess.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
-
 from sciformer.errors import BadRecordError, ConfigError
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
-
 from sciformer.config import ModelConfig
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer.records import Record

@@ -16,16 +16,16 @@ the preprocessing it was trained with:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
-from torch import Tensor
-
 from sciformer.config import ModelConfig
 from sciformer.errors import BadRecordError, ConfigError
+from torch import Tensor
 
 from .pixel_values import PixelValues
 
@@ -65,7 +65,7 @@ class Preprocessing:
             raise ConfigError("domain_options.mean and std go together: give both or neither")
 
     @classmethod
-    def from_config(cls, config: ModelConfig, *, normalise: bool = True) -> "Preprocessing":
+    def from_config(cls, config: ModelConfig, *, normalise: bool = True) -> Preprocessing:
         """The preprocessing stored in `config.domain_options` (without mean / std when `normalise` is False)."""
         channels = config.option("channels")
         if channels is None:
@@ -147,7 +147,7 @@ class Preprocessing:
         crop_h, crop_w = self.crop
         if crop_h > height or crop_w > width:
             raise BadRecordError(record_id, f"image of {height}x{width} is smaller than the centre crop {crop_h}x{crop_w}")
-        top, left = int(round((height - crop_h) / 2.0)), int(round((width - crop_w) / 2.0))
+        top, left = round((height - crop_h) / 2.0), round((width - crop_w) / 2.0)
         return array[top : top + crop_h, left : left + crop_w]
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-
 from sciformer.config import ModelConfig
 from sciformer.engine.model import SciformerModel
 from sciformer.records import Record

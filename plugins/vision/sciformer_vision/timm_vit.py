@@ -18,10 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch import Tensor
-
 from sciformer.config import ModelConfig
 from sciformer.errors import InputFileError
+from torch import Tensor
 
 from .foreign import find_weights, map_weights, read_json, read_weights, write_model
 

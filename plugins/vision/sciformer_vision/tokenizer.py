@@ -9,17 +9,17 @@ inside a padded batch.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
-from torch import Tensor
-
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.domain import Tokenizer
 from sciformer.errors import BadRecordError
 from sciformer.records import Record
 from sciformer.targets import encode_target
+from torch import Tensor
 
 from .geometry import Geometry, grid_of
 from .preprocess import Preprocessing

@@ -17,11 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-
 from sciformer.baseline_report import BaselineReport, choose
 from sciformer.plugins import PluginHost
-from sciformer.training.recipe import load_recipe, recipe_records
 from sciformer.targets import class_names
+from sciformer.training.recipe import load_recipe, recipe_records
 from sciformer_vision.pixel_values import DTYPE_SCALE
 
 STRENGTHS = (1e-4, 1e-3, 1e-2, 1e-1)  # L2 penalty per weight, mean-loss units

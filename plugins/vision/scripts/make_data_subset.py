@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
-
 from sciformer.plugins import PluginHost
 from sciformer.training.recipe import load_recipe, recipe_records
 

@@ -16,12 +16,11 @@ import tempfile
 from pathlib import Path
 
 import torch
-from transformers import ViTConfig, ViTForImageClassification
-
 from sciformer.checkpoint import load_checkpoint
 from sciformer.plugins import PluginHost
 from sciformer_vision.hf_vit import import_hf_vit
 from sciformer_vision.tokenizer import ImageEncoding
+from transformers import ViTConfig, ViTForImageClassification
 
 SIZES = ((224, 224), (160, 192), (288, 288))
 

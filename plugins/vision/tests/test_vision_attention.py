@@ -10,7 +10,6 @@ import torch
 from click.testing import CliRunner
 from matplotlib.text import Text
 from PIL import Image
-
 from sciformer.build import build_model
 from sciformer.checkpoint import save_checkpoint
 from sciformer.cli.main import build_cli

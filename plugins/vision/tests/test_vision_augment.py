@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 import torch
 from safetensors.torch import load_file
-
 from sciformer.augmentation import build_augmentations
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from sciformer.testing.baselines import sample_data_report
 
 PLUGIN = Path(__file__).resolve().parents[1]

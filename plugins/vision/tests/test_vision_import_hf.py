@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from transformers import ViTConfig, ViTForImageClassification, ViTModel
-
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info
 from sciformer.errors import InputFileError
 from sciformer_vision.hf_vit import import_hf_vit
 from sciformer_vision.tokenizer import ImageEncoding, ImageTokenizer
+from transformers import ViTConfig, ViTForImageClassification, ViTModel
 
 TOLERANCE = 1e-4
-SMALL = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64, image_size=16, patch_size=4, num_channels=3)
+SMALL = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64, "image_size": 16, "patch_size": 4, "num_channels": 3}
 
 
 def randomise(model: torch.nn.Module, seed: int) -> None:
@@ -120,7 +119,6 @@ def test_foreign_tensors_are_refused(tmp_path):
 
 def test_import_command_line(tmp_path, host):
     from click.testing import CliRunner
-
     from sciformer.cli.main import build_cli
 
     folder, _ = hf_directory(tmp_path, classifier=True)
@@ -132,7 +130,7 @@ def test_import_command_line(tmp_path, host):
 
 
 def test_sharded_safetensors_are_joined(tmp_path, host):
-    folder, reference = hf_directory(tmp_path, classifier=True)
+    _folder, reference = hf_directory(tmp_path, classifier=True)
     sharded = tmp_path / "sharded"
     reference.save_pretrained(sharded, max_shard_size="20KB")
     assert (sharded / "model.safetensors.index.json").is_file()

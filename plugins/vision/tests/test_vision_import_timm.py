@@ -7,13 +7,12 @@ import json
 import pytest
 import torch
 from safetensors.torch import save_file
-from transformers import ViTConfig, ViTModel
-
 from sciformer.build import build_model
 from sciformer.checkpoint import load_checkpoint
 from sciformer.errors import InputFileError
 from sciformer_vision.timm_vit import import_timm_vit
 from sciformer_vision.tokenizer import ImageEncoding
+from transformers import ViTConfig, ViTModel
 
 TOLERANCE = 1e-4
 

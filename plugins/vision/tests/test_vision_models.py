@@ -5,7 +5,6 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-
 from sciformer.checkpoint import read_checkpoint_info
 from sciformer.reading import read_records
 from sciformer.scoring import score

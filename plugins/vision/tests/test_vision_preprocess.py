@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
-
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer.records import Record
 from sciformer_vision.prepare import prepare_config

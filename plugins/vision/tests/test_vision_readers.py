@@ -9,7 +9,6 @@ import h5py
 import numpy as np
 import pytest
 from PIL import Image
-
 from sciformer.errors import InputFileError
 from sciformer.reading import read_records
 
@@ -117,7 +116,7 @@ def test_image_files_png_jpeg_tiff_in_class_folders(tmp_path, host, mnist):
     Image.fromarray(digit).save(tmp_path / "grey" / "a.png")
     Image.fromarray(rgb).save(tmp_path / "colour" / "b.jpg", quality=95)
     Image.fromarray(rgb).convert("RGBA").save(tmp_path / "colour" / "c.tif")
-    Image.fromarray((digit.astype(np.uint16) * 257)).save(tmp_path / "deep.png")
+    Image.fromarray(digit.astype(np.uint16) * 257).save(tmp_path / "deep.png")
     (tmp_path / "broken.png").write_bytes(b"not an image")
     records = {r.id: r for r in read_records(host, "vision", tmp_path)}
     assert sorted(records) == ["broken.png", "colour/b.jpg", "colour/c.tif", "deep.png", "grey/a.png"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import sciformer
 from sciformer.cli.lazy import LazyCommand
@@ -17,13 +18,12 @@ from .suffixes import HDF5_SUFFIXES, NETCDF_SUFFIXES, SELECTION_SUFFIXES, ZARR_S
 
 if TYPE_CHECKING:
     import click
-    from torch import nn
-
     from sciformer.config import ModelConfig
     from sciformer.engine.heads import Head
     from sciformer.engine.model import SciformerModel
     from sciformer.records import ExampleRecords, Record
     from sciformer.scoring.scorer import Scorer
+    from torch import nn
 
     from .tokenizer import FieldTokenizer
 

@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from sciformer.config import ModelConfig
 from sciformer.engine.context import LayerContext
+from torch import Tensor, nn
 
 from .options import WeatherOptions
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import xarray as xr
-
 from sciformer.errors import OutputError
 
 from .suffixes import ZARR_SUFFIXES

@@ -23,7 +23,6 @@ from typing import Any
 import h5py
 import numpy as np
 import xarray as xr
-
 from sciformer.data.results import STATUS_SCORED
 from sciformer.errors import InputFileError
 

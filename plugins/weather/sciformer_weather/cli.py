@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 import click
-
 from sciformer.errors import ConfigError, SciformerError
 
 from .stats import CLIMATOLOGY_KINDS, MIN_CLIMATOLOGY_DAYS, Climatology, compute_climatology, source_stats

@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 import h5py
 import numpy as np
 import xarray as xr
-
 from sciformer.errors import InputFileError
 
 from .cf import CONVENTIONS, grid_coordinates, instants, write_dataset

@@ -16,11 +16,10 @@ import math
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor, nn
-
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.context import Embedded
+from torch import Tensor, nn
 
 from .options import WeatherOptions
 

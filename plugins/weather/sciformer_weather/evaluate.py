@@ -7,13 +7,13 @@ import datetime as dt
 import json
 import logging
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import h5py
 import numpy as np
-
 from sciformer.errors import ConfigError, InputFileError
 
 from .grid import latitude_weights

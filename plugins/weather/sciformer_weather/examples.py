@@ -6,7 +6,6 @@ import itertools
 from pathlib import Path
 
 import numpy as np
-
 from sciformer.records import ExampleRecords, Record
 
 from .reader import read_field_records

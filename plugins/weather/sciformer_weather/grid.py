@@ -7,7 +7,6 @@ import re
 from dataclasses import dataclass
 
 import numpy as np
-
 from sciformer.errors import ConfigError, InputFileError
 
 LATITUDE_NAMES = ("latitude", "lat")

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch import Tensor, nn
-
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.context import Embedded
 from sciformer.engine.heads import Head, ScoreColumn
 from sciformer.errors import ConfigError
+from torch import Tensor, nn
 
 from .embedding import NOISY_INPUT
 from .grid import latitude_weights
@@ -86,4 +85,4 @@ class ForecastHead(Head):
         """Summed loss per record and summed squared error per grid value (the trainer reports mse and rmse)."""
         errors, weights = self._squared_errors(prediction.detach(), batch)
         loss = float(errors.sum() / weights.sum().clamp(min=1e-12))
-        return {"loss": (loss * batch.size, batch.size), "mse": (float(errors.sum()), int(round(float(weights.sum()))))}
+        return {"loss": (loss * batch.size, batch.size), "mse": (float(errors.sum()), round(float(weights.sum())))}

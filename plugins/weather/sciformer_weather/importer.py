@@ -18,17 +18,17 @@ import json
 import logging
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import torch
-from torch import Tensor
-
 from sciformer.build import build_model
 from sciformer.checkpoint import save_checkpoint
 from sciformer.config import ModelConfig
 from sciformer.errors import CheckpointError, InputFileError
 from sciformer.plugins import PluginHost
+from torch import Tensor
 
 from .options import DOMAIN, TASK
 
@@ -91,7 +91,7 @@ def load_state_dict(path: Path) -> dict[str, Tensor]:
                 break
     if not isinstance(loaded, Mapping) or not all(isinstance(v, Tensor) for v in loaded.values()):
         raise InputFileError(f"{path}: expected a state dict of tensors (or a checkpoint with `model_state`)")
-    return {(k[len("module."):] if k.startswith("module.") else k): v for k, v in loaded.items()}
+    return {(k.removeprefix("module.")): v for k, v in loaded.items()}
 
 
 def _locate(source: Path) -> tuple[Path, dict[str, Any]]:

@@ -17,7 +17,7 @@ class Normaliser:
         self.std = np.asarray(std, dtype=np.float32)[:, None, None]
 
     @classmethod
-    def of(cls, options: WeatherOptions) -> "Normaliser":
+    def of(cls, options: WeatherOptions) -> Normaliser:
         """The normaliser of a model's options."""
         return cls(options.mean, options.std)
 

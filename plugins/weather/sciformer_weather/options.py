@@ -128,7 +128,7 @@ class WeatherOptions:
         return h * w
 
     @classmethod
-    def from_config(cls, config: ModelConfig) -> "WeatherOptions":
+    def from_config(cls, config: ModelConfig) -> WeatherOptions:
         """Read and validate `config.domain_options`; names what is missing."""
         options = config.domain_options
         missing = [key for key in ("channels", "grid") if not options.get(key)]

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING
 
 import h5py
 import numpy as np
-
 from sciformer.errors import ConfigError, InputFileError
 
 if TYPE_CHECKING:

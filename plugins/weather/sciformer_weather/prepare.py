@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-
 from sciformer.config import ModelConfig
 from sciformer.errors import ConfigError
 from sciformer.records import Record

@@ -12,9 +12,10 @@ forecast can be scored at every lead for which the file holds the truth.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from sciformer.errors import ConfigError, InputFileError
 from sciformer.records import Record

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
-from torch import Tensor
-
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import ConfigError
+from torch import Tensor
 
 from .normalise import Normaliser
 from .options import WeatherOptions

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import h5py
 import numpy as np
 import torch
-
 from sciformer.data.batch import TokenBatch
 from sciformer.data.results import STATUS_SCORED
 from sciformer.engine.heads import ScoreColumn

@@ -19,13 +19,14 @@ import json
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
-
 from sciformer.errors import InputFileError
+from typing_extensions import Self
 
 from .grid import LATITUDE_NAMES, LONGITUDE_NAMES, GridInfo, cf_seconds
 from .suffixes import HDF5_SUFFIXES, NETCDF_SUFFIXES, SELECTION_SUFFIXES, ZARR_SUFFIXES
@@ -80,7 +81,7 @@ class FieldSource(abc.ABC):
     def close(self) -> None:
         """Release the file."""
 
-    def __enter__(self) -> "FieldSource":
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -6,13 +6,12 @@ fields never sits in memory at once.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
 import h5py
 import numpy as np
-
 from sciformer.errors import ConfigError, InputFileError
 from sciformer.records import Record
 
@@ -150,7 +149,7 @@ class Climatology:
         return path
 
     @classmethod
-    def load(cls, path: Path) -> "Climatology":
+    def load(cls, path: Path) -> Climatology:
         """Read a file written by `save`."""
         try:
             with h5py.File(path, "r") as handle:

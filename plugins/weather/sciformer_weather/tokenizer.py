@@ -11,17 +11,17 @@ of the skill scores, not rejected), with the input in physical units for the per
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple, Sequence
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from torch import Tensor
-
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.domain import Tokenizer
 from sciformer.errors import BadRecordError
 from sciformer.records import Record
+from torch import Tensor
 
 from .normalise import Normaliser
 from .options import WeatherOptions

@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
-
 from sciformer.errors import InputFileError
 
 from .grid import LATITUDE_NAMES, LONGITUDE_NAMES, TIME_NAMES, GridInfo

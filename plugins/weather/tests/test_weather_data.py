@@ -11,13 +11,11 @@ import numpy as np
 import pytest
 import torch
 import xarray as xr
-
 from sciformer.config import ModelConfig
 from sciformer.errors import BadRecordError, InputFileError
 from sciformer.plugins import PluginHost
 from sciformer.reading import read_records
 from sciformer.records import Record
-
 from sciformer_weather import EXAMPLE
 from sciformer_weather.convert import write_fields
 from sciformer_weather.grid import latitude_weights
@@ -132,7 +130,6 @@ def test_what_xarray_writes_reads_with_every_option(tmp_path: Path, era5: dict, 
 def test_convert_to_cf_netcdf_and_zarr(tmp_path: Path, era5: dict) -> None:
     """`weather convert` writes a CF netCDF file or zarr store that xarray opens with time, coordinates and units."""
     from click.testing import CliRunner
-
     from sciformer_weather.cli import weather
 
     for name in ("era5.nc", "era5.zarr"):
@@ -152,7 +149,6 @@ def test_convert_to_cf_netcdf_and_zarr(tmp_path: Path, era5: dict) -> None:
 
 def test_convert_command_round_trip(tmp_path: Path, era5: dict) -> None:
     from click.testing import CliRunner
-
     from sciformer_weather.cli import weather
 
     source = write_netcdf4(tmp_path / "era5.nc", era5)
@@ -215,7 +211,6 @@ def test_statistics_and_climatology(tmp_path: Path, era5: dict) -> None:
 
 def test_stats_command_prints_recipe_options() -> None:
     from click.testing import CliRunner
-
     from sciformer_weather.cli import weather
 
     result = CliRunner().invoke(weather, ["stats", str(EXAMPLE), "--period", "0:24"])

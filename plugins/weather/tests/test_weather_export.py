@@ -10,11 +10,9 @@ import numpy as np
 import pytest
 import xarray as xr
 from click.testing import CliRunner
-
 from sciformer.cli.main import build_cli
 from sciformer.plugins import PluginHost
 from sciformer.scoring import score
-
 from sciformer_weather import EXAMPLE
 from sciformer_weather.cf_export import export_netcdf
 

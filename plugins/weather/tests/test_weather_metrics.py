@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from sciformer_weather.grid import latitude_weights
 from sciformer_weather.metrics import weighted_acc, weighted_rmse
 

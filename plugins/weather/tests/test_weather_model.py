@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from sciformer.build import build_model
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
@@ -16,7 +15,6 @@ from sciformer.engine.attention import Attention
 from sciformer.engine.context import Embedded, LayerContext
 from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost
-
 from sciformer_weather import EXAMPLE
 from sciformer_weather.afno import AFNOMixer
 from sciformer_weather.head import tokens_to_fields

@@ -13,14 +13,12 @@ from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-
 from sciformer.checkpoint import load_checkpoint
 from sciformer.cli.main import main as sciformer_main
 from sciformer.data.batch import TokenBatch
 from sciformer.plugins import PluginHost
-
 from sciformer_weather.importer import NAME_TABLE, UNUSED, import_afno, sciformer_name
+from torch import Tensor
 
 EPS = 1e-6  # FourCastNet's LayerNorm eps
 TOLERANCE = 1e-4
@@ -33,7 +31,7 @@ def reference_filter(x: Tensor, w1: Tensor, b1: Tensor, w2: Tensor, b2: Tensor, 
     """AFNO2D on (B, h, w, D): y = irfft2(S_lam(MLP(rfft2(x)))) + x, one complex 2-layer MLP per channel block,
     on the modes FourCastNet keeps: latitude-frequency rows [m - k, m + k), longitude-frequency columns [0, k),
     with m = h // 2 + 1 and k = int(m * fraction); all other modes are zero."""
-    batch, h, w, dim = x.shape
+    _batch, h, w, dim = x.shape
     blocks = w1.shape[1]
     size = dim // blocks
     spectrum = torch.fft.rfft2(x.double(), dim=(1, 2), norm="ortho")  # (B, h, w//2+1, D)

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-
 from sciformer_weather.evaluate import _lead_hours
 from sciformer_weather.plots import maps_from_results, results_figure
 

@@ -13,14 +13,12 @@ import h5py
 import numpy as np
 import pytest
 from click.testing import CliRunner
-
 from sciformer.checkpoint import load_checkpoint, resolve_model
 from sciformer.cli.main import build_cli
 from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost
 from sciformer.reading import read_records
 from sciformer.scoring import score, score_chunk
-
 from sciformer_weather import EXAMPLE
 from sciformer_weather.evaluate import FORECASTERS, evaluate
 from sciformer_weather.reader import LeadTruths, leads_option

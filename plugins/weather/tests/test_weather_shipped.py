@@ -6,10 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from sciformer.checkpoint import load_checkpoint, resolve_model
 from sciformer.plugins import PluginHost
-
 from sciformer_weather import EXAMPLE
 from sciformer_weather.evaluate import evaluate
 from sciformer_weather.rollout import Forecaster
@@ -52,7 +50,6 @@ def test_evaluate_uses_the_model_climatology_and_refuses_a_short_one() -> None:
     """`weather evaluate` scores ACC against the model's climatology of its 21 training days by default;
     a climatology of the evaluated 48 hours themselves (ACC near 0 or -1) is refused."""
     from click.testing import CliRunner
-
     from sciformer_weather.cli import weather
 
     command = ["evaluate", "--model", "afno-era5-uk-t2m", "--input", str(EXAMPLE), "--leads", "1,6", "--json"]
@@ -71,7 +68,6 @@ def test_score_writes_forecasts_in_physical_units(tmp_path) -> None:
     """`sciformer score` on the shipped model writes a de-normalised one-step forecast per record (one lead)."""
     import h5py
     import numpy as np
-
     from sciformer.plugins import PluginHost
     from sciformer.scoring import score
 

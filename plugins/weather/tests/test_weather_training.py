@@ -11,13 +11,11 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
-
 from sciformer.checkpoint import read_checkpoint_info, resolve_model
 from sciformer.cli.main import build_cli
 from sciformer.plugins import PluginHost
 from sciformer.scoring import score
 from sciformer.training.recipe import train_recipe
-
 from sciformer_weather import EXAMPLE
 from sciformer_weather.grid import latitude_weights
 from sciformer_weather.scoring import CLIMATOLOGY_FILE

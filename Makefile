@@ -7,6 +7,9 @@ SCIFORMER := $(VENV)/bin/sciformer
 PLUGINS := $(sort $(dir $(wildcard plugins/*/pyproject.toml)))
 STAMP := $(VENV)/.sciformer-installed
 TORCH := torch==2.13.0
+# Reference packages of the parity tests installed without their requirements: timm requires torchvision, which
+# would replace this torch (the vision tests give timm a stand-in of the torchvision names it reads at import).
+NO_DEPS := timm==1.0.31
 
 .PHONY: setup demo test models bench clean
 
@@ -16,6 +19,7 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet $(TORCH)
 	$(PY) -m pip install --quiet -e ".[test]" $(foreach p,$(PLUGINS),-e "$(p:/=)[test]")
+	$(PY) -m pip install --quiet --no-deps $(NO_DEPS)
 	touch $(STAMP)
 
 demo: setup

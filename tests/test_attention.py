@@ -10,20 +10,18 @@ from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.engine import attention as attention_module
 from sciformer.engine.attention import Attention
-from sciformer.engine.bias import AttentionTerms, combine_terms, resolve_mask
-from sciformer.engine.context import Embedded, LayerContext
+from sciformer.engine.bias import AttentionTerms
+from sciformer.engine.context import Embedded, LayerContext, Mixed
 from sciformer.engine.cpu_attention import MIN_LENGTH
+from sciformer.engine.masking import resolve_attention
 from sciformer.engine.positions import RotaryPositions
 
 
-def make_context(mask: torch.Tensor, causal: bool, terms: list[AttentionTerms], need_weights: bool) -> LayerContext:
+def run(attention: Attention, x: torch.Tensor, mask: torch.Tensor, causal: bool, terms: list[AttentionTerms], need_weights: bool) -> Mixed:
+    """One attention call with the padding `mask`, causality and `terms` resolved as the model resolves them."""
     batch = TokenBatch(padding_mask=mask, record_ids=[str(i) for i in range(mask.shape[0])])
-    embedded = Embedded(torch.zeros(0), mask, mask, batch.positions)
-    combined = combine_terms(terms, mask, causal)
-    ctx = LayerContext(batch=batch, embedded=embedded, layer=0, state={}, need_weights=need_weights)
-    ctx.attention_mask, ctx.is_causal = resolve_mask(mask, causal, combined.logits)
-    ctx.mixture, ctx.attention_weight = combined.mixture, combined.attention_weight
-    return ctx
+    ctx = LayerContext(batch=batch, embedded=Embedded(torch.zeros(0), mask, mask, batch.positions), layer=0, state={})
+    return attention(x, ctx, resolve_attention(mask, causal, terms, need_weights))
 
 
 CASES = {
@@ -55,12 +53,12 @@ def test_fused_equals_reference(case: dict, rotary: bool) -> None:
         terms.append(AttentionTerms(logits=torch.randn(1, 1, 7, 7)))  # a second plugin, broadcast
     if case["mixture"]:
         terms.append(AttentionTerms(mixture=0.3 * torch.rand(3, 1, 7, 7), attention_weight=0.5))
-    fused = attention(x, make_context(mask, case["causal"], terms, need_weights=False))
-    ctx = make_context(mask, case["causal"], terms, need_weights=True)
-    reference = attention(x, ctx)
+    fused = run(attention, x, mask, case["causal"], terms, need_weights=False)
+    assert fused.attention is None
+    reference, weights = run(attention, x, mask, case["causal"], terms, need_weights=True)
+    fused = fused.hidden
     real = mask[:, :, None].expand_as(fused)
     assert torch.allclose(fused[real], reference[real], atol=1e-5), (fused - reference)[real].abs().max()
-    (weights,) = ctx.attention_maps
     assert weights.shape == (3, 4, 7, 7)
     rows = weights.transpose(1, 2)[mask]  # (real queries, H, T)
     if not case["mixture"]:
@@ -80,7 +78,7 @@ def test_mixture_matches_mat_formula() -> None:
     mask = torch.tensor([[True] * 5, [True] * 3 + [False] * 2])
     distance_term, adjacency = torch.rand(2, 1, 5, 5), torch.rand(2, 1, 5, 5)
     terms = [AttentionTerms(mixture=0.33 * distance_term + 0.33 * adjacency, attention_weight=0.33)]
-    out = attention(x, make_context(mask, False, terms, need_weights=False))
+    out = run(attention, x, mask, False, terms, need_weights=False).hidden
     q, k, v = attention.qkv(x).view(2, 5, 3, 2, 8).permute(2, 0, 3, 1, 4)
     scores = (q @ k.transpose(-2, -1)) / 8**0.5
     scores = scores.masked_fill(~mask[:, None, None, :], float("-inf"))
@@ -90,16 +88,26 @@ def test_mixture_matches_mat_formula() -> None:
     assert torch.allclose(out, expected, atol=1e-5)
 
 
-def test_resolve_mask_keeps_fast_paths() -> None:
+def test_resolve_attention_keeps_fast_paths() -> None:
     full = torch.ones(2, 4, dtype=torch.bool)
-    assert resolve_mask(full, False, None) == (None, False)
-    assert resolve_mask(full, True, None) == (None, True)
+    plain, causal = resolve_attention(full, False, []), resolve_attention(full, True, [])
+    assert (plain.mask, plain.is_causal) == (None, False)
+    assert (causal.mask, causal.is_causal) == (None, True)
     padded = full.clone()
     padded[0, 3] = False
-    mask, is_causal = resolve_mask(padded, False, None)
-    assert mask.dtype == torch.bool and mask.shape == (2, 1, 1, 4) and not is_causal
-    mask, _ = resolve_mask(padded, True, torch.zeros(1, 1, 4, 4))
-    assert mask.is_floating_point() and torch.isinf(mask[0, 0, 3, 3]) and torch.isinf(mask[1, 0, 0, 1])
+    inputs = resolve_attention(padded, False, [])
+    assert inputs.mask.dtype == torch.bool and inputs.mask.shape == (2, 1, 1, 4) and not inputs.is_causal
+    inputs = resolve_attention(padded, True, [AttentionTerms(logits=torch.zeros(1, 1, 4, 4))])
+    assert inputs.mask.is_floating_point() and torch.isinf(inputs.mask[0, 0, 3, 3]) and torch.isinf(inputs.mask[1, 0, 0, 1])
+
+
+def test_one_additive_mask_for_every_path() -> None:
+    """`additive` gives the same -inf pattern whether causality is folded into the mask or left to SDPA."""
+    full = torch.ones(1, 4, dtype=torch.bool)
+    left_to_sdpa = resolve_attention(full, True, []).additive(4, torch.float32, full.device)
+    folded = resolve_attention(full, True, [AttentionTerms(logits=torch.zeros(1, 1, 4, 4))]).additive(4, torch.float32, full.device)
+    assert torch.equal(torch.isinf(left_to_sdpa).expand(1, 1, 4, 4), torch.isinf(folded))
+    assert torch.equal(torch.isinf(left_to_sdpa), ~torch.ones(4, 4, dtype=torch.bool).tril())
 
 
 def bfloat16_attention(config: ModelConfig) -> Attention:
@@ -126,11 +134,11 @@ def test_attention_layer_takes_grouped_path(case: dict, length: int, monkeypatch
     if case["mixture"]:
         terms.append(AttentionTerms(mixture=0.3 * torch.rand(2, 1, length, length), attention_weight=0.5))
     with torch.inference_mode():
-        got = attention(x, make_context(mask, case["causal"], terms, need_weights=False)).float()
+        got = run(attention, x, mask, case["causal"], terms, need_weights=False).hidden.float()
     assert len(calls) == (1 if length >= MIN_LENGTH else 0)
     with torch.inference_mode(), monkeypatch.context() as patch:
         patch.setattr(attention_module, "use_grouped_attention", lambda q, dropout: False)
-        sdpa = attention(x, make_context(mask, case["causal"], terms, need_weights=False)).float()
+        sdpa = run(attention, x, mask, case["causal"], terms, need_weights=False).hidden.float()
     real = mask[:, :, None].expand_as(got)
     assert torch.isfinite(got).all()
     assert torch.allclose(got[real], sdpa[real], atol=2e-2, rtol=2e-2), (got - sdpa)[real].abs().max()
@@ -143,10 +151,8 @@ def test_grouped_path_not_used_with_grad_or_maps(monkeypatch: pytest.MonkeyPatch
     attention = bfloat16_attention(config)
     x = torch.randn(1, MIN_LENGTH, 32).to(torch.bfloat16)
     mask = torch.ones(1, MIN_LENGTH, dtype=torch.bool)
-    attention(x, make_context(mask, False, [], need_weights=False)).float().sum().backward()
+    run(attention, x, mask, False, [], need_weights=False).hidden.float().sum().backward()
     with torch.inference_mode():
-        ctx = make_context(mask, False, [], need_weights=True)
-        attention(x, ctx)
-        assert len(ctx.attention_maps) == 1
-        attention.float()(x.float(), make_context(mask, False, [], need_weights=False))
+        assert run(attention, x, mask, False, [], need_weights=True).attention is not None
+        run(attention.float(), x.float(), mask, False, [], need_weights=False)
     assert calls == []

@@ -13,6 +13,7 @@ from sciformer.engine import cpu_attention
 from sciformer.engine.blocks import MLP
 from sciformer.engine.cpu_attention import MIN_LENGTH, grouped_attention
 from sciformer.engine.fused_linear import fused_linear_available
+from sciformer.engine.masking import AttentionInputs
 
 BATCH, HEADS, HEAD_DIM = 3, 3, 8
 
@@ -54,7 +55,7 @@ def test_grouped_equals_sdpa_float32(name: str, group_bytes: int, monkeypatch: p
     q, k, v = qkv(8, torch.float32)
     mask, causal = masks(8)[name]
     expected = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal)
-    got = grouped_attention(q, k, v, mask, causal)
+    got = grouped_attention(q, k, v, AttentionInputs(mask, causal).additive(q.shape[-2], q.dtype, q.device))
     assert torch.isfinite(got).all()
     assert torch.allclose(got, expected, atol=1e-5), (got - expected).abs().max()
 
@@ -74,7 +75,7 @@ def test_grouped_bfloat16_as_close_as_sdpa(name: str) -> None:
         mask = mask.to(torch.bfloat16)
     with torch.inference_mode():
         sdpa = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=causal).float()
-        got = grouped_attention(q, k, v, mask, causal).float()
+        got = grouped_attention(q, k, v, AttentionInputs(mask, causal).additive(q.shape[-2], q.dtype, q.device)).float()
     sdpa_error, error = (sdpa - truth).abs().max(), (got - truth).abs().max()
     assert sdpa_error < 1e-2 and error < 3e-2, (error, sdpa_error)
 

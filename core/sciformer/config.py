@@ -29,6 +29,11 @@ class ModelConfig:
     mlp_ratio: float = 4.0  # hidden width of the block MLP relative to dim (every reference model uses 4)
     norm: str = "pre"  # "pre" (GPT-2, ESM, ViT) trains stably without warmup tricks; "post" is BERT's
     norm_eps: float = 1e-5
+    norm_layer: str = "layernorm"  # the norm of every block and the final norm: "layernorm", "rmsnorm" or a plugin's
+    mlp_layer: str = "mlp"  # the block feed-forward: "mlp" (fc1, activation, fc2) or a plugin's
+    qk_norm: bool = False  # a norm over each head's queries and keys before the product (timm's qk_norm)
+    attention_norm: bool = False  # a norm of the attention output before its projection (timm's scale_norm)
+    mlp_norm: bool = False  # a norm of the MLP hidden layer before fc2 (timm's scale_mlp_norm)
     final_norm: bool = True  # a LayerNorm after the last block, as pre-norm models need
     activation: str = "gelu"  # exact erf GELU, as ESM and ViT use
     dropout: float = 0.0

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from sciformer.engine.bias import AttentionBias
     from sciformer.engine.heads import Head
     from sciformer.engine.model import SciformerModel
+    from sciformer.engine.parts import BlockParts
     from sciformer.export import ResultExporter
     from sciformer.records import ExampleRecords, Record
     from sciformer.scoring.scorer import Scorer
@@ -104,11 +105,23 @@ def sciformer_attention_biases(config: ModelConfig) -> list[AttentionBias] | Non
 
 
 @hookspec(firstresult=True)
-def sciformer_token_mixer(config: ModelConfig, layer: int) -> nn.Module | None:
+def sciformer_token_mixer(config: ModelConfig, layer: int, positions: nn.Module | None) -> nn.Module | None:
     """A module that replaces attention in block `layer` (such as AFNO's Fourier mixing).
 
-    It is called as `mixer(x, ctx)` with x (B, T, D) and a LayerContext, and returns (B, T, D).
+    It is called as `mixer(x, ctx, attention)` with x (B, T, D), the read-only `LayerContext` and the
+    layer's resolved `AttentionInputs` (masking.py), and returns `Mixed(hidden, maps)`: hidden (B, T, D)
+    and, when `attention.need_weights`, its (B, H, T, T) attention maps (else None). `positions` is the
+    module that moves queries and keys (rotary), or None; a mixer that attends should apply it.
     First result wins; None keeps the engine's attention.
+    """
+
+
+@hookspec
+def sciformer_block_parts() -> BlockParts | None:
+    """Norm layers and feed-forwards this plugin offers by name (`sciformer.engine.parts.BlockParts`).
+
+    A configuration chooses them with `model.norm_layer` and `model.mlp_layer`; the engine offers
+    `layernorm`, `rmsnorm` and `mlp`. A name a plugin repeats replaces the engine's.
     """
 
 

@@ -4,71 +4,79 @@ from __future__ import annotations
 
 import math
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sciformer.config import ModelConfig
-from sciformer.engine.context import LayerContext
+from sciformer.engine.context import LayerContext, Mixed
 from sciformer.engine.cpu_attention import grouped_attention, use_grouped_attention
-from sciformer.engine.positions import RotaryPositions
+from sciformer.engine.masking import AttentionInputs
+from sciformer.engine.parts import NormMaker
 
 
 class Attention(nn.Module):
     """Self-attention with one fused QKV projection.
 
-    Padding, causality and every plugin's logit bias arrive folded in `ctx.attention_mask`; MAT-style
-    terms arrive as `ctx.mixture` and `ctx.attention_weight`, giving
-    `out = weight * softmax(Q K^T / sqrt(d) + bias) V + mixture V`. The fused path calls
+    Padding, causality and every plugin's logit bias arrive resolved in `AttentionInputs` (masking.py),
+    with MAT-style post-softmax terms, giving `out = weight * softmax(Q K^T / sqrt(d) + bias) V + mixture V`.
+    `positions` (rotary, or any module mapping (q, k, positions) to (q, k)) moves queries and keys;
+    `norm` makes the optional q-k norms (`config.qk_norm`, per head) and the norm before the output
+    projection (`config.attention_norm`), as timm's `qk_norm` and `scale_norm`. The fused path calls
     `F.scaled_dot_product_attention`, or `grouped_attention` for long bfloat16 sequences on the CPU
-    without autograd (see cpu_attention.py); the reference path (used when maps are asked for) computes the
-    same thing with an explicit softmax and records the (B, H, T, T) maps.
+    without autograd (see cpu_attention.py); the reference path (used when maps are asked for) computes
+    the same thing with an explicit softmax and returns the (B, H, T, T) maps.
     """
 
-    def __init__(self, config: ModelConfig, rotary: RotaryPositions | None = None) -> None:
+    def __init__(self, config: ModelConfig, positions: nn.Module | None = None, norm: NormMaker | None = None) -> None:
         super().__init__()
         self.heads = config.heads
         self.head_dim = config.head_dim
         self.dropout = config.attention_dropout
         self.qkv = nn.Linear(config.dim, 3 * config.dim, bias=config.qkv_bias)
         self.out = nn.Linear(config.dim, config.dim)
-        self.rotary = rotary
+        self.positions = positions
+        if (config.qk_norm or config.attention_norm) and norm is None:
+            raise ValueError("q-k and attention-output norms need a norm maker")
+        self.q_norm = norm(config.head_dim) if config.qk_norm else None
+        self.k_norm = norm(config.head_dim) if config.qk_norm else None
+        self.out_norm = norm(config.dim) if config.attention_norm else None
 
-    def forward(self, x: Tensor, ctx: LayerContext) -> Tensor:
-        """(B, T, D) -> (B, T, D)."""
+    def forward(self, x: Tensor, ctx: LayerContext, attention: AttentionInputs) -> Mixed:
+        """(B, T, D) -> (B, T, D), with the (B, H, T, T) maps when `attention.need_weights`."""
         batch, length, dim = x.shape
         qkv = self.qkv(x).view(batch, length, 3, self.heads, self.head_dim)
         q, k, v = qkv.permute(2, 0, 3, 1, 4)  # each (B, H, T, Dh)
-        if self.rotary is not None:
-            q, k = self.rotary(q, k, ctx.embedded.positions)
-        mask = ctx.attention_mask
-        if mask is not None and mask.is_floating_point():
-            mask = mask.to(q.dtype)
+        if self.q_norm is not None:
+            q, k = self.q_norm(q), self.k_norm(k)
+        if self.positions is not None:
+            q, k = self.positions(q, k, ctx.embedded.positions)
         dropout = self.dropout if self.training else 0.0
-        if ctx.need_weights:
-            y = self._reference(q, k, v, mask, ctx, dropout)
+        maps = None
+        if attention.need_weights:
+            y, maps = self._reference(q, k, v, attention, dropout)
         else:
             if use_grouped_attention(q, dropout):
-                y = grouped_attention(q, k, v, mask, ctx.is_causal)
+                y = grouped_attention(q, k, v, attention.additive(length, q.dtype, q.device))
             else:
-                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=ctx.is_causal)
-            if ctx.mixture is not None:
-                y = ctx.attention_weight * y + ctx.mixture.to(v.dtype) @ v
+                mask = attention.mask
+                if mask is not None and mask.is_floating_point():
+                    mask = mask.to(q.dtype)
+                y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout, is_causal=attention.is_causal)
+            if attention.mixture is not None:
+                y = attention.attention_weight * y + attention.mixture.to(v.dtype) @ v
         y = y.transpose(1, 2).reshape(batch, length, dim)  # (B, T, D)
-        return self.out(y)
+        if self.out_norm is not None:
+            y = self.out_norm(y)
+        return Mixed(self.out(y), maps)
 
-    def _reference(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, ctx: LayerContext, dropout: float) -> Tensor:
-        """Explicit softmax attention; appends the (B, H, T, T) map actually applied to V."""
+    def _reference(self, q: Tensor, k: Tensor, v: Tensor, attention: AttentionInputs, dropout: float) -> tuple[Tensor, Tensor]:
+        """Explicit softmax attention; returns the output and the (B, H, T, T) map actually applied to V."""
         scores = (q @ k.transpose(-2, -1)).float() / math.sqrt(self.head_dim)  # (B, H, T, T)
-        length = scores.shape[-1]
-        if ctx.is_causal:
-            causal = torch.ones(length, length, dtype=torch.bool, device=q.device).tril()
-            scores = scores.masked_fill(~causal, float("-inf"))
-        if mask is not None:
-            scores = scores.masked_fill(~mask, float("-inf")) if mask.dtype == torch.bool else scores + mask.float()
-        weights = scores.softmax(dim=-1)
+        bias = attention.additive(scores.shape[-1], scores.dtype, scores.device)
+        if bias is not None:
+            scores = scores + bias
+        weights = scores.softmax(dim=-1).nan_to_num(nan=0.0)  # rows with every key masked: zeros, as from SDPA
         weights = F.dropout(weights, p=dropout, training=dropout > 0)
-        if ctx.mixture is not None:
-            weights = ctx.attention_weight * weights + ctx.mixture.float()
-        ctx.attention_maps.append(weights.detach())
-        return weights.to(v.dtype) @ v
+        if attention.mixture is not None:
+            weights = attention.attention_weight * weights + attention.mixture.float()
+        return weights.to(v.dtype) @ v, weights.detach()

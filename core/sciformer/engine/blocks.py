@@ -1,4 +1,4 @@
-"""Transformer blocks: [token mixer + MLP] with residuals, in pre-norm or post-norm order."""
+"""Transformer blocks: [token mixer + feed-forward] with residuals, in pre-norm or post-norm order."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sciformer.config import ModelConfig
-from sciformer.engine.context import LayerContext
+from sciformer.engine.context import LayerContext, Mixed
 from sciformer.engine.fused_linear import GELU_ALGORITHMS, linear_gelu, use_fused_linear
+from sciformer.engine.masking import AttentionInputs
 
 ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
     "gelu": F.gelu,
@@ -21,16 +22,18 @@ ACTIVATIONS: dict[str, Callable[[Tensor], Tensor]] = {
 class MLP(nn.Module):
     """Two linear layers with an activation between them: (B, T, D) -> (B, T, D).
 
-    On the CPU without autograd, `fc1` and a GELU run as one oneDNN call (see fused_linear.py).
+    `norm`, when given, normalises the hidden layer before `fc2` (timm's `scale_mlp_norm`). On the CPU
+    without autograd, `fc1` and a GELU run as one oneDNN call (see fused_linear.py).
     """
 
-    def __init__(self, config: ModelConfig) -> None:
+    def __init__(self, config: ModelConfig, norm: nn.Module | None = None) -> None:
         super().__init__()
         self.fc1 = nn.Linear(config.dim, config.mlp_dim)
         self.fc2 = nn.Linear(config.mlp_dim, config.dim)
         self.activation = ACTIVATIONS[config.activation]
         self.activation_name = config.activation
         self.dropout = nn.Dropout(config.dropout)
+        self.norm = norm if norm is not None else nn.Identity()
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply the MLP token-wise."""
@@ -39,29 +42,32 @@ class MLP(nn.Module):
             hidden = linear_gelu(x, self.fc1, self.activation_name)
         if hidden is None:
             hidden = self.activation(self.fc1(x))
-        return self.fc2(self.dropout(hidden))
+        return self.fc2(self.norm(self.dropout(hidden)))
 
 
 class Block(nn.Module):
-    """One layer: a token mixer (attention or a plugin's) and an MLP, each with a residual.
+    """One layer: a token mixer (attention or a plugin's) and a feed-forward, each with a residual.
 
     Pre-norm: `x + mixer(norm1(x))`, then `x + mlp(norm2(x))`. Post-norm: `norm1(x + mixer(x))`,
-    then `norm2(x + mlp(x))`. The mixer is injected, so attention and AFNO share this block.
+    then `norm2(x + mlp(x))`. Every part is injected (see parts.py), so attention and AFNO, LayerNorm
+    and MAT's norm, the two-layer MLP and MAT's one-layer feed-forward share this block.
     """
 
-    def __init__(self, config: ModelConfig, mixer: nn.Module) -> None:
+    def __init__(self, mixer: nn.Module, mlp: nn.Module, norm1: nn.Module, norm2: nn.Module, *, pre_norm: bool, dropout: float) -> None:
         super().__init__()
-        self.pre_norm = config.norm == "pre"
-        self.norm1 = nn.LayerNorm(config.dim, eps=config.norm_eps)
+        self.pre_norm = pre_norm
+        self.norm1 = norm1
         self.mixer = mixer
-        self.norm2 = nn.LayerNorm(config.dim, eps=config.norm_eps)
-        self.mlp = MLP(config)
-        self.dropout = nn.Dropout(config.dropout)
+        self.norm2 = norm2
+        self.mlp = mlp
+        self.dropout = nn.Dropout(dropout)
 
-    def forward(self, x: Tensor, ctx: LayerContext) -> Tensor:
-        """(B, T, D) -> (B, T, D)."""
+    def forward(self, x: Tensor, ctx: LayerContext, attention: AttentionInputs) -> Mixed:
+        """(B, T, D) -> (B, T, D), with the mixer's attention maps when `attention.need_weights`."""
         if self.pre_norm:
-            x = x + self.dropout(self.mixer(self.norm1(x), ctx))
-            return x + self.dropout(self.mlp(self.norm2(x)))
-        x = self.norm1(x + self.dropout(self.mixer(x, ctx)))
-        return self.norm2(x + self.dropout(self.mlp(x)))
+            mixed = self.mixer(self.norm1(x), ctx, attention)
+            x = x + self.dropout(mixed.hidden)
+            return Mixed(x + self.dropout(self.mlp(self.norm2(x))), mixed.attention)
+        mixed = self.mixer(x, ctx, attention)
+        x = self.norm1(x + self.dropout(mixed.hidden))
+        return Mixed(self.norm2(x + self.dropout(self.mlp(x))), mixed.attention)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from torch import Tensor
@@ -24,28 +24,27 @@ class Embedded(NamedTuple):
     positions: Tensor
 
 
-@dataclass
+@dataclass(frozen=True)
 class LayerContext:
-    """Per-layer view handed to attention biases and token mixers.
+    """The read-only view of the batch that attention biases and token mixers receive for block `layer`.
 
     `state` lives for one forward pass and is shared by all layers, so a bias can carry a value from
-    one layer to the next (as Uni-Mol's pair representation does). Mixers read `attention_mask` and
-    `is_causal` (padding, causal mask and logit biases folded as SDPA takes them), `mixture` and `attention_weight` (MAT-style post-softmax
-    terms) and append attention maps to `attention_maps` when `need_weights` is set.
+    one layer to the next (as Uni-Mol's pair representation does); it is the only mutable part.
     """
 
     batch: TokenBatch
     embedded: Embedded
     layer: int
     state: dict[Any, Any]
-    need_weights: bool = False
-    attention_mask: Tensor | None = None
-    is_causal: bool = False
-    mixture: Tensor | None = None
-    attention_weight: float | Tensor = 1.0
-    attention_maps: list[Tensor] = field(default_factory=list)
 
     @property
     def padding_mask(self) -> Tensor:
         """(B, T) True for real tokens."""
         return self.embedded.padding_mask
+
+
+class Mixed(NamedTuple):
+    """What a token mixer (and a block) returns: `hidden` (B, T, D) and, when asked for, the (B, H, T, T) attention maps."""
+
+    hidden: Tensor
+    attention: Tensor | None = None

@@ -32,14 +32,13 @@ def use_grouped_attention(q: Tensor, dropout: float) -> bool:
     )
 
 
-def grouped_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_causal: bool) -> Tensor:
-    """`F.scaled_dot_product_attention(q, k, v, mask, is_causal=is_causal)` without dropout, a few heads at a time.
+def grouped_attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None) -> Tensor:
+    """`F.scaled_dot_product_attention(q, k, v, bias)` without dropout, a few heads at a time.
 
-    q, k, v (B, H, T, Dh); `mask` boolean (True = attend) or additive, broadcastable to (B, H, T, T).
-    Query rows with every key masked come out as zeros, as from SDPA. Returns (B, H, T, Dh).
+    q, k, v (B, H, T, Dh); `bias` additive (-inf where masked; `AttentionInputs.additive`), broadcastable
+    to (B, H, T, T). Query rows with every key masked come out as zeros, as from SDPA. Returns (B, H, T, Dh).
     """
     batch, heads, length, head_dim = q.shape
-    bias = _additive(mask, is_causal, length, q.dtype, q.device)
     if bias is not None:
         bias = bias.expand(batch, heads, length, length)  # a view: broadcast dimensions keep stride 0
     group = max(1, min(heads, SCORE_BYTES // (length * length * q.element_size())))
@@ -57,15 +56,3 @@ def grouped_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, is_c
     if bias is not None:
         out.nan_to_num_(nan=0.0)  # rows with every key masked: softmax of all -inf is NaN; SDPA gives 0
     return out
-
-
-def _additive(mask: Tensor | None, is_causal: bool, length: int, dtype: torch.dtype, device: torch.device) -> Tensor | None:
-    """The mask and causality as one additive bias (0 or -inf where boolean), or None when there is neither."""
-    if mask is not None:
-        if mask.dtype == torch.bool:
-            mask = torch.zeros(mask.shape, dtype=dtype, device=device).masked_fill_(~mask, float("-inf"))
-        mask = mask.to(dtype)
-    if is_causal:
-        future = torch.full((length, length), float("-inf"), dtype=dtype, device=device).triu_(1)
-        mask = future if mask is None else mask + future
-    return mask

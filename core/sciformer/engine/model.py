@@ -9,10 +9,11 @@ from torch import Tensor, nn
 
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
-from sciformer.engine.bias import AttentionBias, combine_terms, resolve_mask
+from sciformer.engine.bias import AttentionBias
 from sciformer.engine.blocks import Block
 from sciformer.engine.context import Embedded, LayerContext
 from sciformer.engine.heads import Head, pool
+from sciformer.engine.masking import resolve_attention
 
 
 @dataclass
@@ -44,16 +45,17 @@ class SciformerModel(nn.Module):
         self,
         config: ModelConfig,
         embedder: nn.Module,
-        mixers: list[nn.Module],
+        blocks: list[Block],
         biases: list[AttentionBias],
         head: Head | None,
+        final_norm: nn.Module,
     ) -> None:
         super().__init__()
         self.config = config
         self.embedder = embedder
-        self.blocks = nn.ModuleList(Block(config, mixer) for mixer in mixers)
+        self.blocks = nn.ModuleList(blocks)
         self.biases = nn.ModuleList(biases)
-        self.final_norm = nn.LayerNorm(config.dim, eps=config.norm_eps) if config.final_norm else nn.Identity()
+        self.final_norm = final_norm
         self.head = head
 
     @property
@@ -68,18 +70,14 @@ class SciformerModel(nn.Module):
         state: dict = {}
         hidden_states = [x] if output_hidden_states else None
         attentions: list[Tensor] = []
-        shared_mask = None if self.biases else resolve_mask(embedded.padding_mask, self.config.causal, None)
+        causal, padding = self.config.causal, embedded.padding_mask
+        shared = None if self.biases else resolve_attention(padding, causal, [], need_weights)
         for layer, block in enumerate(self.blocks):
-            ctx = LayerContext(batch=batch, embedded=embedded, layer=layer, state=state, need_weights=need_weights)
-            if shared_mask is None:
-                terms = [t for bias in self.biases if (t := bias(ctx)) is not None]
-                combined = combine_terms(terms, embedded.padding_mask, self.config.causal)
-                ctx.attention_mask, ctx.is_causal = resolve_mask(embedded.padding_mask, self.config.causal, combined.logits)
-                ctx.mixture, ctx.attention_weight = combined.mixture, combined.attention_weight
-            else:
-                ctx.attention_mask, ctx.is_causal = shared_mask
-            x = block(x, ctx)
-            attentions.extend(ctx.attention_maps)
+            ctx = LayerContext(batch=batch, embedded=embedded, layer=layer, state=state)
+            attention = shared or resolve_attention(padding, causal, [t for bias in self.biases if (t := bias(ctx)) is not None], need_weights)
+            x, maps = block(x, ctx, attention)
+            if maps is not None:
+                attentions.append(maps)
             if hidden_states is not None:
                 hidden_states.append(x)
         hidden = self.final_norm(x)

@@ -1,4 +1,4 @@
-"""Position encodings: sinusoidal and learned absolute (added by embedders) and rotary (in attention)."""
+"""Position encodings: sinusoidal and learned absolute (added by embedders) and rotary (given to every mixer)."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import math
 import torch
 from torch import Tensor, nn
 
+from sciformer.config import ModelConfig
 from sciformer.errors import ConfigError
 
 
@@ -66,3 +67,8 @@ class RotaryPositions(nn.Module):
         angles = torch.cat((angles, angles), dim=-1)  # (B, 1, T, Dh)
         cos, sin = angles.cos().to(q.dtype), angles.sin().to(q.dtype)
         return q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+
+
+def query_key_positions(config: ModelConfig) -> nn.Module | None:
+    """The positions a token mixer applies to queries and keys (rotary), or None where the embedder adds them."""
+    return RotaryPositions(config.head_dim) if config.position == "rotary" else None

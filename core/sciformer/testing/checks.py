@@ -19,7 +19,7 @@ from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.domain import Tokenizer
 from sciformer.engine.bias import AttentionTerms
-from sciformer.engine.context import LayerContext
+from sciformer.engine.context import LayerContext, Mixed
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import BadRecordError
 from sciformer.plugins import ENTRY_POINT_GROUP, PluginHost
@@ -171,8 +171,11 @@ def check_biases_and_mixers(subject: Subject) -> None:
             assert torch.isfinite(torch.broadcast_to(tensor, target)[pairs]).all(), f"{type(module).__name__}.{name} has non-finite values between real tokens"
             seen.append((name, tuple(tensor.shape)))
 
-    def watch_mixer(module: torch.nn.Module, args: tuple, output: torch.Tensor) -> None:
-        assert output.shape == args[0].shape, f"token mixer {type(module).__name__} changed shape {tuple(args[0].shape)} -> {tuple(output.shape)}"
+    def watch_mixer(module: torch.nn.Module, args: tuple, output: Mixed) -> None:
+        name = type(module).__name__
+        assert isinstance(output, Mixed), f"token mixer {name} must return Mixed(hidden, maps), got {type(output).__name__}"
+        assert output.hidden.shape == args[0].shape, f"token mixer {name} changed shape {tuple(args[0].shape)} -> {tuple(output.hidden.shape)}"
+        assert output.attention is None, f"token mixer {name} returned attention maps that were not asked for"
 
     hooks = [bias.register_forward_hook(watch_bias) for bias in model.biases]
     hooks += [block.mixer.register_forward_hook(watch_mixer) for block in model.blocks]

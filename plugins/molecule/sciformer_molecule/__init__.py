@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sciformer.config import ModelConfig
     from sciformer.engine.bias import AttentionBias
     from sciformer.engine.heads import Head
+    from sciformer.engine.parts import BlockParts
     from sciformer.records import ExampleRecords, Record
 
     from .embedder import AtomEmbedder
@@ -94,6 +95,14 @@ def sciformer_attention_biases(config: ModelConfig) -> list[AttentionBias] | Non
     from .biases import attention_biases
 
     return attention_biases(config)
+
+
+@sciformer.hookimpl
+def sciformer_block_parts() -> BlockParts:
+    """MAT's norm and one-layer feed-forward (`norm_layer: mat`, `mlp_layer: mat`), as imported MATs use."""
+    from .mat_layers import MAT_PARTS
+
+    return MAT_PARTS
 
 
 @sciformer.hookimpl

@@ -6,19 +6,14 @@ distance_matrix_kernel='exp', dropout=0.0, aggregation_type='mean')`. The weight
 heads or which lambdas a model used, so these are the defaults; a JSON file beside the weights
 (`WEIGHTS.json`, keys named as `make_model`'s arguments) overrides them for other MAT models.
 
-How MAT's layers land in the engine's (exactly, except where noted):
+How MAT's layers land in the engine's (all exactly):
 
 - Attention: the three input projections are stacked into the fused `qkv` (q, k, v order); the
   fourth is `out`. MAT's lambdas and distance kernel go to `domain_options` (MoleculeAttentionBias).
-- Feed-forward (`N_dense=1`): MAT computes `leaky_relu(W x + b)`; the engine's MLP is
-  `fc2(act(fc1 x))`. With `act = relu`, `fc1 = [W; -W]`, `fc2 = [I, -slope I]` this is exact, because
-  `leaky_relu(z) = relu(z) - slope * relu(-z)` (so `mlp_ratio` is 2; `dense_output_nonlinearity='none'`
-  is slope 1). `N_dense > 1` has an activation after the last linear and no exact equivalent.
-- Layer norm: MAT uses `a * (x - mean) / (std_unbiased + 1e-6) + b`; the engine's nn.LayerNorm uses
-  the biased variance inside the square root. Since `std_unbiased = std * sqrt(D / (D - 1))`, the scale
-  is folded into the weight (`a * sqrt((D - 1) / D)`), and eps is set so the two agree to a relative
-  `1e-6 / std` (below 1e-4 for any hidden state whose std exceeds 0.01). Bit-exact equality would need
-  a norm-layer choice in the engine's Block.
+- Feed-forward (`N_dense=1`): `activation(W x + b)`, the plugin's `mlp_layer: mat` (mat_layers.py),
+  with MAT's `dense_output_nonlinearity` and `leaky_relu_slope` in `domain_options`. `N_dense > 1`
+  is refused.
+- Layer norm: `a * (x - mean) / (std_unbiased + 1e-6) + b`, the plugin's `norm_layer: mat`.
 - Generator: mean pooling over every real token (the dummy node included, as MAT's mask is "any
   non-zero feature") and a single Linear: imported as the sequence head. `aggregation_type='dummy_node'`
   maps to `pooling: cls` (the dummy node is token 0).
@@ -28,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import re
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
@@ -57,19 +51,17 @@ NAME_TABLE: tuple[tuple[str, str, str], ...] = (
     ("encoder.layers.{i}.self_attn.linears.2.bias", "blocks.{i}.mixer.qkv.bias", "value rows"),
     ("encoder.layers.{i}.self_attn.linears.3.weight", "blocks.{i}.mixer.out.weight", "copy"),
     ("encoder.layers.{i}.self_attn.linears.3.bias", "blocks.{i}.mixer.out.bias", "copy"),
-    ("encoder.layers.{i}.sublayer.0.norm.a_2", "blocks.{i}.norm1.weight", "norm scale"),
+    ("encoder.layers.{i}.sublayer.0.norm.a_2", "blocks.{i}.norm1.weight", "copy"),
     ("encoder.layers.{i}.sublayer.0.norm.b_2", "blocks.{i}.norm1.bias", "copy"),
-    ("encoder.layers.{i}.feed_forward.linears.0.weight", "blocks.{i}.mlp.fc1.weight", "leaky split"),
-    ("encoder.layers.{i}.feed_forward.linears.0.bias", "blocks.{i}.mlp.fc1.bias", "leaky split"),
-    ("encoder.layers.{i}.sublayer.1.norm.a_2", "blocks.{i}.norm2.weight", "norm scale"),
+    ("encoder.layers.{i}.feed_forward.linears.0.weight", "blocks.{i}.mlp.fc.weight", "copy"),
+    ("encoder.layers.{i}.feed_forward.linears.0.bias", "blocks.{i}.mlp.fc.bias", "copy"),
+    ("encoder.layers.{i}.sublayer.1.norm.a_2", "blocks.{i}.norm2.weight", "copy"),
     ("encoder.layers.{i}.sublayer.1.norm.b_2", "blocks.{i}.norm2.bias", "copy"),
-    ("encoder.norm.a_2", "final_norm.weight", "norm scale"),
+    ("encoder.norm.a_2", "final_norm.weight", "copy"),
     ("encoder.norm.b_2", "final_norm.bias", "copy"),
     ("generator.proj.weight", "head.linear.weight", "copy"),
     ("generator.proj.bias", "head.linear.bias", "copy"),
 )
-# Written by the importer, not read from MAT: the second MLP layer that recombines the leaky split.
-SYNTHESISED = ("blocks.{i}.mlp.fc2.weight", "blocks.{i}.mlp.fc2.bias")
 QKV_PARTS = {"query rows": 0, "key rows": 1, "value rows": 2}
 # d_atom -> (charge encoding, dummy node): 11 elements + 6 degrees + 5 H counts + charge + ring + aromatic.
 FEATURE_LAYOUTS = {28: ("one-hot", True), 27: ("one-hot", False), 26: ("scalar", True), 25: ("scalar", False)}
@@ -104,13 +96,12 @@ class MatHyperparameters:
         return replace(cls(), **{k: v for k, v in values.items() if k in known})
 
     @property
-    def slope(self) -> float:
-        """The negative-side slope of the feed-forward output activation."""
-        if self.dense_output_nonlinearity == "relu":
-            return float(self.leaky_relu_slope)
-        if self.dense_output_nonlinearity == "none":
-            return 1.0
-        raise InputFileError(f"dense_output_nonlinearity {self.dense_output_nonlinearity!r} has no exact equivalent in the engine's MLP (relu and none do)")
+    def feed_forward_activation(self) -> str:
+        """The molecule plugin's name for MAT's `dense_output_nonlinearity`."""
+        names = {"relu": "leaky_relu", "tanh": "tanh", "none": "none"}
+        if self.dense_output_nonlinearity not in names:
+            raise InputFileError(f"dense_output_nonlinearity {self.dense_output_nonlinearity!r} is not one of MAT's ({', '.join(names)})")
+        return names[self.dense_output_nonlinearity]
 
 
 def load_mat_state(path: Path) -> dict[str, Tensor]:
@@ -147,17 +138,16 @@ def mat_config(state: dict[str, Tensor], hyper: MatHyperparameters) -> ModelConf
         raise InputFileError("MAT models with trainable lambdas are not importable (their lambdas are per-layer parameters)")
     charge, dummy = FEATURE_LAYOUTS[d_atom]
     head = "generator.proj.weight" in state
-    scale = math.sqrt((dim - 1) / dim)
     return ModelConfig(
         domain="molecule",
         dim=dim,
         depth=len(layers),
         heads=hyper.h,
-        mlp_ratio=2.0 if hyper.slope != 0 else 1.0,
         norm="pre",
-        norm_eps=(scale * MAT_NORM_EPS) ** 2,
+        norm_eps=MAT_NORM_EPS,
+        norm_layer="mat",
+        mlp_layer="mat",
         final_norm=True,
-        activation="relu",
         position="none",
         max_positions=512,
         pooling="mean" if hyper.aggregation_type == "mean" else "cls",
@@ -170,13 +160,14 @@ def mat_config(state: dict[str, Tensor], hyper: MatHyperparameters) -> ModelConf
             "lambda_attention": hyper.lambda_attention,
             "lambda_distance": hyper.lambda_distance,
             "distance_kernel": hyper.distance_matrix_kernel,
+            "feed_forward_activation": hyper.feed_forward_activation,
+            "feed_forward_slope": float(hyper.leaky_relu_slope),
         },
     )
 
 
-def convert_state(state: dict[str, Tensor], config: ModelConfig, slope: float) -> dict[str, Tensor]:
+def convert_state(state: dict[str, Tensor], config: ModelConfig) -> dict[str, Tensor]:
     """MAT tensors -> sciformer tensors by NAME_TABLE; every MAT tensor must be used."""
-    scale = math.sqrt((config.dim - 1) / config.dim)
     ours: dict[str, Tensor] = {}
     qkv: dict[str, list[Tensor | None]] = {}
     unused = set(state)
@@ -196,17 +187,8 @@ def convert_state(state: dict[str, Tensor], config: ModelConfig, slope: float) -
             unused.discard(source)
             if how == "copy":
                 ours[target] = tensor
-            elif how == "norm scale":
-                ours[target] = tensor * scale
-            elif how == "leaky split":
-                ours[target] = torch.cat([tensor, -tensor]) if slope != 0 else tensor
             else:
                 qkv.setdefault(target, [None, None, None])[QKV_PARTS[how]] = tensor
-        if layer is not None:
-            fc2_weight, fc2_bias = (name.format(i=layer) for name in SYNTHESISED)
-            eye = torch.eye(config.dim)
-            ours[fc2_weight] = torch.cat([eye, -slope * eye], dim=1) if slope != 0 else eye
-            ours[fc2_bias] = torch.zeros(config.dim)
     for target, parts in qkv.items():
         ours[target] = torch.cat(parts)  # (3D, D) or (3D,) in q, k, v order
     if unused:
@@ -222,7 +204,7 @@ def import_mat(source: Path, out: Path, host: PluginHost | None = None, hyper: M
     config = mat_config(state, hyper)
     host = host or PluginHost()
     model = build_model(config, host)
-    converted = convert_state(state, config, hyper.slope)
+    converted = convert_state(state, config)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(converted))
     if missing:

@@ -20,6 +20,7 @@ FALLBACKS = ("2d", "topological", "none")
 FORCE_FIELDS = ("uff", "mmff", "none")
 KERNELS = ("softmax", "exp")
 BIASES = ("mat", "gaussian")
+FEED_FORWARD_ACTIVATIONS = ("leaky_relu", "tanh", "none")
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ class MoleculeOptions:
     distance_kernel: str = "exp"  # g(D): "softmax" = softmax(-D) over each row, "exp" = exp(-D)
     gaussian_kernels: int = 16  # Gaussian basis size of the additive distance bias
     gaussian_cutoff: float = 10.0  # initial Gaussian centres are spread over [0, cutoff] angstrom
+    feed_forward_activation: str = "leaky_relu"  # MAT's dense_output_nonlinearity, for `mlp_layer: mat`
+    feed_forward_slope: float = 0.1  # MAT's leaky_relu_slope
     target_mean: float = 0.0  # regression targets are learned as (y - mean) / std (set from training data)
     target_std: float = 1.0
 
@@ -55,6 +58,7 @@ class MoleculeOptions:
         _choice("fallback", self.fallback, FALLBACKS)
         _choice("force_field", self.force_field, FORCE_FIELDS)
         _choice("distance_kernel", self.distance_kernel, KERNELS)
+        _choice("feed_forward_activation", self.feed_forward_activation, FEED_FORWARD_ACTIVATIONS)
         biases = (self.attention_bias,) if isinstance(self.attention_bias, str) else tuple(self.attention_bias)
         for name in biases:
             _choice("attention_bias", name, BIASES)

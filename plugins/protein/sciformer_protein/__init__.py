@@ -111,15 +111,13 @@ def sciformer_embedder(config: ModelConfig) -> EsmEmbedder | None:
 
 
 @sciformer.hookimpl
-def sciformer_token_mixer(config: ModelConfig, layer: int) -> nn.Module | None:
+def sciformer_token_mixer(config: ModelConfig, layer: int, positions: nn.Module | None) -> nn.Module | None:
     """The engine's attention, run window by window for records longer than the model's limit."""
     if config.domain != DOMAIN:
         return None
-    from sciformer.engine.positions import RotaryPositions
-
     from .attention import WindowedAttention
 
-    return WindowedAttention(config, RotaryPositions(config.head_dim) if config.position == "rotary" else None)
+    return WindowedAttention(config, positions)
 
 
 @sciformer.hookimpl

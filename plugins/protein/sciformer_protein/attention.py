@@ -10,18 +10,19 @@ sees exactly what it would see on its own. Batches without windows take the engi
 from __future__ import annotations
 
 from sciformer.engine.attention import Attention
-from sciformer.engine.context import Embedded, LayerContext
+from sciformer.engine.context import Embedded, LayerContext, Mixed
+from sciformer.engine.masking import AttentionInputs
 from torch import Tensor
 
 
 class WindowedAttention(Attention):
     """The engine's `Attention` (same weights and names), applied per window when the batch has windows."""
 
-    def forward(self, x: Tensor, ctx: LayerContext) -> Tensor:
-        """(B, T, D) -> (B, T, D)."""
+    def forward(self, x: Tensor, ctx: LayerContext, attention: AttentionInputs) -> Mixed:
+        """(B, T, D) -> (B, T, D), with block-diagonal (B, H, T, T) maps when asked for."""
         slots = ctx.batch.extras.get("slots")
         if slots is None:
-            return super().forward(x, ctx)
+            return super().forward(x, ctx, attention)
         batch, length, dim = x.shape
         windows = slots.shape[1]
         size = length // windows
@@ -31,23 +32,12 @@ class WindowedAttention(Attention):
             return t.reshape(batch * windows, size, *t.shape[2:])[used]
 
         real = fold(ctx.padding_mask)
-        inner = LayerContext(
-            batch=ctx.batch,
-            embedded=Embedded(fold(x), real, real, fold(ctx.embedded.positions)),
-            layer=ctx.layer,
-            state=ctx.state,
-            need_weights=ctx.need_weights,
-            attention_mask=_diagonal_blocks(ctx.attention_mask, windows, used),
-            is_causal=ctx.is_causal,
-            mixture=_diagonal_blocks(ctx.mixture, windows, used),
-            attention_weight=_diagonal_blocks(ctx.attention_weight, windows, used),
-        )
-        inside = super().forward(inner.embedded.hidden, inner)  # (N, S, D), in the autocast dtype if any
-        y = inside.new_zeros(batch * windows, size, dim)
-        y[used] = inside
-        if ctx.need_weights:
-            ctx.attention_maps.append(_block_diagonal(inner.attention_maps[0], batch, windows, used))
-        return y.view(batch, length, dim)
+        inner = LayerContext(batch=ctx.batch, embedded=Embedded(fold(x), real, real, fold(ctx.embedded.positions)), layer=ctx.layer, state=ctx.state)
+        inside = super().forward(inner.embedded.hidden, inner, attention.map_tensors(lambda t: _diagonal_blocks(t, windows, used)))
+        y = inside.hidden.new_zeros(batch * windows, size, dim)  # in the autocast dtype if any
+        y[used] = inside.hidden
+        maps = None if inside.attention is None else _block_diagonal(inside.attention, batch, windows, used)
+        return Mixed(y.view(batch, length, dim), maps)
 
 
 def _diagonal_blocks(t: Tensor | float | None, windows: int, used: Tensor) -> Tensor | float | None:

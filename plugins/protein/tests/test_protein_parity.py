@@ -1,10 +1,12 @@
-"""Parity with transformers' ESM-2 (random weights, offline): logits, every layer, mean embedding, contacts;
-the fair-esm importer; windows that reproduce running each window alone."""
+"""Parity with transformers' ESM-2 and fair-esm's own ESM2 (random weights, offline): logits, every layer, mean
+embedding, contacts, in float32 and bfloat16; windows that reproduce running each window alone."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+import esm
 import pytest
 import torch
 from sciformer.build import build_model
@@ -19,11 +21,16 @@ from sciformer_protein.marginals import masked_log_probs
 from sciformer_protein.windows import kept_window, window_starts
 
 TOLERANCE = 1e-4
+FAIR_ESM_TOLERANCE = {"logits": 1e-4, "layer": 1e-5, "contacts": 1e-6}  # measured: 1.5e-5, 1.6e-6, 6e-8
+# bfloat16 autocast against float32, per record; measured lowest cosine 0.99997, highest max relative error 0.0096
+BF16_COSINE = 0.9999
+BF16_RELATIVE = 0.02
 RECORDS = [
     Record("a", "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"),
     Record("b", "mk<mask>lvagwxbuzo.-"),
     Record("c", "GGSWL"),
 ]
+FAIR_ESM_RECORDS = [Record("a", "MKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ"), Record("b", "MK<mask>LVAGWXBUZO"), Record("c", "GGSWL")]
 
 
 def _reference(hf_model, batch):
@@ -72,45 +79,85 @@ def test_a_record_alone_equals_it_inside_a_padded_batch(model, tokenizer) -> Non
     assert (batched[2, : alone.shape[1]] - alone[0]).abs().max().item() < TOLERANCE
 
 
-def _fair_esm_state(hf_model) -> dict[str, torch.Tensor]:
-    """The random transformers weights under fair-esm's names, as its ESM-2 `.pt` files store them."""
-    hf = {k: v.clone() for k, v in hf_model.state_dict().items()}
-    body, head = "encoder.sentence_encoder.", "encoder."
-    state = {f"{body}embed_tokens.weight": hf["esm.embeddings.word_embeddings.weight"]}
-    for i in range(hf_model.config.num_hidden_layers):
-        layer, ours = f"esm.encoder.layer.{i}.", f"{body}layers.{i}."
-        pairs = {
-            "self_attn.q_proj": "attention.self.query", "self_attn.k_proj": "attention.self.key", "self_attn.v_proj": "attention.self.value",
-            "self_attn.out_proj": "attention.output.dense", "self_attn_layer_norm": "attention.LayerNorm",
-            "final_layer_norm": "LayerNorm", "fc1": "intermediate.dense", "fc2": "output.dense",
-        }
-        for theirs, hf_name in pairs.items():
-            for kind in ("weight", "bias"):
-                state[f"{ours}{theirs}.{kind}"] = hf[f"{layer}{hf_name}.{kind}"]
-        state[f"{ours}self_attn.rot_emb.inv_freq"] = torch.ones(8)
-    for kind in ("weight", "bias"):
-        state[f"{body}emb_layer_norm_after.{kind}"] = hf[f"esm.encoder.emb_layer_norm_after.{kind}"]
-        state[f"{head}lm_head.dense.{kind}"] = hf[f"lm_head.dense.{kind}"]
-        state[f"{head}lm_head.layer_norm.{kind}"] = hf[f"lm_head.layer_norm.{kind}"]
-    state[f"{head}lm_head.weight"] = hf["esm.embeddings.word_embeddings.weight"]
-    state[f"{head}lm_head.bias"] = hf["lm_head.bias"]
-    return state
-
-
-def test_fair_esm_checkpoint_imports_with_its_contact_regression(hf_model, host, tmp_path) -> None:
+def _fair_esm_files(folder: Path) -> tuple[Path, torch.nn.Module]:
+    """fair-esm's own ESM2 (2 layers, width 64, 4 heads, ESM-1b alphabet) with every weight moved off its initial
+    value, written as fair-esm's published ESM-2 files: `{"model": state dict under "encoder.sentence_encoder." /
+    "encoder.", "cfg": {"model": Namespace}}` and the contact regression in `NAME-contact-regression.pt`."""
+    torch.manual_seed(0)
+    reference = esm.model.esm2.ESM2(num_layers=2, embed_dim=64, attention_heads=4, alphabet=esm.data.Alphabet.from_architecture("ESM-1b")).eval()
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for parameter in reference.parameters():
+            parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.1)
+    state = reference.state_dict()
+    body = {f"encoder.sentence_encoder.{k}": v for k, v in state.items() if not k.startswith(("lm_head.", "contact_head."))}
+    head = {f"encoder.{k}": v for k, v in state.items() if k.startswith("lm_head.")}
     settings = argparse.Namespace(encoder_layers=2, encoder_embed_dim=64, encoder_attention_heads=4, token_dropout=True)
-    source = tmp_path / "esm2_t2_tiny.pt"
-    torch.save({"model": _fair_esm_state(hf_model), "cfg": {"model": settings}}, source)
-    regression = {f"contact_head.regression.{k}": v.clone() for k, v in hf_model.esm.contact_head.regression.state_dict().items()}
-    torch.save({"model": regression}, tmp_path / "esm2_t2_tiny-contact-regression.pt")
+    source = folder / "esm2_t2_tiny.pt"
+    torch.save({"model": {**body, **head}, "cfg": {"model": settings}}, source)
+    torch.save({"model": {k: v for k, v in state.items() if k.startswith("contact_head.")}}, folder / "esm2_t2_tiny-contact-regression.pt")
+    return source, reference
+
+
+def bf16_errors(got: list[torch.Tensor], reference: list[torch.Tensor]) -> tuple[float, float]:
+    """Lowest cosine similarity of a record (flattened) and max relative error |got - ref|.max() / |ref|.max()."""
+    cosine = min(torch.nn.functional.cosine_similarity(g.float().flatten(), r.flatten(), dim=0).item() for g, r in zip(got, reference, strict=True))
+    error = max((g.float() - r).abs().max().item() for g, r in zip(got, reference, strict=True))
+    return cosine, error / max(r.abs().max().item() for r in reference)
+
+
+def test_fair_esm_model_imports_with_its_contact_regression(host, tmp_path) -> None:
+    """fair-esm's ESM2 against its import: logits, every layer and contacts on a padded batch, float32 and bfloat16."""
+    source, reference = _fair_esm_files(tmp_path)
+    with torch.serialization.safe_globals([argparse.Namespace]):  # fair-esm's loader reads the file as published ones
+        loaded, alphabet = esm.pretrained.load_model_and_alphabet_local(source)[:2]
+    assert all(torch.equal(loaded.state_dict()[k], v) for k, v in reference.state_dict().items())
     net = load_checkpoint(import_fair_esm(source, tmp_path / "out", host), host)
     tokenizer = host.tokenizer(net.config)
+    batch = tokenizer(FAIR_ESM_RECORDS)
+    tokens = alphabet.get_batch_converter()([(r.id, r.data) for r in FAIR_ESM_RECORDS])[2]
+    assert torch.equal(batch.ids, tokens)
+    lengths = [len(alphabet.tokenize(r.data)) for r in FAIR_ESM_RECORDS]
+    results = {}
+    for bf16 in (False, True):
+        with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            theirs = loaded(tokens, repr_layers=[0, 1, 2], return_contacts=True)
+            ours = net(batch, output_hidden_states=True)
+            contacts = [torch.from_numpy(predict_contacts(net, tokenizer, r)) for r in FAIR_ESM_RECORDS]
+        outputs = {"logits": (ours.prediction, theirs["logits"])}
+        outputs |= {f"layer {i}": (layer_output(ours, i, 2), theirs["representations"][i]) for i in range(3)}
+        # per record: its tokens (BOS, residues, EOS) without padding, and its (L, L) contacts
+        results[bf16] = {name: ([o[r, : n + 2] for r, n in enumerate(lengths)], [t[r, : n + 2] for r, n in enumerate(lengths)]) for name, (o, t) in outputs.items()}
+        results[bf16]["contacts"] = (contacts, [theirs["contacts"][r, :n, :n] for r, n in enumerate(lengths)])
+    for name, (ours32, theirs32) in results[False].items():
+        difference = max((o - t).abs().max().item() for o, t in zip(ours32, theirs32, strict=True))
+        ours16, theirs16 = results[True][name]
+        (cosine, error), (their_cosine, their_error) = bf16_errors(ours16, theirs32), bf16_errors(theirs16, theirs32)
+        assert difference < FAIR_ESM_TOLERANCE[name.split()[0]], name
+        assert cosine > BF16_COSINE and error < BF16_RELATIVE, name
+        assert their_cosine > BF16_COSINE and their_error < BF16_RELATIVE, name
+        assert error <= 1.5 * their_error + 0.002, name  # sciformer in bfloat16 is about as close to float32 as fair-esm is
+
+
+def test_bfloat16_is_as_close_to_float32_as_transformers(model, tokenizer, hf_model) -> None:
+    """bfloat16 autocast on both sides against transformers' float32 output: logits and last layer, per record."""
     batch = tokenizer(RECORDS)
-    with torch.no_grad():
-        ours = net(batch).prediction
-        reference = hf_model.predict_contacts(batch.ids[:1, :35], batch.padding_mask[:1, :35].long())[0]
-    assert _max_diff(ours, _reference(hf_model, batch).logits, batch.padding_mask) < TOLERANCE
-    assert (torch.from_numpy(predict_contacts(net, tokenizer, RECORDS[0])) - reference).abs().max().item() < TOLERANCE
+    expected = _reference(hf_model, batch)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        theirs = _reference(hf_model, batch)
+        with torch.no_grad():
+            ours = model(batch)
+    real = batch.padding_mask
+    for mine, their, reference in ((ours.prediction, theirs.logits, expected.logits), (ours.hidden, theirs.hidden_states[-1], expected.hidden_states[-1])):
+        (cosine, error), (their_cosine, their_error) = (bf16_errors(_records(t, real), _records(reference, real)) for t in (mine, their))
+        assert cosine > BF16_COSINE and error < BF16_RELATIVE
+        assert their_cosine > BF16_COSINE and their_error < BF16_RELATIVE
+        assert error <= 1.5 * their_error + 0.002  # sciformer in bfloat16 is about as close to float32 as transformers is
+
+
+def _records(values: torch.Tensor, real: torch.Tensor) -> list[torch.Tensor]:
+    """Each record's rows of a (B, T, ...) tensor, without padding."""
+    return [row[mask] for row, mask in zip(values, real, strict=True)]
 
 
 def test_importers_refuse_what_they_cannot_reproduce(hf_dir, host, tmp_path) -> None:

@@ -4,9 +4,11 @@ The source is a `.safetensors` / `.pth` file, or a folder holding one and option
 `config.json` (architecture, `pretrained_cfg` with input size, crop_pct, interpolation, mean, std).
 Shapes give width, depth, patch size, channels and MLP width; the head count, which weights do not
 show, comes from `model_args.num_heads`, else the architecture's size name, else width / 64
-(every standard timm ViT). LayerScale (`ls1`, `ls2`) is folded exactly into the output projections.
-Class-token ViTs with global_pool='token' are supported; register tokens, fc_norm / average pooling,
-q-k norms and attention pooling are refused with the names that show them.
+(every standard timm ViT). LayerScale (`ls1`, `ls2`) is folded exactly into the output projections;
+q-k norms (`qk_norm`), the attention-output norm (`scale_attn_norm`) and the MLP norm (`scale_mlp_norm`)
+become the engine's `qk_norm`, `attention_norm` and `mlp_norm`. Class-token ViTs with global_pool='token'
+are supported; register tokens, fc_norm / average pooling and attention pooling are refused with the
+names that show them.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ LAYERS = {
     "blocks.{i}.mlp.fc2.weight": "blocks.{i}.mlp.fc2.weight",
     "blocks.{i}.mlp.fc2.bias": "blocks.{i}.mlp.fc2.bias",
 }
+# The optional norms inside a block: sciformer module <- timm module (weight and bias of each).
+INNER_NORMS = {"mixer.q_norm": "attn.q_norm", "mixer.k_norm": "attn.k_norm", "mixer.out_norm": "attn.norm", "mlp.norm": "mlp.norm"}
+LAYERS |= {f"blocks.{{i}}.{ours}.{kind}": f"blocks.{{i}}.{theirs}.{kind}" for ours, theirs in INNER_NORMS.items() for kind in ("weight", "bias")}
 # sciformer projection               <- timm LayerScale folded into it: gamma * (W x + b)
 LAYER_SCALE = {"blocks.{i}.mixer.out": "blocks.{i}.ls1.gamma", "blocks.{i}.mlp.fc2": "blocks.{i}.ls2.gamma"}
 # Biases timm leaves out with proj_bias=False / patch_bias=False; they are zero here.
@@ -65,9 +70,6 @@ UNSUPPORTED = {
     "dist_token": "a distillation token (DeiT)",
     "head_dist": "a distillation head (DeiT)",
     "pre_logits": "a pre-logits layer",
-    ".attn.q_norm": "q-k normalisation",
-    ".attn.norm": "attention output normalisation",
-    ".mlp.norm": "MLP normalisation",
 }
 SIZE_HEADS = {"tiny": 3, "small": 6, "medium": 8, "base": 12, "large": 16, "huge": 16, "giant": 16, "gigantic": 16}
 # timm's ViT pretrained_cfg defaults (vision_transformer._cfg): inception mean / std, crop 0.9, bicubic.
@@ -133,6 +135,9 @@ def timm_config(foreign: dict[str, Tensor], meta: dict[str, Any]) -> ModelConfig
         "final_norm": True,
         "activation": "gelu",
         "qkv_bias": "blocks.0.attn.qkv.bias" in foreign,
+        "qk_norm": "blocks.0.attn.q_norm.weight" in foreign,
+        "attention_norm": "blocks.0.attn.norm.weight" in foreign,
+        "mlp_norm": "blocks.0.mlp.norm.weight" in foreign,
         "position": "learned",
         "pooling": "cls",
         "domain_options": {"patch_size": patch, "image_size": image_size, "channels": channels, "position_antialias": True, **eval_preprocessing(pretrained, image_size, channels)},

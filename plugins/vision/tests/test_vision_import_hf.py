@@ -14,6 +14,8 @@ from sciformer_vision.tokenizer import ImageEncoding, ImageTokenizer
 from transformers import ViTConfig, ViTForImageClassification, ViTModel
 
 TOLERANCE = 1e-4
+BF16_COSINE = 0.9999  # measured lowest: 0.99998 (sciformer), 0.99994 (transformers)
+BF16_RELATIVE = 0.025  # measured highest: 0.0099 (sciformer), 0.0114 (transformers)
 SMALL = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64, "image_size": 16, "patch_size": 4, "num_channels": 3}
 
 
@@ -72,6 +74,32 @@ def test_vit_classifier_logits_match(tmp_path, host, size):
         expected = reference(pixels, interpolate_pos_encoding=size != (16, 16)).logits
         logits = model(sciformer_batch(host.tokenizer(model.config), pixels)).prediction
     assert (logits - expected).abs().max() < TOLERANCE
+
+
+def test_bfloat16_is_as_close_to_float32_as_transformers(tmp_path, host):
+    """bfloat16 autocast on both sides against transformers' float32 output: final hidden states and logits."""
+    folder, reference = hf_directory(tmp_path, classifier=True)
+    model = load_checkpoint(import_hf_vit(folder, tmp_path / "imported"), host)
+    pixels = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    batch = sciformer_batch(host.tokenizer(model.config), pixels)
+    runs = []
+    for bf16 in (False, True):
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            hidden, ours = reference.vit(pixels).last_hidden_state, model(batch)  # after the final norm, as ours.hidden
+            runs.append(((hidden, reference.classifier(hidden[:, 0])), (ours.hidden, ours.prediction)))
+    (expected, _), (theirs16, ours16) = runs
+    for reference_output, their, mine in zip(expected, theirs16, ours16, strict=True):
+        (cosine, error), (their_cosine, their_error) = bf16_errors(mine, reference_output), bf16_errors(their, reference_output)
+        assert cosine > BF16_COSINE and error < BF16_RELATIVE
+        assert their_cosine > BF16_COSINE and their_error < BF16_RELATIVE
+        assert error <= 1.5 * their_error + 0.002  # sciformer in bfloat16 is about as close to float32 as transformers is
+
+
+def bf16_errors(got: torch.Tensor, reference: torch.Tensor) -> tuple[float, float]:
+    """Lowest cosine similarity of a record (flattened) and max relative error |got - ref|.max() / |ref|.max()."""
+    got, reference = got.float().flatten(1), reference.float().flatten(1)
+    cosine = torch.nn.functional.cosine_similarity(got, reference, dim=1).min().item()
+    return cosine, ((got - reference).abs().max() / reference.abs().max()).item()
 
 
 def test_bin_weights_without_qkv_bias_and_grey_channels(tmp_path, host):

@@ -105,7 +105,7 @@ def sciformer_embedder(config: ModelConfig) -> nn.Module | None:
 
 
 @sciformer.hookimpl
-def sciformer_token_mixer(config: ModelConfig, layer: int) -> nn.Module | None:
+def sciformer_token_mixer(config: ModelConfig, layer: int, positions: nn.Module | None) -> nn.Module | None:
     """AFNO Fourier mixing in every block (unless domain_options.mixer is `attention`)."""
     if config.domain != DOMAIN or WeatherOptions.from_config(config).mixer != "afno":
         return None

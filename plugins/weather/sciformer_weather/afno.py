@@ -23,7 +23,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from sciformer.config import ModelConfig
-from sciformer.engine.context import LayerContext
+from sciformer.engine.context import LayerContext, Mixed
+from sciformer.engine.masking import AttentionInputs
 from torch import Tensor, nn
 
 from .options import WeatherOptions
@@ -59,8 +60,12 @@ class AFNOMixer(nn.Module):
         kept = int(total * self.hard_thresholding_fraction)
         return slice(total - kept, total + kept), slice(0, kept)
 
-    def forward(self, x: Tensor, ctx: LayerContext | None = None) -> Tensor:
-        """Mix tokens through the AFNO filter; adds the filter's input back (FourCastNet's `x + bias`)."""
+    def forward(self, x: Tensor, ctx: LayerContext, attention: AttentionInputs) -> Mixed:
+        """The token mixer's contract (see the `sciformer_token_mixer` hook): `Mixed(self.mix(x))`, no attention maps."""
+        return Mixed(self.mix(x))
+
+    def mix(self, x: Tensor) -> Tensor:
+        """Mix tokens (B, T, D) through the AFNO filter; adds the filter's input back (FourCastNet's `x + bias`)."""
         batch, tokens, dim = x.shape
         h, w = self.patch_grid
         if tokens != h * w:

@@ -13,6 +13,7 @@ from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.attention import Attention
 from sciformer.engine.context import Embedded, LayerContext
+from sciformer.engine.masking import AttentionInputs
 from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost
 from sciformer_weather import EXAMPLE
@@ -70,9 +71,9 @@ def test_afno_runs_in_float32_under_bfloat16_autocast(fields: torch.Tensor) -> N
     torch.manual_seed(0)
     mixer = AFNOMixer(config())
     x = torch.randn(2, 117, 32)
-    reference = mixer(x, None)
+    reference = mixer.mix(x)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        mixed = mixer(x, None)
+        mixed = mixer.mix(x)
     assert mixed.dtype == torch.float32
     torch.testing.assert_close(mixed, reference, rtol=0, atol=0)  # autocast does not reach the FFT or spectral MLP
 
@@ -83,11 +84,11 @@ def test_block_composition_is_fourcastnet_double_skip(host: PluginHost) -> None:
     model = build_model(config(), host)
     block = model.blocks[0]
     x = torch.randn(2, 117, 32)
-    filtered = block.mixer(block.norm1(x), None)  # already includes the filter's own input residual
+    filtered = block.mixer.mix(block.norm1(x))  # already includes the filter's own input residual
     x1 = filtered + x
     expected = x1 + block.mlp.fc2(F.gelu(block.mlp.fc1(block.norm2(x1))))
     ctx = LayerContext(batch=None, embedded=None, layer=0, state={})  # the AFNO mixer reads nothing from ctx
-    torch.testing.assert_close(block(x, ctx), expected)
+    torch.testing.assert_close(block(x, ctx, AttentionInputs()).hidden, expected)
     assert isinstance(block.mixer, AFNOMixer)
     assert block.norm1.eps == 1e-6 and isinstance(model.final_norm, torch.nn.Identity)
 

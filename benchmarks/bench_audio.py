@@ -106,7 +106,7 @@ def main() -> None:
         folder = Path(folder)
         reference = reference_model(args.size, folder / "hf")
         extractor = ASTFeatureExtractor.from_pretrained(folder / "hf")
-        checkpoint = import_hf_ast(folder / "hf", folder / "ours", host)
+        checkpoint = import_hf_ast(folder / "hf", folder / "ours", host, {})
         ours = load_checkpoint(checkpoint, host).eval()
         cast = load_checkpoint(checkpoint, host).eval().to(torch.bfloat16)
     tokenizer = host.tokenizer(ours.config)

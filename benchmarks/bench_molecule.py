@@ -54,7 +54,7 @@ from sciformer.records import Record
 from sciformer.scoring import score, score_chunk
 from sciformer.scoring.pipeline import DEFAULT_BATCH_TOKENS
 from sciformer_molecule.cache import CACHE_ENV, ConformerCache
-from sciformer_molecule.mat_import import MatHyperparameters, import_mat
+from sciformer_molecule.mat_import import import_mat
 from sciformer_molecule.tokenizer import MoleculeTokenizer
 from torch import Tensor, nn
 
@@ -302,7 +302,7 @@ def compare(size: str, smiles: list[str], repeats: int, workers: int, batch_toke
     weights = folder / f"mat-{size}.pt"
     torch.save(reference.state_dict(), weights)
     host = PluginHost()
-    checkpoint = import_mat(weights, folder / f"imported-{size}", host, MatHyperparameters(h=heads, leaky_relu_slope=SLOPE))
+    checkpoint = import_mat(weights, folder / f"imported-{size}", host, {"h": str(heads), "leaky_relu_slope": str(SLOPE)})
     table = folder / "molecules.csv"
     with open(table, "w", newline="") as handle:
         csv.writer(handle).writerows([["smiles"], *([s] for s in smiles)])

@@ -127,7 +127,7 @@ def main() -> None:
             folder = Path(folder)
             reference = reference_model(size, folder / "hf")
             tokenizer = EsmTokenizer(str(folder / "hf" / "vocab.txt"))
-            import_hf_esm(folder / "hf", folder / "ours")
+            import_hf_esm(folder / "hf", folder / "ours", PluginHost(), {})
             outputs: dict[str, np.ndarray] = {}
             by_length = sorted(range(len(seqs)), key=lambda i: len(seqs[i]))
             rates: dict[str, float] = {}

@@ -73,7 +73,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
         reference = reference_model(folder / "hf")
-        checkpoint = import_hf_vit(folder / "hf", folder / "ours")
+        checkpoint = import_hf_vit(folder / "hf", folder / "ours", host, {})
         ours = load_checkpoint(checkpoint, host).eval()
         cast = load_checkpoint(checkpoint, host).eval().to(torch.bfloat16)
     tokenizer = host.tokenizer(ours.config)

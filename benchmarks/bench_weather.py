@@ -166,7 +166,7 @@ def sciformer_copy(reference: ReferenceAfnoNet, folder: Path) -> SciformerModel:
     folder.mkdir(parents=True, exist_ok=True)
     torch.save(reference.state_dict(), folder / "backbone.pt")
     (folder / "afno.json").write_text(json.dumps({"img_size": list(reference.shape.grid)}))
-    return load_checkpoint(import_afno(folder / "backbone.pt", folder / "imported"), PluginHost()).eval()
+    return load_checkpoint(import_afno(folder / "backbone.pt", folder / "imported", PluginHost(), {}), PluginHost()).eval()
 
 
 def fields_batch(fields: Tensor, tokens: int) -> TokenBatch:

@@ -31,7 +31,7 @@ def run():
 def test_plugins_registry_models_as_json(run) -> None:
     plugins = json.loads(run("plugins", "--json").output)
     text = next(p for p in plugins if p["name"] == "text")
-    assert text["builtin"] and "sciformer_tokenizer" in text["hooks"] and text["domains"] == ["text"]
+    assert text["builtin"] and "sciformer_domains" in text["hooks"] and text["domains"] == ["text"]
     registry = {row["name"]: row for row in json.loads(run("registry", "--json").output)}
     assert registry["text"]["installed"] is True
     models = {row["name"]: row for row in json.loads(run("models", "--json").output)}

@@ -17,7 +17,9 @@ from sciformer.checkpoint import load_checkpoint
 from sciformer.training.distributed import World, rank_share
 from sciformer.training.recipe import train_recipe
 
-TOLERANCE = 1e-4  # float sums in a different order; observed differences are below 1e-6
+# DDP on 2 ranks sums the same halves of the gradient as accumulation: exact. FSDP reduces shards in another order:
+# largest loss difference measured 2.4e-7 (docs/training.md), allowed ten times that.
+FSDP_TOLERANCE = 2.4e-6
 KILL_AT = 7  # the run dies at optimizer step 7; its last state is from step 4 (eval_every 4)
 
 # Kills every rank (SIGKILL, no clean-up) as it is about to log optimizer step KILL_AT.
@@ -71,12 +73,17 @@ def rows(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
 
 
-def assert_same_curve(reference: list[dict], other: list[dict]) -> float:
-    """Same rows (split, step) in the same order, every loss within TOLERANCE; returns the largest difference."""
+def assert_same_curve(reference: list[dict], other: list[dict], tolerance: float = 0.0) -> None:
+    """Same rows (split, step) in the same order, every loss within `tolerance` (0: equal)."""
     assert [(r["split"], r["step"]) for r in other] == [(r["split"], r["step"]) for r in reference]
-    worst = max(abs(a["loss"] - b["loss"]) for a, b in zip(reference, other))
-    assert worst < TOLERANCE
-    return worst
+    assert max(abs(a["loss"] - b["loss"]) for a, b in zip(reference, other)) <= tolerance
+
+
+def assert_same_tensors(reference: Path, other: Path) -> None:
+    """Two safetensors files hold the same names, shapes and values, bit for bit."""
+    a, b = load_file(str(reference)), load_file(str(other))
+    assert a.keys() == b.keys()
+    assert [name for name in a if not torch.equal(a[name], b[name])] == [], f"{other.name} differs"
 
 
 @pytest.fixture(scope="module")
@@ -94,8 +101,19 @@ def test_every_micro_batch_goes_to_exactly_one_rank() -> None:
         assert sorted(seen) == list(range(count))
 
 
+def test_ddp_two_processes_end_with_the_weights_of_one_with_accumulation(tmp_path, reference) -> None:
+    """Two processes (accumulate 1) and one (accumulate 2): the same best and final weights, optimizer moments and
+    metrics file, bit for bit."""
+    write_recipe(tmp_path)
+    completed = torchrun(tmp_path, ["recipe.yaml"])
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    for name in ("model.safetensors", "state/model.safetensors", "state/trainer.safetensors"):
+        assert_same_tensors(reference / name, tmp_path / "run" / name)
+    assert (tmp_path / "run/metrics.jsonl").read_text() == (reference / "metrics.jsonl").read_text()
+
+
 def test_ddp_two_processes_follow_one_and_resume_after_a_kill(tmp_path, reference) -> None:
-    """Two processes (accumulate 1), killed at step 7, resumed on two processes: the one-process curve."""
+    """Two processes (accumulate 1), killed at step 7, resumed on two processes: the one-process curve and weights."""
     write_recipe(tmp_path)
     killed = torchrun(tmp_path, ["recipe.yaml"], killer=True)
     assert killed.returncode != 0, killed.stdout + killed.stderr
@@ -106,7 +124,8 @@ def test_ddp_two_processes_follow_one_and_resume_after_a_kill(tmp_path, referenc
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert_same_curve(rows(reference), rows(tmp_path / "run"))
     summary = json.loads((tmp_path / "run/summary.json").read_text())
-    assert summary["processes"] == 2 and summary["valid"]["loss"] == pytest.approx(json.loads((reference / "summary.json").read_text())["valid"]["loss"], abs=TOLERANCE)
+    assert summary["processes"] == 2 and summary["valid"] == json.loads((reference / "summary.json").read_text())["valid"]
+    assert_same_tensors(reference / "model.safetensors", tmp_path / "run/model.safetensors")
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["config.json", "metrics.jsonl", "model.safetensors", "state", "summary.json"]
 
 
@@ -118,7 +137,7 @@ def test_fsdp_two_processes_follow_one_and_resume_on_one(tmp_path, reference, ho
     assert killed.returncode != 0, killed.stdout + killed.stderr
     assert json.loads((tmp_path / "run/state/trainer.json").read_text())["progress"]["step"] == 4
     result = train_recipe(recipe, host, overrides=["training.accumulate=2"], resume=True)
-    assert_same_curve(rows(reference), rows(result.output))
+    assert_same_curve(rows(reference), rows(result.output), FSDP_TOLERANCE)
     ours, theirs = load_file(str(result.output / "model.safetensors")), load_file(str(reference / "model.safetensors"))
     assert {k: v.shape for k, v in ours.items()} == {k: v.shape for k, v in theirs.items()}
     model = load_checkpoint(result.output, host)

@@ -20,11 +20,15 @@ PROTEINS = ROOT / "plugins/protein/data/deeploc_sample.fasta"
 LAUNCH = "import sys; sys.path.append(sys.argv.pop(1)); from sciformer.cli.main import main; main()"
 SECOND_PROTEIN_DOMAIN = """
     import sciformer
-    from sciformer.domain import DomainSpec
+    from sciformer.builtin.text import TextDomain
+
+    class SecondProtein(TextDomain):
+        name = "protein"
+        summary = "a second protein domain"
 
     @sciformer.hookimpl
     def sciformer_domains():
-        return [DomainSpec("protein", "a protein sequence", "a second protein domain", ("mlm",))]
+        return [SecondProtein()]
 """
 FAILING = {
     "hook-raises": (
@@ -97,13 +101,13 @@ def test_a_plugin_failing_while_a_run_is_set_up_fails_that_run_in_one_line(tmp_p
         import sciformer
 
         @sciformer.hookimpl
-        def sciformer_scorer(model, options, checkpoint):
-            if model.config.domain == "protein":
-                raise RuntimeError("no scorer for this model")
+        def sciformer_attention_biases(config):
+            if config.domain == "protein":
+                raise RuntimeError("no bias for this model")
     """)
     failed = score(site, "esm2-deeploc-small", PROTEINS, tmp_path)
     assert failed.returncode == 1
-    message = "Error: plugin 'fakeplugin' failed in sciformer_scorer: RuntimeError: no scorer for this model"
+    message = "Error: plugin 'fakeplugin' failed in sciformer_attention_biases: RuntimeError: no bias for this model"
     assert failed.stderr.splitlines() == [message], failed.stderr
     scored = score(site, "text-who-ordered", ORDERS, tmp_path)
     assert scored.returncode == 0 and scored.stderr == "", scored.stderr

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import sciformer
 from sciformer.build import build_model
+from sciformer.builtin.text import TextDomain
+from sciformer.config import ModelConfig
 from sciformer.errors import ConfigError, PluginError
 from sciformer.plugins import PluginHost
 
@@ -18,11 +20,14 @@ def fake_distributions(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Two installed distributions on sys.path: a working plugin and one that fails to import."""
     (tmp_path / "good_domain_plugin.py").write_text(textwrap.dedent('''
         import sciformer
-        from sciformer.domain import DomainSpec
+        from sciformer.builtin.text import TextDomain
+
+        class GoodDomain(TextDomain):
+            name = "good"
 
         @sciformer.hookimpl
         def sciformer_domains():
-            return [DomainSpec("good", "a string", "a test domain", ("mlm",))]
+            return [GoodDomain()]
     '''))
     (tmp_path / "broken_domain_plugin.py").write_text("raise ImportError('needs a library that is not installed')\n")
     for name in ("good", "broken"):
@@ -64,7 +69,7 @@ def test_unknown_domain_names_installed_ones(host) -> None:
 def test_hook_with_wrong_signature_is_rejected(host) -> None:
     class Wrong:
         @sciformer.hookimpl
-        def sciformer_tokenizer(self, config, unexpected_argument):
+        def sciformer_attention_biases(self, config, unexpected_argument):
             return None
 
     with pytest.raises(PluginError, match="(?s)wrong.*unexpected_argument"):
@@ -75,7 +80,7 @@ def test_hook_with_wrong_signature_is_rejected(host) -> None:
 def test_misspelt_hook_is_rejected(host) -> None:
     class Misspelt:
         @sciformer.hookimpl
-        def sciformer_tokeniser(self, config):
+        def sciformer_attention_bias(self, config):
             return None
 
     with pytest.raises(PluginError, match="misspelt"):
@@ -83,12 +88,13 @@ def test_misspelt_hook_is_rejected(host) -> None:
 
 
 def test_a_second_plugin_declaring_a_domain_is_disabled(host, caplog) -> None:
-    from sciformer.domain import DomainSpec
+    class Again(TextDomain):
+        summary = "again"
 
     class Duplicate:
         @sciformer.hookimpl
         def sciformer_domains(self):
-            return [DomainSpec("text", "str", "again", ())]
+            return [Again()]
 
     host.register(Duplicate(), "duplicate")
     assert host.domains()["text"].summary != "again", "the first plugin to declare a domain keeps it"
@@ -114,14 +120,14 @@ def test_a_plugin_failing_in_a_discovery_hook_is_disabled(host, failure) -> None
 @pytest.mark.parametrize(
     "raised, expected, message",
     [
-        (KeyError("head_options"), PluginError, "plugin 'failing' failed in sciformer_head: KeyError: 'head_options'"),
+        (KeyError("bias_options"), PluginError, "plugin 'failing' failed in sciformer_attention_biases: KeyError: 'bias_options'"),
         (ConfigError("unknown pooling 'max'"), ConfigError, "unknown pooling 'max'"),  # a plugin's own clear error stays as it is
     ],
 )
 def test_an_error_while_a_model_is_built_names_the_plugin(host, text_config, raised, expected, message) -> None:
     class Failing:
         @sciformer.hookimpl
-        def sciformer_head(self, config, embedder):
+        def sciformer_attention_biases(self, config):
             raise raised
 
     host.register(Failing(), "failing")
@@ -129,3 +135,22 @@ def test_an_error_while_a_model_is_built_names_the_plugin(host, text_config, rai
         build_model(text_config, host)
     assert str(caught.value) == message
     assert "failing" in host.info, "a run's error does not disable the plugin"
+
+
+def test_a_failing_domain_method_names_the_plugin_and_the_method(host) -> None:
+    class BrokenHeads(TextDomain):
+        name = "broken-heads"
+
+        def head(self, config, embedder):
+            raise KeyError("head_options")
+
+    class Plugin:
+        @sciformer.hookimpl
+        def sciformer_domains(self):
+            return [BrokenHeads()]
+
+    host.register(Plugin(), "broken")
+    with pytest.raises(PluginError) as caught:
+        build_model(ModelConfig(domain="broken-heads", dim=16, heads=2, depth=1, task="mlm", domain_options={"vocab": ["a"]}), host)
+    assert str(caught.value) == "plugin 'broken' failed in BrokenHeads.head: KeyError: 'head_options'"
+    assert host.domain("broken-heads").domain.__class__ is BrokenHeads and host.domain_plugin("broken-heads").name == "broken"

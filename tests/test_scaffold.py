@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import sysconfig
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +15,7 @@ from sciformer.cli.main import build_cli
 from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost
 from sciformer.scaffold import new_plugin
+from sciformer.testing import DomainConformance
 
 
 def test_generated_plugin_installs_and_passes_the_harness(tmp_path: Path) -> None:
@@ -27,10 +30,20 @@ def test_generated_plugin_installs_and_passes_the_harness(tmp_path: Path) -> Non
     assert completed.returncode == 0, completed.stderr
     site = sysconfig.get_path("purelib", vars={"base": str(prefix), "platbase": str(prefix)})
     # The editable install lives in its own prefix, so the shared environment never sees it.
-    run_tests = f"import site, sys, pytest; site.addsitedir({site!r}); sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', '-p', 'no:xdist', {str(plugin / 'tests')!r}]))"
+    report = tmp_path / "report.xml"
+    options = ["-q", "-p", "no:cacheprovider", "-p", "no:xdist", f"--junitxml={report}", str(plugin / "tests")]
+    run_tests = f"import site, sys, pytest; site.addsitedir({site!r}); sys.exit(pytest.main({options!r}))"
     completed = subprocess.run([sys.executable, "-c", run_tests], capture_output=True, text=True, cwd=plugin)
     assert completed.returncode == 0, completed.stdout[-3000:]
-    assert "13 passed" in completed.stdout
+    outcomes = {case.get("name"): [c.tag for c in case if c.tag in ("failure", "error", "skipped")] for case in ElementTree.parse(report).iter("testcase")}
+    assert not any(outcomes.values()), outcomes
+    assert {name.split("[")[0] for name in outcomes} == checks_defined(plugin / "tests"), "every check of the harness and of the template ran"
+
+
+def checks_defined(folder: Path) -> set[str]:
+    """The test functions a generated plugin's tests define, and those its TestConformance inherits from the harness."""
+    defined = {node.name for path in folder.glob("test_*.py") for node in ast.walk(ast.parse(path.read_text())) if isinstance(node, ast.FunctionDef)}
+    return {name for name in defined | set(dir(DomainConformance)) if name.startswith("test")}
 
 
 def test_bad_names_and_existing_folders_are_refused(tmp_path: Path) -> None:

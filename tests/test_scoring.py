@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import h5py
 import numpy as np
@@ -125,6 +124,19 @@ def test_workers_and_token_outputs_match_inline_scoring(host, classifier, tmp_pa
         assert len(results["token_embeddings"][0]) % 32 == 0 and len(results["token_embeddings"][0]) > 0
 
 
+def test_token_outputs_of_equal_lengths_join_into_one_file(host, classifier, tmp_path) -> None:
+    """Chunks whose variable-length rows all have the same length join like any other (h5py reads them
+    back as one 2-D array)."""
+    model_dir, _ = classifier
+    inputs = tmp_path / "same.txt"
+    inputs.write_text("the man ordered the chicken\n" * 30)
+    score(model_dir, inputs, tmp_path / "same.h5", host, outputs=["embedding", "token_embeddings"], chunk_records=10)
+    with h5py.File(tmp_path / "same.h5") as results:
+        rows = results["token_embeddings"][:]
+        assert len(rows) == 30 and len({len(row) for row in rows}) == 1 and len(rows[0]) > 0
+        assert all(np.array_equal(row, rows[0]) for row in rows)
+
+
 def _uninterrupted_cli_run(model_dir, tmp_path) -> tuple[list[str], dict[str, str]]:
     """Score 40,000 lines with the CLI into `full.h5`; returns the command (without --output) and environment."""
     inputs = tmp_path / "in.txt"
@@ -135,23 +147,27 @@ def _uninterrupted_cli_run(model_dir, tmp_path) -> tuple[list[str], dict[str, st
     return command, environment
 
 
+def _paused(command: list[str], environment: dict[str, str], chunk: int) -> subprocess.Popen:
+    """A CLI scoring run started with SCIFORMER_PAUSE_AFTER_CHUNK=`chunk`, returned once it has written that chunk and waits."""
+    process = subprocess.Popen(command, env={**environment, "SCIFORMER_PAUSE_AFTER_CHUNK": str(chunk)}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if not any(line.startswith(f"sciformer: paused after chunk {chunk} ") for line in iter(process.stderr.readline, "")):
+        process.kill()
+        pytest.fail(f"the run ended (exit {process.wait()}) without pausing after chunk {chunk}")
+    return process
+
+
 def test_resume_after_kill_equals_an_uninterrupted_run(classifier, tmp_path) -> None:
-    """A real scoring process killed with SIGKILL part-way, then resumed, gives the uninterrupted file."""
+    """A real scoring process killed with SIGKILL after its 10th chunk, then resumed, gives the uninterrupted file."""
     command, environment = _uninterrupted_cli_run(classifier[0], tmp_path)
     target = tmp_path / "killed.h5"
-    process = subprocess.Popen([*command, "--output", str(target)], env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    chunks = tmp_path / "killed.h5.chunks"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(chunks.glob("chunk-*.h5"))) < 10:
-        time.sleep(0.01)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
+    process = _paused([*command, "--output", str(target)], environment, chunk=9)
+    process.kill()
+    process.communicate()
     assert not target.exists(), "a killed run must not leave a file under the final name"
     resumed = subprocess.run([*command, "--output", str(target), "--resume"], env=environment, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
     assert "scored 40000, bad 0" in resumed.stdout
-    processed_now = int(resumed.stdout.split("this run processed ")[1].split(" ")[0])
-    assert 0 < processed_now < 40_000, "the resumed run must only score what was left"
+    assert "this run processed 35000 " in resumed.stdout, "the resumed run must only score the 70 chunks left"
     assert_same_results(tmp_path / "full.h5", target)
 
 
@@ -186,11 +202,7 @@ def test_sigterm_stops_a_real_run_with_pending_records(classifier, tmp_path) -> 
     unscored rows have status 2, and --resume gives the uninterrupted file."""
     command, environment = _uninterrupted_cli_run(classifier[0], tmp_path)
     target = tmp_path / "stopped.h5"
-    process = subprocess.Popen([*command, "--output", str(target)], env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    chunks = tmp_path / "stopped.h5.chunks"
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and len(list(chunks.glob("chunk-*.h5"))) < 5:
-        time.sleep(0.01)
+    process = _paused([*command, "--output", str(target)], environment, chunk=4)
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=120)
     assert process.returncode == 3, stderr
@@ -198,12 +210,11 @@ def test_sigterm_stops_a_real_run_with_pending_records(classifier, tmp_path) -> 
     with h5py.File(target) as results:
         status = results["status"][:]
         assert len(status) == 40_000 and results.attrs["complete"] == 0
-        scored = int((status == 0).sum())
-        assert 2_500 <= scored < 40_000 and set(np.unique(status)) == {0, 2}
-        assert np.isnan(results["embedding"][status == 2]).all()
+        assert (status[:2_500] == 0).all() and (status[2_500:] == 2).all(), "the five chunks written before the signal are kept"
+        assert np.isnan(results["embedding"][2_500:]).all()
     resumed = subprocess.run([*command, "--output", str(target), "--resume"], env=environment, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr
-    assert f"this run processed {40_000 - scored} " in resumed.stdout
+    assert "this run processed 37500 " in resumed.stdout
     assert_same_results(tmp_path / "full.h5", target)
 
 

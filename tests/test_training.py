@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -59,6 +64,53 @@ def test_resume_after_interruption_continues_the_same_curve(host, tmp_path, monk
     a, b = load_file(str(full.output / "model.safetensors")), load_file(str(resumed.output / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert (full.output / "metrics.jsonl").read_text() == (resumed.output / "metrics.jsonl").read_text()
+
+
+def _sentence_recipe(folder: Path) -> Path:
+    """16 sentences (12 to train: 3 optimizer steps an epoch), dropout, accumulation, weight decay and a moving average."""
+    folder.mkdir(parents=True, exist_ok=True)
+    lines = [f"<start> the {w} ordered the {d}" + (" again" if (i + j) % 3 == 0 else "") for i, w in enumerate(["man", "woman", "child", "cook"])
+             for j, d in enumerate(["chicken", "beef", "soup", "rice"])]
+    (folder / "orders.txt").write_text("\n".join(lines) + "\n")
+    recipe = {
+        "model": {"domain": "text", "task": "clm", "causal": True, "dim": 16, "depth": 2, "heads": 2, "dropout": 0.1, "max_positions": 16},
+        "data": {"train": "orders.txt", "split": {"valid": 0.25, "seed": 0}},
+        "training": {"max_steps": 14, "batch_size": 2, "accumulate": 2, "lr": 0.01, "warmup_steps": 2, "eval_every": 4, "weight_decay": 0.01, "ema": 0.9,
+                     "keep_state": True},
+        "output": "run",
+    }
+    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    return folder / "recipe.yaml"
+
+
+def test_resume_after_a_real_sigkill_is_exact(tmp_path) -> None:
+    """`sciformer train` killed with SIGKILL once the state of step 8 (mid-epoch) is saved, then resumed: the
+    same best and final weights, optimizer moments, moving average, loop state, metrics and summary as an
+    uninterrupted run, bit for bit."""
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "SCIFORMER_PLUGINS": ""}
+    train = [sys.executable, "-m", "sciformer", "train", "recipe.yaml"]
+    full, killed = tmp_path / "full", tmp_path / "killed"
+    subprocess.run(train, cwd=_sentence_recipe(full).parent, env=environment, check=True, capture_output=True, timeout=300)
+    _sentence_recipe(killed)
+    run = subprocess.Popen(train, cwd=killed, env={**environment, "SCIFORMER_PAUSE_AFTER_STEP": "8"}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        lines = iter(run.stderr.readline, "")
+        assert any(line.startswith("sciformer: paused after step 8") for line in lines), "the run ended without pausing"
+        run.send_signal(signal.SIGKILL)
+        assert run.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        run.kill()
+        run.stderr.close()
+    progress = json.loads((killed / "run/state/trainer.json").read_text())["progress"]
+    assert (progress["step"], progress["epoch"], progress["batch"]) == (8, 2, 4)
+    subprocess.run([*train, "--resume"], cwd=killed, env=environment, check=True, capture_output=True, timeout=300)
+    for name in ("model.safetensors", "state/model.safetensors", "state/trainer.safetensors", "state/ema.safetensors"):
+        a, b = load_file(str(full / "run" / name)), load_file(str(killed / "run" / name))
+        assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a), name
+    for name in ("metrics.jsonl", "state/trainer.json", "config.json"):
+        assert (full / "run" / name).read_text() == (killed / "run" / name).read_text(), name
+    first, second = ({k: v for k, v in json.loads((folder / "run/summary.json").read_text()).items() if k != "seconds"} for folder in (full, killed))
+    assert first == second
 
 
 def test_accumulation_bfloat16_and_early_stopping(host, tmp_path, write_recipe) -> None:

@@ -15,8 +15,10 @@ import torch.nn.functional as F
 import yaml
 from safetensors.torch import load_file
 from sciformer.augmentation import Augmentation, BatchTransform, augmented, available_augmentations, build_augmentations
+from sciformer.builtin.text import TextDomain
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
+from sciformer.domain import Domain
 from sciformer.engine.heads import IGNORE_INDEX, SequenceHead, TokenClassificationHead
 from sciformer.errors import ConfigError
 from sciformer.training import trainer as trainer_module
@@ -96,27 +98,31 @@ def test_weight_average_moves_towards_the_weights_and_is_applied_only_inside_its
     assert torch.allclose(average.average[0], (start + 0.5) * 0.1 + trained * 0.9)
 
 
-class ScaledFeatures:
-    """A test plugin offering one augmentation for the text domain: multiply the token ids by a setting."""
+class ScaledText(TextDomain):
+    """A test domain: the text domain with one augmentation, multiplying the token ids by a setting."""
 
-    @sciformer.hookimpl
-    def sciformer_augmentations(self, config: ModelConfig) -> list[Augmentation] | None:
-        if config.domain != "text":
-            return None
+    name = "scaled-text"
 
+    def augmentations(self, config: ModelConfig) -> list[Augmentation]:
         def build(factor: int = 2) -> BatchTransform:
             return lambda batch, generator: replace(batch, ids=batch.ids * factor)
 
         return [Augmentation("times", "multiply ids", build)]
 
 
+class ScaledTextPlugin:
+    @sciformer.hookimpl
+    def sciformer_domains(self) -> list[Domain]:
+        return [ScaledText()]
+
+
 def test_augmentations_are_found_built_and_named(host) -> None:
-    config = ModelConfig(domain="text")
     with pytest.raises(ConfigError, match="no augmentation 'times' for domain 'text'; available: none"):
-        build_augmentations(host, config, {"times": {}})
-    host.pm.register(ScaledFeatures(), name="scaled")
+        build_augmentations(host, ModelConfig(domain="text"), {"times": {}})
+    host.pm.register(ScaledTextPlugin(), name="scaled")
+    config = ModelConfig(domain="scaled-text")
     assert list(available_augmentations(host, config)) == ["times"]
-    with pytest.raises(ConfigError, match=r"no augmentation 'flip' for domain 'text'; available: \['times'\]"):
+    with pytest.raises(ConfigError, match=r"no augmentation 'flip' for domain 'scaled-text'; available: \['times'\]"):
         build_augmentations(host, config, {"flip": {}})
     with pytest.raises(ConfigError, match="training.augment.times: got an unexpected keyword argument 'scale'"):
         build_augmentations(host, config, {"times": {"scale": 2}})

@@ -5,7 +5,8 @@ of masked tokens."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 
 import pytest
 import sciformer
@@ -14,10 +15,10 @@ from safetensors.torch import load_file
 from sciformer.checkpoint import load_checkpoint
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
-from sciformer.domain import DomainSpec, Tokenizer
+from sciformer.domain import Domain, Tokenizer
 from sciformer.engine.context import Embedded
 from sciformer.errors import BadRecordError
-from sciformer.records import Record
+from sciformer.records import ExampleRecords, Record
 from sciformer.training.objectives import MASKED_PATCHES, build_training_model, choose_masked
 from sciformer.training.trainer import Trainer, TrainingConfig
 from torch import nn
@@ -84,22 +85,29 @@ class ConvSignalEmbedder(nn.Module):
         return Embedded(hidden, real, pool, torch.arange(hidden.shape[1]).expand_as(real))
 
 
-class SignalPlugin:
+class SignalDomain(Domain):
     """A patch domain for tests."""
 
-    @sciformer.hookimpl
-    def sciformer_domains(self) -> list[DomainSpec]:
-        return [DomainSpec("signal", "16 float samples", "test signals cut into patches", (MASKED_PATCHES,), {"dim": 16, "depth": 1, "heads": 2, "max_positions": 4})]
+    name = "signal"
+    record_type = "16 float samples"
+    summary = "test signals cut into patches"
+    tasks = (MASKED_PATCHES,)
+    default_config: ClassVar[Mapping[str, Any]] = {"dim": 16, "depth": 1, "heads": 2, "max_positions": 4}
 
-    @sciformer.hookimpl
-    def sciformer_tokenizer(self, config: ModelConfig) -> Tokenizer | None:
-        return SignalTokenizer() if config.domain == "signal" else None
+    def tokenizer(self, config: ModelConfig) -> Tokenizer:
+        return SignalTokenizer()
 
-    @sciformer.hookimpl
-    def sciformer_embedder(self, config: ModelConfig) -> nn.Module | None:
-        if config.domain != "signal":
-            return None
+    def embedder(self, config: ModelConfig) -> nn.Module:
         return {"protocol": SignalEmbedder, "patches": ConvSignalEmbedder, "vectors": PlainSignalEmbedder}[config.option("targets")](config)
+
+    def examples(self) -> ExampleRecords:
+        return ExampleRecords(good=tuple(waves(2, seed=0)))
+
+
+class SignalPlugin:
+    @sciformer.hookimpl
+    def sciformer_domains(self) -> list[Domain]:
+        return [SignalDomain()]
 
 
 @pytest.fixture

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import select
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
@@ -17,7 +18,6 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="fi
 
 SCIFORMER = Path(sys.executable).with_name("sciformer")
 ORDERS = "<start> man ordered the chicken\n<start> woman ordered the beef\n"
-T = TypeVar("T")
 
 
 def children(pid: int) -> dict[int, str]:
@@ -34,57 +34,49 @@ def children(pid: int) -> dict[int, str]:
     return found
 
 
-def alive(pid: int) -> bool:
-    """Whether process `pid` exists and is not a zombie."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in ("Z", "X")
-
-
-def wait_for(found: Callable[[], T], seconds: float, what: str, run: subprocess.Popen | None = None) -> T:
-    """Poll `found` until it returns something truthy; fail after `seconds` or when `run` ends."""
+def ended_within(pids: Iterable[int], seconds: float) -> dict[int, str]:
+    """Wait (pidfd, no polling) up to `seconds` for the processes `pids` to end; returns those still running."""
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if result := found():
-            return result
-        if run is not None and run.poll() is not None:
-            pytest.fail(f"the run ended (exit {run.returncode}) before {what}; give it a bigger input")
-        time.sleep(0.1)
-    pytest.fail(f"no {what} after {seconds} s")
+    survivors = {}
+    for pid in pids:
+        try:
+            handle = os.pidfd_open(pid)
+        except ProcessLookupError:  # already gone
+            continue
+        try:
+            ready, _, _ = select.select([handle], [], [], max(deadline - time.monotonic(), 0.0))
+        finally:
+            os.close(handle)
+        if not ready:
+            survivors[pid] = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+    return survivors
 
 
 def test_workers_and_resource_tracker_end_when_the_run_is_killed(tmp_path: Path) -> None:
+    """Paused once its first chunk is written (SCIFORMER_PAUSE_AFTER_CHUNK=0), the run has two tokenizer workers and a
+    resource tracker; killed with SIGKILL, all of them end within 5 s."""
     big = tmp_path / "big.txt"
     big.write_text(ORDERS * 10_000)
     output = tmp_path / "o.h5"
     command = [str(SCIFORMER), "score", "--model", "text-who-ordered", "--input", str(big), "--output", str(output)]
     command += ["--workers", "2", "--chunk-records", "64"]
-    environment = {**os.environ, "OMP_NUM_THREADS": "1", "SCIFORMER_PLUGINS": ""}
-    run = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    environment = {**os.environ, "OMP_NUM_THREADS": "1", "SCIFORMER_PLUGINS": "", "SCIFORMER_PAUSE_AFTER_CHUNK": "0"}
+    run = subprocess.Popen(command, cwd=tmp_path, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     helpers: dict[int, str] = {}
     try:
-
-        def started() -> dict[int, str]:
-            found = children(run.pid)
-            workers = [c for c in found.values() if "spawn_main" in c]
-            trackers = [c for c in found.values() if "resource_tracker" in c]
-            return found if len(workers) == 2 and trackers else {}
-
-        helpers = wait_for(started, 120, "two workers and a resource tracker", run)
-        chunks = output.with_name(output.name + ".chunks")
-        wait_for(lambda: any(chunks.glob("*.h5")), 60, "finished chunk (workers ready)", run)
+        if not any(line.startswith("sciformer: paused after chunk 0 ") for line in iter(run.stderr.readline, "")):
+            pytest.fail(f"the run ended (exit {run.wait()}) without pausing after its first chunk")
+        helpers = children(run.pid)
+        assert len([c for c in helpers.values() if "spawn_main" in c]) == 2, helpers
+        assert [c for c in helpers.values() if "resource_tracker" in c], helpers
         run.send_signal(signal.SIGKILL)
         run.wait()
-        deadline = time.monotonic() + 5
-        while any(map(alive, helpers)) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        survivors = {pid: command for pid, command in helpers.items() if alive(pid)}
+        survivors = ended_within(helpers, 5)
         assert not survivors, f"still running 5 s after the run was killed: {survivors}"
     finally:
         run.kill()
         run.wait()
+        run.stderr.close()
         for pid in helpers:
-            if alive(pid):
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

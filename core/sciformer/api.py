@@ -26,7 +26,7 @@ from sciformer.reader_options import inference_options
 from sciformer.reading import read_records
 from sciformer.records import Record
 from sciformer.scoring.pipeline import CHUNK_RECORDS, default_batch_tokens, score_chunk
-from sciformer.scoring.scorer import Scorer
+from sciformer.scoring.scorer import Scorer, scorer_for
 
 Inputs = str | Record | os.PathLike | Iterable[str | Record]
 DTYPES = ("float32", "bfloat16")
@@ -62,7 +62,7 @@ class Model:
         self.info = read_checkpoint_info(model_dir)
         self.tokenizer = host.tokenizer(self.info.config)
         self.options = dict(options)
-        self.scorer: Scorer = host.scorer(net, self.options, model_dir)
+        self.scorer: Scorer = scorer_for(host, net, self.options, model_dir)
         self.device, self.dtype, self.batch_tokens = device, dtype, batch_tokens
 
     @property

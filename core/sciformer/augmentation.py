@@ -1,6 +1,6 @@
 """Training-time data augmentation: transforms of a training batch that a domain plugin offers by name.
 
-A plugin declares its augmentations through the `sciformer_augmentations` hook; a recipe turns them on
+A domain declares its augmentations through `Domain.augmentations`; a recipe turns them on
 by name with their settings:
 
     training:
@@ -45,7 +45,7 @@ class Augmentation:
 
 def available_augmentations(host: PluginHost, config: ModelConfig) -> dict[str, Augmentation]:
     """The augmentations the installed plugins offer for `config`'s domain, by name."""
-    return {a.name: a for result in host.pm.hook.sciformer_augmentations(config=config) for a in result or []}
+    return {a.name: a for a in host.augmentations(config)}
 
 
 def build_augmentations(host: PluginHost, config: ModelConfig, settings: Mapping[str, Any]) -> list[BatchTransform]:

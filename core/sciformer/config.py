@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sciformer.errors import ConfigError
-from sciformer.known_keys import refuse_unknown
+from sciformer.known_keys import dataclass_from, refuse_unknown
 
 NORMS = ("pre", "post")
 ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
@@ -99,13 +99,24 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> ModelConfig:
         """Build from a dictionary, naming any unknown key."""
-        refuse_unknown("model setting(s)", data, sorted(f.name for f in dataclasses.fields(cls)))
         if "domain" not in data:
+            refuse_unknown("model setting(s)", data, sorted(f.name for f in dataclasses.fields(cls)))
             raise ConfigError("model configuration has no 'domain'")
         values = dict(data)
         if "labels" in values:
             values["labels"] = tuple(values["labels"])
-        return cls(**values)
+        return dataclass_from(cls, "model setting(s)", values)
+
+
+def merge_settings(*layers: Mapping[str, Any]) -> dict[str, Any]:
+    """Model settings from layers, later ones winning (domain defaults, a checkpoint, a recipe, a test's
+    configuration): the one merge rule, where `domain_options` merge key by key and the rest replace."""
+    merged: dict[str, Any] = {}
+    options: dict[str, Any] = {}
+    for layer in layers:
+        merged.update(layer)
+        options.update(layer.get("domain_options") or {})
+    return {**merged, "domain_options": options} if options or "domain_options" in merged else merged
 
 
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

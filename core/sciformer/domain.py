@@ -1,4 +1,4 @@
-"""What plugins hand the host through hooks: domain declarations, tokenizers, readers, importers, models."""
+"""What plugins hand the host: domains with their components, tokenizers, readers, importers, models."""
 
 from __future__ import annotations
 
@@ -6,27 +6,88 @@ import abc
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from sciformer.records import Record
+from sciformer.records import ExampleRecords, Record
 
 if TYPE_CHECKING:
+    from torch import nn
+
+    from sciformer.augmentation import Augmentation
+    from sciformer.config import ModelConfig
     from sciformer.data.batch import TokenBatch
+    from sciformer.engine.bias import AttentionBias
+    from sciformer.engine.heads import Head
+    from sciformer.engine.model import SciformerModel
+    from sciformer.engine.parts import MixerParts
+    from sciformer.plugins import PluginHost
+    from sciformer.scoring.scorer import Scorer
 
 
-@dataclass(frozen=True)
-class DomainSpec:
-    """A domain a plugin serves.
+class Domain(abc.ABC):
+    """A domain a plugin serves and the components it builds, registered once through `sciformer_domains`.
 
-    `record_type` says in words what one record is; `default_config` holds model settings (without
-    `domain`) a new model of this domain starts from; `tasks` lists the task names its heads support.
+    Class attributes describe it: `name`; `record_type`, in words, what one record is; `summary`;
+    `tasks`, the task names its heads support; `default_config`, model settings (without `domain`) a
+    new model of this domain starts from. The host calls the methods only with configurations of
+    this domain. `tokenizer`, `embedder` and `examples` are required; the others default to the
+    engine's behaviour.
     """
 
-    name: str
-    record_type: str
-    summary: str
-    tasks: tuple[str, ...]
-    default_config: Mapping[str, Any] = field(default_factory=dict)
+    name: ClassVar[str]
+    record_type: ClassVar[str]
+    summary: ClassVar[str]
+    tasks: ClassVar[tuple[str, ...]]
+    default_config: ClassVar[Mapping[str, Any]] = {}
+
+    @abc.abstractmethod
+    def tokenizer(self, config: ModelConfig) -> Tokenizer:
+        """Records -> TokenBatches for this configuration."""
+
+    @abc.abstractmethod
+    def embedder(self, config: ModelConfig) -> nn.Module:
+        """TokenBatch -> `Embedded` (token vectors, padding and pooling masks, positions)."""
+
+    @abc.abstractmethod
+    def examples(self) -> ExampleRecords:
+        """Small good records of different lengths, bad records the tokenizer must reject and a small
+        model configuration, for the plugin test harness."""
+
+    def readers(self) -> list[RecordReader]:
+        """The file formats this domain reads (other plugins may add more through `sciformer_readers`)."""
+        return []
+
+    def prepare_config(self, config: ModelConfig, records: Sequence[Record]) -> ModelConfig:
+        """Settings learned from the training records (vocabulary, normalisation). Class names of
+        classification tasks are filled by the core afterwards when still empty."""
+        return config
+
+    def token_mixer(self, config: ModelConfig, layer: int, parts: MixerParts) -> nn.Module | None:
+        """A module that replaces attention in block `layer`, or None for the engine's attention.
+
+        It is called as `mixer(x, ctx, attention)` with x (B, T, D), the read-only `LayerContext` and
+        the layer's resolved `AttentionInputs` (masking.py), and returns `Mixed(hidden, maps)`: hidden
+        (B, T, D) and, when `attention.need_weights`, its (B, H, T, T) maps (else None). `parts.positions`
+        moves queries and keys (rotary), or is None, and `parts.norm` makes norms of the configured kind;
+        a mixer that attends applies both as the engine's `Attention(config, parts.positions, parts.norm)` does.
+        """
+        return None
+
+    def head(self, config: ModelConfig, embedder: nn.Module) -> Head | None:
+        """A head for `config.task` beyond the engine's (forecasting, AST's head), or None for the engine's."""
+        return None
+
+    def attention_biases(self, config: ModelConfig) -> list[AttentionBias]:
+        """This domain's attention biases (other plugins may add theirs through `sciformer_attention_biases`)."""
+        return []
+
+    def augmentations(self, config: ModelConfig) -> list[Augmentation]:
+        """Training-time augmentations that `training.augment` may name (`sciformer.augmentation`)."""
+        return []
+
+    def scorer(self, model: SciformerModel, options: Mapping[str, Any], checkpoint: Path | None) -> Scorer | None:
+        """What `sciformer score` writes for this domain's models (a `Scorer` subclass), or None for the engine's."""
+        return None
 
 
 class Tokenizer(abc.ABC):
@@ -96,13 +157,15 @@ class RecordReader:
 class WeightImporter:
     """Converts published weights in a local file or folder into a sciformer checkpoint directory.
 
-    `run(source, out)` writes `out` and returns it.
+    `run(source, out, host, options)` builds the model with `host`, writes `out` and returns it.
+    `options` are the `--option KEY=VALUE` strings of `sciformer import`; an importer refuses keys it
+    does not take, listing those it does (`sciformer.importing.read_options`).
     """
 
     name: str
     domain: str
     summary: str
-    run: Callable[[Path, Path], Path]
+    run: Callable[[Path, Path, PluginHost, Mapping[str, str]], Path]  # (source, out, host, options)
 
 
 @dataclass(frozen=True)

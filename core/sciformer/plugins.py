@@ -7,6 +7,7 @@ any other hook call becomes a PluginError naming the plugin and the hook: one li
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import traceback
@@ -20,12 +21,13 @@ from typing import TYPE_CHECKING, Any
 import pluggy
 
 from sciformer import hookspec
-from sciformer.domain import DomainSpec, RecordReader, ShippedModel, Tokenizer, WeightImporter
+from sciformer.domain import Domain, RecordReader, ShippedModel, Tokenizer, WeightImporter
 from sciformer.errors import PluginError, SciformerError
 
 if TYPE_CHECKING:
-    from sciformer.engine.model import SciformerModel
-    from sciformer.scoring.scorer import Scorer
+    from sciformer.augmentation import Augmentation
+    from sciformer.config import ModelConfig
+    from sciformer.records import ExampleRecords, Record
 
 log = logging.getLogger(__name__)
 
@@ -119,30 +121,37 @@ class PluginHost:
 
     def _discover(self) -> None:
         """Call every discovery hook once, so that a plugin failing in one is disabled now, not mid-run."""
-        domains = self.domains()
+        for plugin, declared in self.collect("sciformer_domains"):
+            try:
+                for domain in declared or []:
+                    domain.readers()
+            except (Exception, SystemExit) as error:  # noqa: BLE001
+                self.disable(plugin, f"its readers failed to load ({_one_line(error)})")
+        self.domains()
         self.collect("sciformer_models")
         self.collect("sciformer_weight_importers")
         self.collect("sciformer_result_exporters")
-        for domain in domains:
-            self.collect("sciformer_readers", domain=domain)
+        self.collect("sciformer_readers")
 
     # -- domains and components -------------------------------------------------------------------
 
-    def domains(self) -> dict[str, DomainSpec]:
-        """Every declared domain by name; a plugin declaring a domain already declared is disabled."""
-        found: dict[str, DomainSpec] = {}
-        owners: dict[str, str] = {}
-        for plugin, specs in self.collect("sciformer_domains"):
-            clash = next((spec.name for spec in specs or [] if spec.name in found), None)
+    def domains(self) -> dict[str, OwnedDomain]:
+        """Every declared domain by name; a plugin declaring a domain already declared is disabled.
+
+        Each is handed out as an `OwnedDomain`: the plugin's object, whose methods name the plugin
+        when they fail unexpectedly."""
+        found: dict[str, OwnedDomain] = {}
+        for plugin, declared in self.collect("sciformer_domains"):
+            clash = next((domain.name for domain in declared or [] if domain.name in found), None)
             if clash is not None:
-                self.disable(plugin, f"declares domain {clash!r}, already declared by plugin {owners[clash]!r}")
+                self.disable(plugin, f"declares domain {clash!r}, already declared by plugin {found[clash].plugin!r}")
                 continue
-            for spec in specs or []:
-                found[spec.name], owners[spec.name] = spec, plugin
+            for domain in declared or []:
+                found[domain.name] = OwnedDomain(domain, plugin)
         return found
 
-    def domain(self, name: str) -> DomainSpec:
-        """The spec of one domain, or a PluginError naming the installed ones."""
+    def domain(self, name: str) -> OwnedDomain:
+        """One domain, or a PluginError naming the installed ones."""
         domains = self.domains()
         if name not in domains:
             hint = f"; plugins that failed to load: {sorted(self.failures)}" if self.failures else ""
@@ -151,30 +160,32 @@ class PluginHost:
 
     def domain_plugin(self, name: str) -> PluginInfo:
         """The plugin that declares domain `name`."""
-        self.domain(name)  # raises with the list of installed domains, and disables duplicates
-        for plugin, specs in self.collect("sciformer_domains"):
-            if any(spec.name == name for spec in specs or []):
-                return self.info[plugin]
-        raise AssertionError("unreachable")
+        return self.info[self.domain(name).plugin]
 
-    def tokenizer(self, config: Any) -> Tokenizer:
+    def tokenizer(self, config: ModelConfig) -> Tokenizer:
         """The tokenizer for a model configuration."""
-        self.domain(config.domain)
-        tokenizer = self.pm.hook.sciformer_tokenizer(config=config)
-        if tokenizer is None:
-            raise PluginError(f"no plugin provides a tokenizer for domain {config.domain!r}")
-        return tokenizer
+        return self.domain(config.domain).tokenizer(config)
 
-    def scorer(self, model: SciformerModel, options: Mapping[str, Any], checkpoint: Path | None = None) -> Scorer:
-        """What `sciformer score` writes for a model: its domain's scorer, or the engine's."""
-        from sciformer.scoring.scorer import Scorer
+    def examples(self, domain: str) -> ExampleRecords:
+        """A domain's example records (for tests and the plugin harness)."""
+        return self.domain(domain).examples()
 
-        return self.pm.hook.sciformer_scorer(model=model, options=dict(options), checkpoint=checkpoint) or Scorer(model, options)
+    def prepare_config(self, config: ModelConfig, records: Sequence[Record]) -> ModelConfig:
+        """`config` completed from training records: the domain's learned settings, then class names
+        of classification tasks when still empty."""
+        from sciformer.targets import with_class_names
+
+        return with_class_names(self.domain(config.domain).prepare_config(config, records), records)
+
+    def augmentations(self, config: ModelConfig) -> list[Augmentation]:
+        """The training-time augmentations a configuration's domain offers."""
+        return self.domain(config.domain).augmentations(config)
 
     def readers(self, domain: str) -> list[RecordReader]:
-        """All readers registered for a domain, first registered first."""
-        self.domain(domain)
-        return [reader for _, result in self.collect("sciformer_readers", domain=domain) for reader in result or []]
+        """All readers of a domain: its own first, then those other plugins add, first registered first."""
+        own = self.domain(domain).readers()
+        added = [reader for _, result in self.collect("sciformer_readers") for reader in result or [] if reader.domain == domain]
+        return [*own, *added]
 
     def reader_for(self, domain: str, path: Path) -> RecordReader:
         """The reader for a file of a domain, chosen by suffix. A folder matches its own suffix first
@@ -210,6 +221,32 @@ class PluginHost:
             rows.append({"name": name, "distribution": info.distribution, "version": info.version, "builtin": info.builtin, "domains": domains, "hooks": hooks})
         rows.extend({"name": name, "error": reason} for name, reason in sorted(self.failures.items()))
         return rows
+
+
+class OwnedDomain:
+    """A plugin's `Domain` as the host hands it out: the same attributes and methods, where an unexpected
+    exception from a method becomes a PluginError naming the plugin and the method (a SciformerError,
+    already a clear message, stays as it is). `domain` is the plugin's own object."""
+
+    def __init__(self, domain: Domain, plugin: str) -> None:
+        self.domain, self.plugin = domain, plugin
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self.domain, name)
+        if name.startswith("_") or not callable(value):
+            return value
+        where = f"{type(self.domain).__name__}.{name}"
+
+        @functools.wraps(value)
+        def call(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return value(*args, **kwargs)
+            except SciformerError:
+                raise
+            except Exception as error:
+                raise PluginError(f"plugin {self.plugin!r} failed in {where}: {_one_line(error)}") from error
+
+        return call
 
 
 def _one_line(error: BaseException) -> str:

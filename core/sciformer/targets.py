@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sciformer.config import ModelConfig
@@ -46,3 +46,23 @@ def class_names(targets: Iterable[Any]) -> tuple[str, ...]:
     names = {str(t) for t in targets if t is not None}
     numeric = all(n.lstrip("-").isdigit() for n in names)
     return tuple(sorted(names, key=int if numeric else str))
+
+
+def with_class_names(config: ModelConfig, records: Sequence[Record]) -> ModelConfig:
+    """`config` with `labels` / `num_labels` learned from the training records' targets when not given.
+
+    Sequence classification: the distinct targets. Token classification: the distinct letters of
+    string targets (or items of list targets), less the `domain_options.unlabelled` mark (default `.`).
+    Records with a reader error are left out; other tasks and given labels are left as they are.
+    """
+    if config.labels:
+        return config
+    targets = [r.target for r in records if r.error is None]
+    if config.task == "sequence-classification":
+        labels = class_names(targets)
+    elif config.task == "token-classification":
+        unlabelled = str(config.option("unlabelled", "."))
+        labels = class_names(str(item) for target in targets if target is not None for item in target if str(item) != unlabelled)
+    else:
+        return config
+    return config.replace(labels=labels, num_labels=len(labels))

@@ -5,19 +5,10 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import click
 
-if TYPE_CHECKING:
-    from sciformer.plugins import PluginHost
-
-
-def _host(ctx: click.Context) -> PluginHost:
-    """The invocation's PluginHost (imported here: cli.main imports this module)."""
-    from sciformer.cli.main import host_of
-
-    return host_of(ctx)
+from sciformer.cli.helpers import host_of, parse_options
 
 
 @click.group("contrastive")
@@ -33,7 +24,7 @@ def train(ctx: click.Context, recipe: Path, overrides: tuple[str, ...]) -> None:
     """Train from a contrastive RECIPE.yaml; prints validation and test retrieval against random."""
     from sciformer.contrastive.training import train_contrastive
 
-    result = train_contrastive(recipe, _host(ctx), overrides)
+    result = train_contrastive(recipe, host_of(ctx), overrides)
     click.echo(json.dumps({"output": str(result.output), "steps": result.steps, "best_step": result.best_step, "valid": result.valid, "test": result.test}, indent=2))
 
 
@@ -58,7 +49,7 @@ def evaluate(
     from sciformer.contrastive.training import ContrastiveTrainer, load_contrastive
     from sciformer.training.trainer import TrainingConfig
 
-    host = _host(ctx)
+    host = host_of(ctx)
     model, meta = load_contrastive(model_dir, host, device)
     data = {"file": file_path, "left": left_path, "right": right_path, "pairs": pairs_path}
     data.update(datasets=datasets.split(",") if datasets else None, columns=columns.split(",") if columns else None)
@@ -83,14 +74,13 @@ def evaluate(
 def classify(ctx: click.Context, model_dir: Path, input_path: Path, labels_path: Path | None, options: tuple[str, ...], output: Path | None, device: str) -> None:
     """Zero-shot classification: each record gets the label whose embedding is nearest; accuracy when records carry targets."""
     from sciformer.checkpoint import read_checkpoint_info
-    from sciformer.cli.main import parse_options
     from sciformer.contrastive.retrieval import embed_encoded
     from sciformer.contrastive.training import load_contrastive
     from sciformer.reader_options import inference_options
     from sciformer.reading import read_records
     from sciformer.records import Record
 
-    host = _host(ctx)
+    host = host_of(ctx)
     model, meta = load_contrastive(model_dir, host, device)
     if labels_path is not None:
         right_options = inference_options(host, read_checkpoint_info(model_dir / "right"), labels_path)

@@ -15,12 +15,11 @@ import click
 
 from sciformer import __version__
 from sciformer.cli.contrastive import contrastive as contrastive_command
+from sciformer.cli.helpers import host_of, parse_options, print_table
 from sciformer.cli.plot import plot as plot_command
 from sciformer.cli.score import score as score_command
 from sciformer.errors import SciformerError
 from sciformer.plugins import PluginHost
-
-SHORT_CELL = 20  # table columns no wider than this never wrap; wider ones fold to fit the terminal
 
 
 class SciformerGroup(click.Group):
@@ -32,39 +31,6 @@ class SciformerGroup(click.Group):
             return super().invoke(ctx)
         except SciformerError as error:
             raise click.ClickException(str(error)) from None
-
-
-def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) -> None:
-    """Rows as a rich table that fits the terminal: short columns stay whole, long cells fold onto more
-    lines (paths included), nothing is cut. Columns empty in every row are left out."""
-    from rich.console import Console
-    from rich.table import Table
-
-    columns = [c for c in columns if any(_cell(row.get(c)) for row in rows)] or list(columns)
-    table = Table(title=title)
-    for column in columns:
-        widest = max(len(column), *(len(_cell(row.get(column))) for row in rows)) if rows else len(column)
-        table.add_column(column, overflow="fold", no_wrap=widest <= SHORT_CELL, min_width=len(column))
-    for row in rows:
-        table.add_row(*(_cell(row.get(c)) for c in columns))
-    Console().print(table)
-
-
-def _cell(value: Any) -> str:
-    if isinstance(value, (list, tuple)):
-        return ", ".join(map(str, value))
-    return "" if value is None else str(value)
-
-
-def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
-    """`--option key=value` pairs as a dict (values read as YAML scalars)."""
-    from sciformer.training.recipe import parse_override
-
-    options = {}
-    for pair in pairs:
-        keys, value = parse_override(pair)
-        options[".".join(keys)] = value
-    return options
 
 
 @click.group(cls=SciformerGroup)
@@ -89,14 +55,6 @@ def cli(ctx: click.Context, verbose: int, threads: int | None) -> None:
         handler = logging.StreamHandler()
         handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
     logging.basicConfig(level=level, handlers=[handler], force=True)
-
-
-def host_of(ctx: click.Context) -> PluginHost:
-    """The PluginHost of this invocation; plugin commands get it with `@click.pass_obj`."""
-    host = ctx.find_object(PluginHost)
-    if host is None:
-        raise click.ClickException("sciformer commands must run through sciformer.cli.main.main")
-    return host
 
 
 @cli.command()
@@ -197,11 +155,13 @@ def train(ctx: click.Context, recipe: Path, overrides: tuple[str, ...], resume: 
 @click.argument("format_name", required=False, metavar="FORMAT")
 @click.argument("source", required=False, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(path_type=Path), help="Checkpoint directory to write.")
+@click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Importer setting the weights do not reveal, e.g. heads=12.")
 @click.option("--list", "list_only", is_flag=True, help="List the available importers.")
 @click.pass_context
-def import_weights(ctx: click.Context, format_name: str | None, source: Path | None, out: Path | None, list_only: bool) -> None:
+def import_weights(ctx: click.Context, format_name: str | None, source: Path | None, out: Path | None, options: tuple[str, ...], list_only: bool) -> None:
     """Import published weights from a local SOURCE in FORMAT into a checkpoint directory."""
-    importers = host_of(ctx).importers()
+    host = host_of(ctx)
+    importers = host.importers()
     if list_only or not format_name:
         print_table([{"format": i.name, "domain": i.domain, "summary": i.summary} for i in importers.values()], ["format", "domain", "summary"], "weight importers")
         return
@@ -211,7 +171,8 @@ def import_weights(ctx: click.Context, format_name: str | None, source: Path | N
         raise click.ClickException("give SOURCE and --out DIR")
     if not source.exists():
         raise click.ClickException(f"source not found: {source}")
-    written = importers[format_name].run(source, out)
+    settings = {key: str(value) for key, value in parse_options(options).items()}
+    written = importers[format_name].run(source, out, host, settings)
     click.echo(f"imported {format_name} weights from {source} -> {written}")
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import click
 
+from sciformer.cli.helpers import host_of, parse_options
+
 STOPPED_EXIT_CODE = 3  # `sciformer score` stopped early; its file marks the unscored records status 2
 
 
@@ -53,7 +55,6 @@ def score(
     from contextlib import nullcontext
 
     from sciformer.checkpoint import read_checkpoint_info, resolve_model
-    from sciformer.cli.main import host_of, parse_options
     from sciformer.errors import ConfigError
     from sciformer.scoring import score_to
     from sciformer.scoring.encoding import default_workers

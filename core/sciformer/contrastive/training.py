@@ -23,7 +23,7 @@ from safetensors.torch import load_file, load_model, save_file
 
 from sciformer.build import build_model
 from sciformer.checkpoint import WEIGHTS, load_checkpoint, read_checkpoint_info, resolve_model, save_checkpoint
-from sciformer.config import ModelConfig
+from sciformer.config import ModelConfig, merge_settings
 from sciformer.contrastive.model import ContrastiveModel, info_nce
 from sciformer.contrastive.pairs import Pairs, Side, read_pairs
 from sciformer.contrastive.retrieval import DEFAULT_KS, embed_encoded, recall_at_k, zero_shot
@@ -125,10 +125,9 @@ def build_encoder(spec: EncoderSpec, host: PluginHost, records: Sequence[Record]
             raise ConfigError(f"init {spec.init!r} is a {base['domain']!r} model, but this side's domain is {spec.domain!r}")
     else:
         init_dir, base = None, {**host.domain(spec.domain).default_config, "domain": spec.domain}
-    options = {**base.get("domain_options", {}), **spec.model.get("domain_options", {})}
-    settings = {**base, **spec.model, "domain": spec.domain, "domain_options": options, "task": None, "num_labels": 0, "labels": ()}
-    config = ModelConfig.from_dict(settings)
-    config = host.pm.hook.sciformer_prepare_config(config=config, records=records) or config
+    encoder = {"domain": spec.domain, "task": None, "num_labels": 0, "labels": ()}
+    config = ModelConfig.from_dict(merge_settings(base, spec.model, encoder))
+    config = host.prepare_config(config, records)
     model = build_model(config, host)
     if init_dir is not None:
         load_matching(model, init_dir / WEIGHTS)

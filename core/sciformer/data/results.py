@@ -160,13 +160,24 @@ class ChunkStore:
                             created = out.create_dataset(name, shape=(0, *shape), maxshape=(None, *shape), dtype=dataset.dtype, chunks=(ROWS_PER_H5_CHUNK, *shape))
                             created.attrs.update(dict(dataset.attrs))
                         out[name].resize(rows + size, axis=0)
-                        out[name][rows:] = dataset[:]
+                        _copy_rows(dataset, out[name], rows)
                     rows += size
             complete = all(self.path(index).exists() for index in range(count))
             out.attrs["complete"] = int(complete)
             if summarise is not None:
                 summarise(out)
         return complete
+
+
+def _copy_rows(source: h5py.Dataset, target: h5py.Dataset, first: int) -> None:
+    """Copy every row of `source` into `target` from row `first`. Variable-length rows that all have the
+    same length go one by one: h5py would read them back as one 2-D array and refuse it."""
+    values = source[:]
+    if h5py.check_vlen_dtype(source.dtype) is not None and len({len(row) for row in values}) == 1:
+        for offset, row in enumerate(values):
+            target[first + offset] = row
+    else:
+        target[first:] = values
 
 
 def ensure_space(output: Path, what: str, needed: float) -> None:

@@ -38,6 +38,15 @@ ENGINE_PARTS = BlockParts(
 )
 
 
+@dataclass(frozen=True)
+class MixerParts:
+    """What every token mixer receives from the engine: `positions`, the module that moves queries and
+    keys (rotary) or None, and `norm`, the maker of norms of the configured kind (for q-k norms)."""
+
+    positions: nn.Module | None
+    norm: NormMaker
+
+
 class PartMaker:
     """Makes the configured norm layers and feed-forwards from the engine's parts and the plugins'."""
 

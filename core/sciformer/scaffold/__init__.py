@@ -20,7 +20,7 @@ def new_plugin(name: str, parent: Path) -> Path:
     target = parent / name
     if target.exists():
         raise InputFileError(f"{target} exists; choose another name or folder")
-    values = {"name": name, "package": f"sciformer_{name}", "distribution": f"sciformer-{name.replace('_', '-')}", "title": name.replace("_", " ").title()}
+    values = {"name": name, "package": f"sciformer_{name}", "distribution": f"sciformer-{name.replace('_', '-')}", "title": name.replace("_", " ").title(), "class_name": name.title().replace("_", "")}
     for source in sorted(TEMPLATE.rglob("*.tmpl")):
         relative = source.relative_to(TEMPLATE).with_suffix("")
         destination = target / str(relative).replace("package", values["package"], 1)

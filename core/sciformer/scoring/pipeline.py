@@ -34,9 +34,9 @@ from sciformer.scoring.encoding import EncodedChunk, encode_chunk, encode_chunks
 from sciformer.scoring.lock import OutputLock
 from sciformer.scoring.manifest import input_identity
 from sciformer.scoring.ownership import check_request, prepare_output
-from sciformer.scoring.scorer import Scorer
+from sciformer.scoring.scorer import Scorer, scorer_for
 from sciformer.scoring.sharding import Shard
-from sciformer.scoring.stopping import RunStopped, StopRequest
+from sciformer.scoring.stopping import RunStopped, StopRequest, pause_after_chunk
 from sciformer.scoring.summary import ScoreSummary
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,7 @@ def _score_owned(
     records = read_records(host, info.config.domain, input_path, reader_options)
     first = list(itertools.islice(records, 1))  # file-level problems stop the run before any work
     net = load_checkpoint(model_dir, host, device)
-    scorer = host.scorer(net, reader_options, model_dir)
+    scorer = scorer_for(host, net, reader_options, model_dir)
     chosen = scorer.choose(outputs) if outputs else tuple(name for name in scorer.choose(None) if name not in unless_asked)
     tokenizer = host.tokenizer(info.config)
     plugin = host.domain_plugin(info.config.domain)
@@ -176,6 +176,7 @@ def _score_owned(
             for index, encoded in encode_chunks(todo, tokenizer, info.config, workers):
                 columns, tokens, padded = score_encoded(scorer, tokenizer, encoded, chosen, batch_tokens, device, dtype, stop)
                 store.write(index, columns, scorer.attributes())
+                pause_after_chunk(index)
                 agreement.scored(index, columns)
                 counts["records"] += len(encoded.status)
                 counts["tokens"] += tokens
@@ -307,7 +308,7 @@ def score_chunk(
 ) -> tuple[dict[str, np.ndarray], int]:
     """Score records in memory (no files): the columns a results file would hold, and the tokens seen.
 
-    `scorer` defaults to the engine's (pass `PluginHost.scorer(net, options)` for a domain's own)."""
+    `scorer` defaults to the engine's (pass `scorer_for(host, net, options)` for a domain's own)."""
     scorer = scorer or Scorer(net)
     columns, tokens, _ = score_encoded(scorer, tokenizer, encode_chunk(tokenizer, records), scorer.choose(outputs), batch_tokens, device, dtype)
     return columns, tokens

@@ -2,14 +2,15 @@
 
 The engine's `Scorer` writes the pooled embedding, optional token vectors and the columns the model's
 head declares (class probabilities, regression values, per-token classes, forecasts, ...). A plugin
-returns its own subclass from `sciformer_scorer` to add columns that need more than one forward pass
+returns its own subclass from `Domain.scorer` to add columns that need more than one forward pass
 (multi-step forecasts) or summaries over the whole file (skill scores against the truth).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import h5py
 import numpy as np
@@ -18,6 +19,9 @@ from sciformer.data.batch import TokenBatch
 from sciformer.engine.heads import ScoreColumn
 from sciformer.engine.model import ModelOutput, SciformerModel
 from sciformer.errors import ConfigError
+
+if TYPE_CHECKING:
+    from sciformer.plugins import PluginHost
 
 ENGINE_COLUMNS = ("embedding", "token_embeddings")
 
@@ -91,3 +95,8 @@ class Scorer:
 
     def summarise(self, results: h5py.File) -> None:
         """Add file-level summaries to a finished results file (rows in input order); nothing by default."""
+
+
+def scorer_for(host: PluginHost, model: SciformerModel, options: Mapping[str, Any], checkpoint: Path | None = None) -> Scorer:
+    """What `sciformer score` writes for a model: its domain's scorer (`Domain.scorer`), or the engine's."""
+    return host.domain(model.config.domain).scorer(model, dict(options), checkpoint) or Scorer(model, options)

@@ -1,12 +1,14 @@
 """Stopping a scoring run early and cleanly: on SIGTERM / SIGINT (a scheduler's wall time, Ctrl-C) the
 batch in flight finishes and the chunk it belongs to is dropped; after a time limit the run stops
 between chunks. Either way the run writes a results file whose unscored rows have status 2 ("not yet
-scored"), and `--resume` finishes it.
+scored"), and `--resume` finishes it. For tests, SCIFORMER_PAUSE_AFTER_CHUNK=k holds a run at a known point.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 import time
 from types import FrameType
@@ -15,6 +17,15 @@ from typing import Any
 from typing_extensions import Self
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+PAUSE_ENV = "SCIFORMER_PAUSE_AFTER_CHUNK"
+
+
+def pause_after_chunk(index: int) -> None:
+    """With SCIFORMER_PAUSE_AFTER_CHUNK=`index`, once chunk `index` is written: say so on standard error and wait
+    for a signal (SIGKILL ends the run; SIGTERM / SIGINT let it go on to stop early as usual)."""
+    if os.environ.get(PAUSE_ENV, "").strip() == str(index):
+        print(f"sciformer: paused after chunk {index} ({PAUSE_ENV})", file=sys.stderr, flush=True)
+        signal.pause()
 
 
 class RunStopped(Exception):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import h5py
 import numpy as np
@@ -15,9 +16,9 @@ import torch
 
 from sciformer.build import build_model
 from sciformer.checkpoint import load_checkpoint, save_checkpoint
-from sciformer.config import ModelConfig
+from sciformer.config import ModelConfig, merge_settings
 from sciformer.data.batch import TokenBatch
-from sciformer.domain import Tokenizer
+from sciformer.domain import Domain, Tokenizer
 from sciformer.engine.bias import AttentionTerms
 from sciformer.engine.context import LayerContext, Mixed
 from sciformer.engine.model import SciformerModel
@@ -54,15 +55,14 @@ class Subject:
         return batch
 
 
-def make_subject(domain: str, host: PluginHost | None = None) -> Subject:
-    """Collect what the harness needs from the plugin's hooks alone."""
+def make_subject(domain: str, host: PluginHost | None = None, settings: Mapping[str, Any] | None = None) -> Subject:
+    """Collect what the harness needs from the plugin's domain alone; `settings` (model settings) go over
+    the domain's defaults and the examples' configuration."""
     host = host or PluginHost()
-    spec = host.domain(domain)
-    examples = host.pm.hook.sciformer_examples(domain=domain)
-    assert examples is not None, f"domain {domain!r}: no plugin answers sciformer_examples"
+    examples = host.examples(domain)
     assert len(examples.good) >= 2, f"domain {domain!r}: needs at least two good example records"
-    config = ModelConfig.from_dict({**spec.default_config, **examples.config, "domain": domain})
-    config = host.pm.hook.sciformer_prepare_config(config=config, records=list(examples.good)) or config
+    config = ModelConfig.from_dict(merge_settings(host.domain(domain).default_config, examples.config, settings or {}, {"domain": domain}))
+    config = host.prepare_config(config, list(examples.good))
     return Subject(host, domain, examples, config)
 
 
@@ -75,12 +75,13 @@ def check_hooks_match_specs(subject: Subject) -> None:
 
 
 def check_domain_declaration(subject: Subject) -> None:
-    """The DomainSpec is complete and its default configuration is valid."""
-    spec = subject.host.domain(subject.domain)
+    """The Domain is complete (a Domain object, every description filled) and its default configuration is valid."""
+    domain = subject.host.domain(subject.domain).domain
+    assert isinstance(domain, Domain), f"sciformer_domains must return Domain objects, got {type(domain).__name__}"
     for field_name in ("name", "record_type", "summary"):
-        assert getattr(spec, field_name).strip(), f"DomainSpec.{field_name} is empty"
-    assert spec.tasks, "DomainSpec.tasks is empty"
-    ModelConfig.from_dict({**spec.default_config, "domain": subject.domain})
+        assert getattr(domain, field_name, "").strip(), f"{type(domain).__name__}.{field_name} is empty"
+    assert domain.tasks, f"{type(domain).__name__}.tasks is empty"
+    ModelConfig.from_dict({**domain.default_config, "domain": subject.domain})
 
 
 def check_entry_point(subject: Subject) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, get_args, get_origin, get_type_hints
 
 from sciformer.errors import ConfigError
-from sciformer.known_keys import refuse_unknown
+from sciformer.known_keys import dataclass_from
 from sciformer.training.metrics import metric_mode
 from sciformer.training.objectives import DEFAULT_MASK_RATIO
 
@@ -83,8 +82,7 @@ class TrainingConfig:
         """Build from a recipe section, naming unknown keys."""
         if not isinstance(data, Mapping):
             raise ConfigError(f"recipe section training must be a mapping of settings, got {data!r}")
-        refuse_unknown("training setting(s)", data, sorted(f.name for f in dataclasses.fields(cls)))
-        return cls(**data)
+        return dataclass_from(cls, "training setting(s)", data)
 
 
 def checked_fields(section: str, values: Mapping[str, Any], cls: type) -> dict[str, Any]:

@@ -26,7 +26,7 @@ import yaml
 from safetensors.torch import load_file
 
 from sciformer.checkpoint import WEIGHTS, read_checkpoint_info, resolve_model
-from sciformer.config import ModelConfig
+from sciformer.config import ModelConfig, merge_settings
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import ConfigError, InputFileError
 from sciformer.known_keys import refuse_unknown
@@ -239,12 +239,11 @@ def build_recipe_model(recipe: Recipe, host: PluginHost, train: Sequence[Record]
     else:
         init_dir = None
         base = {**host.domain(domain).default_config, "domain": domain}
-    options = {**base.get("domain_options", {}), **recipe.model.get("domain_options", {})}
-    config = ModelConfig.from_dict({**base, **recipe.model, "domain_options": options})
+    config = ModelConfig.from_dict(merge_settings(base, recipe.model))
     inherited = config.labels if init_dir is not None and "labels" not in recipe.model else ()
     if inherited:
         config = config.replace(labels=(), num_labels=recipe.model.get("num_labels", 0))
-    config = host.pm.hook.sciformer_prepare_config(config=config, records=train) or config
+    config = host.prepare_config(config, train)
     change = ""
     if inherited and (not config.labels or set(config.labels) <= set(inherited)):
         config = config.replace(labels=inherited, num_labels=len(inherited))

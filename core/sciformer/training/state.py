@@ -1,12 +1,16 @@
 """Resumable training state without pickle: tensors in safetensors, the rest in JSON.
 
 The optimizer state is the full (unsharded) one keyed by parameter names, as
-`ParallelModel.optimizer_state` gives it, so any world size can resume from it.
+`ParallelModel.optimizer_state` gives it, so any world size can resume from it. For tests,
+SCIFORMER_PAUSE_AFTER_STEP=k holds a run once the state of step k is saved.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,6 +21,16 @@ from safetensors.torch import load_file, save_file
 TENSORS = "trainer.safetensors"
 SCALARS = "trainer.json"
 PREFIX = "optim."
+PAUSE_ENV = "SCIFORMER_PAUSE_AFTER_STEP"
+
+
+def pause_after_step(step: int, report: bool) -> None:
+    """With SCIFORMER_PAUSE_AFTER_STEP=`step`, once the state of that optimizer step is saved: say so on standard
+    error (when `report`: rank 0) and wait for a signal (SIGKILL ends the run)."""
+    if os.environ.get(PAUSE_ENV, "").strip() == str(step):
+        if report:
+            print(f"sciformer: paused after step {step} ({PAUSE_ENV})", file=sys.stderr, flush=True)
+        signal.pause()
 
 
 def save_training_state(directory: Path, optimizer_state: Mapping[str, Any], progress: Mapping[str, Any]) -> None:

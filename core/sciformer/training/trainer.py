@@ -44,7 +44,7 @@ from sciformer.training.objectives import PRETRAINING_TASKS, build_training_mode
 from sciformer.training.progress import TrainingProgress, on_terminal
 from sciformer.training.ranking import WHY_MISSING, ranking_metrics
 from sciformer.training.schedule import warmup_cosine
-from sciformer.training.state import load_training_state, save_training_state
+from sciformer.training.state import load_training_state, pause_after_step, save_training_state
 
 log = logging.getLogger(__name__)
 
@@ -345,6 +345,7 @@ class Trainer:
             if self.average is not None:
                 self.average.save(state_dir)
         self.world.barrier()
+        pause_after_step(progress["step"], self.world.is_main)
         return bool(self.config.patience and progress["stale"] >= self.config.patience)
 
     def _save_best(self, full: SciformerModel, state_dir: Path) -> None:

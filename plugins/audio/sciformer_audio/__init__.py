@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sciformer
-from sciformer.domain import DomainSpec, RecordReader, ShippedModel, WeightImporter
+from sciformer.domain import Domain, RecordReader, ShippedModel, WeightImporter
 from sciformer.lazy import LazyFunction
 
 from sciformer_audio.reader_options import FOLDER_OPTIONS, HDF5_OPTIONS, MANIFEST_OPTIONS
@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from sciformer.augmentation import Augmentation
     from sciformer.config import ModelConfig
     from sciformer.records import ExampleRecords, Record
+    from torch import nn
 
     from sciformer_audio.embedder import ASTEmbedder
     from sciformer_audio.head import ASTHead
@@ -34,71 +35,68 @@ read_hdf5 = LazyFunction("sciformer_audio.reader:read_hdf5")
 import_hf_ast = LazyFunction("sciformer_audio.hf_ast:import_hf_ast")
 
 
+class AudioDomain(Domain):
+    """Waveforms as log-mel patches: the Audio Spectrogram Transformer."""
+
+    name = DOMAIN
+    record_type = "a waveform (sound file, HDF5 row or array) with its sample rate"
+    summary = "Audio Spectrogram Transformer: Kaldi log-mel (or STFT) patches, CLS + distillation tokens."
+    tasks = ("sequence-classification", "sequence-regression")
+    default_config: ClassVar[Mapping[str, Any]] = {"dim": 192, "depth": 4, "heads": 4, "norm_eps": 1e-6, "position": "learned", "pooling": "mean"}
+
+    def readers(self) -> list[RecordReader]:
+        """Sound files, folders of them, CSV manifests and HDF5 waveform datasets."""
+        return [
+            RecordReader("audio-file", DOMAIN, AUDIO_SUFFIXES, read_audio_file, "one WAV / FLAC / OGG file is one record", options={}),
+            RecordReader("audio-folder", DOMAIN, ("/",), read_audio_folder, "every sound file under a folder (folder_labels: class per sub-folder)", options=FOLDER_OPTIONS),
+            RecordReader("audio-manifest", DOMAIN, (".csv",), read_manifest, "a CSV naming sound files, paths relative to its folder", options=MANIFEST_OPTIONS),
+            RecordReader("audio-hdf5", DOMAIN, HDF5_SUFFIXES, read_hdf5, "rows of an HDF5 waveform dataset with a sample_rate attribute", options=HDF5_OPTIONS),
+        ]
+
+    def prepare_config(self, config: ModelConfig, records: Sequence[Record]) -> ModelConfig:
+        """Feature normalisation statistics from training records; every setting made explicit."""
+        from sciformer_audio.statistics import prepare_config
+
+        return prepare_config(config, records)
+
+    def tokenizer(self, config: ModelConfig) -> WaveformTokenizer:
+        """Conditions waveforms (mono, resampled, mean removed, cropped) and batches them padded."""
+        from sciformer_audio.tokenizer import WaveformTokenizer
+
+        return WaveformTokenizer(config)
+
+    def embedder(self, config: ModelConfig) -> ASTEmbedder:
+        """Front end on the device, overlapping 16x16 patches, CLS + distillation tokens, learned 2-D positions."""
+        from sciformer_audio.embedder import ASTEmbedder
+
+        return ASTEmbedder(config)
+
+    def head(self, config: ModelConfig, embedder: nn.Module) -> ASTHead | None:
+        """AST's LayerNorm + Linear head over the pooled special tokens, for sequence tasks."""
+        if config.task not in ("sequence-classification", "sequence-regression"):
+            return None
+        from sciformer_audio.head import ASTHead
+
+        return ASTHead(config)
+
+    def augmentations(self, config: ModelConfig) -> list[Augmentation]:
+        """`time_shift`: each recording starts earlier or later. (SpecAugment masking is the front end's
+        `freq_mask` / `time_mask` option, as it masks the filterbank the model computes.)"""
+        from sciformer_audio.time_shift import time_shift_augmentation
+
+        return [time_shift_augmentation(config)]
+
+    def examples(self) -> ExampleRecords:
+        """Tones and noise of different lengths, rates and channels, and audio the tokenizer must reject."""
+        from sciformer_audio.examples import example_records
+
+        return example_records()
+
+
 @sciformer.hookimpl
-def sciformer_domains() -> list[DomainSpec]:
+def sciformer_domains() -> list[Domain]:
     """Declare the audio domain."""
-    return [
-        DomainSpec(
-            name=DOMAIN,
-            record_type="a waveform (sound file, HDF5 row or array) with its sample rate",
-            summary="Audio Spectrogram Transformer: Kaldi log-mel (or STFT) patches, CLS + distillation tokens.",
-            tasks=("sequence-classification", "sequence-regression"),
-            default_config={"dim": 192, "depth": 4, "heads": 4, "norm_eps": 1e-6, "position": "learned", "pooling": "mean"},
-        )
-    ]
-
-
-@sciformer.hookimpl
-def sciformer_readers(domain: str) -> list[RecordReader] | None:
-    """Sound files, folders of them, CSV manifests and HDF5 waveform datasets."""
-    if domain != DOMAIN:
-        return None
-    return [
-        RecordReader("audio-file", DOMAIN, AUDIO_SUFFIXES, read_audio_file, "one WAV / FLAC / OGG file is one record", options={}),
-        RecordReader("audio-folder", DOMAIN, ("/",), read_audio_folder, "every sound file under a folder (folder_labels: class per sub-folder)", options=FOLDER_OPTIONS),
-        RecordReader("audio-manifest", DOMAIN, (".csv",), read_manifest, "a CSV naming sound files, paths relative to its folder", options=MANIFEST_OPTIONS),
-        RecordReader("audio-hdf5", DOMAIN, HDF5_SUFFIXES, read_hdf5, "rows of an HDF5 waveform dataset with a sample_rate attribute", options=HDF5_OPTIONS),
-    ]
-
-
-@sciformer.hookimpl
-def sciformer_prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig | None:
-    """Feature normalisation statistics and class names from training records; every setting made explicit."""
-    if config.domain != DOMAIN:
-        return None
-    from sciformer_audio.statistics import prepare_config
-
-    return prepare_config(config, records)
-
-
-@sciformer.hookimpl
-def sciformer_tokenizer(config: ModelConfig) -> WaveformTokenizer | None:
-    """Conditions waveforms (mono, resampled, mean removed, cropped) and batches them padded."""
-    if config.domain != DOMAIN:
-        return None
-    from sciformer_audio.tokenizer import WaveformTokenizer
-
-    return WaveformTokenizer(config)
-
-
-@sciformer.hookimpl
-def sciformer_embedder(config: ModelConfig) -> ASTEmbedder | None:
-    """Front end on the device, overlapping 16x16 patches, CLS + distillation tokens, learned 2-D positions."""
-    if config.domain != DOMAIN:
-        return None
-    from sciformer_audio.embedder import ASTEmbedder
-
-    return ASTEmbedder(config)
-
-
-@sciformer.hookimpl
-def sciformer_head(config: ModelConfig, embedder: object) -> ASTHead | None:
-    """AST's LayerNorm + Linear head over the pooled special tokens, for sequence tasks."""
-    if config.domain != DOMAIN or config.task not in ("sequence-classification", "sequence-regression"):
-        return None
-    from sciformer_audio.head import ASTHead
-
-    return ASTHead(config)
+    return [AudioDomain()]
 
 
 @sciformer.hookimpl
@@ -124,24 +122,3 @@ def sciformer_models() -> list[ShippedModel]:
             example_options={"data_column": "file", "target_column": "digit", "root": "."},
         )
     ]
-
-
-@sciformer.hookimpl
-def sciformer_augmentations(config: ModelConfig) -> list[Augmentation] | None:
-    """`time_shift`: each recording starts earlier or later. (SpecAugment masking is the front end's
-    `freq_mask` / `time_mask` option, as it masks the filterbank the model computes.)"""
-    if config.domain != DOMAIN:
-        return None
-    from sciformer_audio.time_shift import time_shift_augmentation
-
-    return [time_shift_augmentation(config)]
-
-
-@sciformer.hookimpl
-def sciformer_examples(domain: str) -> ExampleRecords | None:
-    """Tones and noise of different lengths, rates and channels, and audio the tokenizer must reject."""
-    if domain != DOMAIN:
-        return None
-    from sciformer_audio.examples import example_records
-
-    return example_records()

@@ -9,45 +9,49 @@ transformers 5 writes (`layers.N.attention.q_proj`). The tables below map each t
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
-from safetensors.torch import load_file
-from sciformer.build import build_model
-from sciformer.checkpoint import save_checkpoint
 from sciformer.config import ModelConfig
-from sciformer.errors import CheckpointError, InputFileError
+from sciformer.errors import InputFileError
+from sciformer.importing import (
+    NameTable,
+    find_weights,
+    read_json,
+    read_options,
+    read_state_dict,
+    unused_tensors,
+    write_checkpoint,
+)
 from sciformer.plugins import PluginHost
-from torch import Tensor
 
 from sciformer_audio.settings import AudioSettings
 
 log = logging.getLogger(__name__)
 
 DOMAIN = "audio"
-PREFIXES = ("audio_spectrogram_transformer.",)  # ASTForAudioClassification nests the encoder under this
+FORMAT = "hf-ast"
+PREFIX = "audio_spectrogram_transformer."  # ASTForAudioClassification nests the encoder under this
 
-# ours                                   <- transformers names (one entry per source tensor, q/k/v fused)
-GLOBAL_TABLE: dict[str, tuple[str, ...]] = {
-    "embedder.cls_token": ("embeddings.cls_token",),
-    "embedder.distillation_token": ("embeddings.distillation_token",),
-    "embedder.position_table": ("embeddings.position_embeddings",),
-    "embedder.patch.weight": ("embeddings.patch_embeddings.projection.weight",),
-    "embedder.patch.bias": ("embeddings.patch_embeddings.projection.bias",),
-    "final_norm.weight": ("layernorm.weight",),
-    "final_norm.bias": ("layernorm.bias",),
-    "head.norm.weight": ("classifier.layernorm.weight",),
-    "head.norm.bias": ("classifier.layernorm.bias",),
-    "head.linear.weight": ("classifier.dense.weight",),
-    "head.linear.bias": ("classifier.dense.bias",),
+# ours                                   <- transformers names
+GLOBAL_TABLE = {
+    "embedder.cls_token": "embeddings.cls_token",
+    "embedder.distillation_token": "embeddings.distillation_token",
+    "embedder.position_table": "embeddings.position_embeddings",
+    "embedder.patch.weight": "embeddings.patch_embeddings.projection.weight",
+    "embedder.patch.bias": "embeddings.patch_embeddings.projection.bias",
+    "final_norm.weight": "layernorm.weight",
+    "final_norm.bias": "layernorm.bias",
+    "head.norm.weight": "classifier.layernorm.weight",
+    "head.norm.bias": "classifier.layernorm.bias",
+    "head.linear.weight": "classifier.dense.weight",
+    "head.linear.bias": "classifier.dense.bias",
 }
 
-# per block i, for {weight, bias}:  ours -> (transformers 4 layout, transformers 5 layout)
-LAYER_TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+# per block i, for {weight, bias}:  ours -> (transformers 4 layout, transformers 5 layout); q/k/v are fused
+LAYER_MODULES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "blocks.{i}.norm1": (("encoder.layer.{i}.layernorm_before",), ("layers.{i}.layernorm_before",)),
     "blocks.{i}.mixer.qkv": (
         ("encoder.layer.{i}.attention.attention.query", "encoder.layer.{i}.attention.attention.key", "encoder.layer.{i}.attention.attention.value"),
@@ -58,36 +62,16 @@ LAYER_TABLE: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "blocks.{i}.mlp.fc1": (("encoder.layer.{i}.intermediate.dense",), ("layers.{i}.mlp.fc1",)),
     "blocks.{i}.mlp.fc2": (("encoder.layer.{i}.output.dense",), ("layers.{i}.mlp.fc2",)),
 }
-LEGACY, CURRENT = 0, 1
+
+
+def _table(layout: int) -> NameTable:
+    layers = {f"{ours}.{kind}": tuple(f"{name}.{kind}" for name in layouts[layout]) for ours, layouts in LAYER_MODULES.items() for kind in ("weight", "bias")}
+    return NameTable(GLOBAL_TABLE | layers)
+
+
+LEGACY, CURRENT = _table(0), _table(1)
 
 ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    """A JSON file as a dict, or InputFileError naming it."""
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        raise InputFileError(f"{path}: unreadable ({error})") from error
-
-
-def load_weights(source: Path) -> dict[str, Tensor]:
-    """The directory's tensors, prefixes stripped: safetensors first, else a .bin read with weights_only=True."""
-    if (source / "model.safetensors").is_file():
-        weights = load_file(str(source / "model.safetensors"))
-    elif (source / "pytorch_model.bin").is_file():
-        try:
-            weights = torch.load(source / "pytorch_model.bin", map_location="cpu", weights_only=True)
-        except Exception as error:  # weights_only refuses anything but tensors; several exception types
-            raise InputFileError(f"{source / 'pytorch_model.bin'}: not a plain tensor file ({type(error).__name__}: {error})") from error
-    else:
-        raise InputFileError(f"{source}: no model.safetensors or pytorch_model.bin")
-    stripped = {}
-    for name, tensor in weights.items():
-        for prefix in PREFIXES:
-            name = name.removeprefix(prefix)
-        stripped[name] = tensor.float()
-    return stripped
 
 
 def config_from_hf(hf: Mapping[str, Any], preprocessor: Mapping[str, Any], num_labels: int) -> ModelConfig:
@@ -135,39 +119,21 @@ def config_from_hf(hf: Mapping[str, Any], preprocessor: Mapping[str, Any], num_l
     )
 
 
-def map_weights(weights: Mapping[str, Tensor], depth: int, with_head: bool, qkv_bias: bool) -> dict[str, Tensor]:
-    """transformers tensors -> our state dict, through GLOBAL_TABLE and LAYER_TABLE; names what is missing."""
-    layout = LEGACY if any(k.startswith("encoder.layer.") for k in weights) else CURRENT
-    mapping: dict[str, tuple[str, ...]] = {k: v for k, v in GLOBAL_TABLE.items() if with_head or not k.startswith("head.")}
-    for i in range(depth):
-        for ours, layouts in LAYER_TABLE.items():
-            for kind in ("weight", "bias"):
-                if kind == "bias" and ours.endswith("qkv") and not qkv_bias:
-                    continue
-                mapping[f"{ours.format(i=i)}.{kind}"] = tuple(f"{name.format(i=i)}.{kind}" for name in layouts[layout])
-    missing = sorted({name for names in mapping.values() for name in names if name not in weights})
-    if missing:
-        raise CheckpointError(f"AST weights lack {len(missing)} tensor(s), e.g. {missing[:4]}")
-    used = {name for names in mapping.values() for name in names}
-    unused = sorted(set(weights) - used)
-    if unused:
-        log.warning("hf-ast: %d tensor(s) not imported, e.g. %s", len(unused), unused[:4])
-    return {ours: torch.cat([weights[name] for name in names], dim=0) for ours, names in mapping.items()}
-
-
-def import_hf_ast(source: Path, out: Path, host: PluginHost | None = None) -> Path:
-    """Convert a transformers AST directory into a sciformer checkpoint at `out`; returns `out`."""
+def import_hf_ast(source: Path, out: Path, host: PluginHost, options: Mapping[str, str]) -> Path:
+    """Convert a transformers AST directory into a sciformer checkpoint at `out` (no options); returns `out`."""
+    read_options(FORMAT, options, {})
     source = Path(source)
-    host = host or PluginHost(only={DOMAIN})  # the AST architecture alone: no other plugin's biases
     hf = read_json(source / "config.json")
     preprocessor_path = source / "preprocessor_config.json"
     preprocessor = read_json(preprocessor_path) if preprocessor_path.is_file() else {}
     if not preprocessor:
         log.warning("hf-ast: no preprocessor_config.json; using AST's AudioSet defaults (16 kHz, mean -4.27, std 4.57)")
-    weights = load_weights(source)
+    weights = {name.removeprefix(PREFIX): tensor for name, tensor in read_state_dict(find_weights(source)).items()}
     classifier = weights.get("classifier.dense.weight")
     config = config_from_hf(hf, preprocessor, 0 if classifier is None else classifier.shape[0])
-    state = map_weights(weights, config.depth, classifier is not None, config.qkv_bias)
-    model = build_model(config, host)
-    model.load_state_dict(state, strict=True)
-    return save_checkpoint(model, out, host, extra={"imported_from": "hf-ast", "source": str(source)})
+    table = LEGACY if any(name.startswith("encoder.layer.") for name in weights) else CURRENT
+    state, used = table.apply(weights, config.depth)
+    unused = unused_tensors(weights, used)
+    if unused:
+        log.warning("hf-ast: %d tensor(s) not imported, e.g. %s", len(unused), unused[:4])
+    return write_checkpoint(config, state, out, host, source, FORMAT, origins=table.origins(config.depth))

@@ -13,7 +13,7 @@ from typing import Any
 
 from sciformer.config import ModelConfig
 from sciformer.errors import ConfigError
-from sciformer.known_keys import refuse_unknown
+from sciformer.known_keys import dataclass_from
 
 FRONTENDS = ("fbank", "spectrogram")
 SPECTROGRAM_SCALES = ("log", "linear")
@@ -141,11 +141,10 @@ class AudioSettings:
     @classmethod
     def from_options(cls, options: Mapping[str, Any]) -> AudioSettings:
         """Settings from a `domain_options` mapping, naming any unknown key."""
-        refuse_unknown("audio option(s)", options, sorted(f.name for f in dataclasses.fields(cls)))
         values = dict(options)
         if values.get("position_grid") is not None:
             values["position_grid"] = tuple(values["position_grid"])
-        return cls(**values)
+        return dataclass_from(cls, "audio option(s)", values)
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> AudioSettings:

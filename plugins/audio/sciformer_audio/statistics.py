@@ -9,7 +9,6 @@ import torch
 from sciformer.config import ModelConfig
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer.records import Record
-from sciformer.targets import class_names
 
 from sciformer_audio.frontend import AudioFrontend
 from sciformer_audio.settings import AudioSettings
@@ -52,14 +51,10 @@ def feature_statistics(config: ModelConfig, records: Sequence[Record]) -> tuple[
 
 
 def prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig:
-    """Complete a new audio model's configuration: every setting explicit, statistics and labels learned."""
+    """Complete a new audio model's configuration: every setting explicit, statistics learned."""
     options = dict(config.domain_options)
     if "norm_mean" not in options or "norm_std" not in options:
         mean, std = feature_statistics(config, records)
         options.update(norm_mean=mean, norm_std=std)
         log.info("audio feature statistics from %d records: mean %.4f, std %.4f", len(records), mean, std)
-    changes: dict = {"domain_options": AudioSettings.from_options(options).to_options()}
-    if config.task == "sequence-classification" and not config.labels:
-        labels = class_names(r.target for r in records)
-        changes.update(labels=labels, num_labels=len(labels))
-    return config.replace(**changes)
+    return config.replace(domain_options=AudioSettings.from_options(options).to_options())

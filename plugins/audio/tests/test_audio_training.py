@@ -26,7 +26,7 @@ def test_prepare_config_learns_statistics_and_labels(host: PluginHost) -> None:
     """Class names from the targets; mean and std of the padded features; every option made explicit."""
     records = list(read_records(host, "audio", DATA / "fsdd_sample.csv", SAMPLE_OPTIONS))
     config = ModelConfig(domain="audio", task="sequence-classification", num_labels=1, domain_options={"sample_rate": 8000, "num_mel_bins": 32, "max_length": 40})
-    prepared = prepare_config(config, records)
+    prepared = host.prepare_config(config, records)  # the domain's settings, then the core's class names
     assert prepared.labels == tuple(str(d) for d in range(10)) and prepared.num_labels == 10
     mean, std = feature_statistics(config, records)
     assert prepared.option("norm_mean") == mean and prepared.option("norm_std") == std

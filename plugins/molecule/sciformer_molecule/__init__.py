@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sciformer
 from sciformer.cli.lazy import LazyCommand
-from sciformer.domain import DomainSpec, RecordReader, ShippedModel, WeightImporter
+from sciformer.domain import Domain, RecordReader, ShippedModel, WeightImporter
 from sciformer.lazy import LazyFunction
 
 from .examples import example_records
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from sciformer.engine.heads import Head
     from sciformer.engine.parts import BlockParts
     from sciformer.records import ExampleRecords, Record
+    from torch import nn
 
     from .embedder import AtomEmbedder
     from .tokenizer import MoleculeTokenizer
@@ -33,68 +34,69 @@ DATA = HERE.parent / "data"
 import_mat = LazyFunction("sciformer_molecule.mat_import:import_mat")  # imports torch when run
 
 
+class MoleculeDomain(Domain):
+    """RDKit atoms as tokens, with MAT's distance / adjacency attention."""
+
+    name = DOMAIN
+    record_type = "a molecule: SMILES string or MOL / SDF block (heavy atoms become tokens)"
+    summary = "Molecule Attention Transformer: atom tokens with distance and adjacency attention."
+    tasks = ("sequence-regression", "sequence-classification")
+    default_config: ClassVar[Mapping[str, Any]] = {"dim": 128, "depth": 4, "heads": 8, "position": "none", "max_positions": 256, "pooling": "mean"}
+
+    def readers(self) -> list[RecordReader]:
+        """SMILES tables (CSV / TSV), `.smi` files and SDF files."""
+        return [
+            RecordReader("molecule-table", DOMAIN, (".csv", ".tsv"), read_table, "a SMILES column (default 'smiles') and optional target / id columns", options=TABLE_OPTIONS),
+            RecordReader("molecule-smi", DOMAIN, (".smi",), read_smi, "one 'SMILES [name]' per line", options={}),
+            RecordReader("molecule-sdf", DOMAIN, (".sdf", ".sd", ".mol"), read_sdf, "MOL blocks with SD properties (3D coordinates used)", options=SDF_OPTIONS),
+        ]
+
+    def prepare_config(self, config: ModelConfig, records: Sequence[Record]) -> ModelConfig:
+        """Target mean / std (regression) from the training records."""
+        return prepare_config(config, records)
+
+    def tokenizer(self, config: ModelConfig) -> MoleculeTokenizer:
+        """The RDKit featurizer for this configuration's domain options."""
+        from .tokenizer import MoleculeTokenizer
+
+        return MoleculeTokenizer(config)
+
+    def embedder(self, config: ModelConfig) -> AtomEmbedder:
+        """A linear projection of atom features (no position encoding)."""
+        from .embedder import AtomEmbedder
+
+        return AtomEmbedder(config)
+
+    def attention_biases(self, config: ModelConfig) -> list[AttentionBias]:
+        """MAT's distance / adjacency mixture and / or the Gaussian distance logit bias (domain_options.attention_bias)."""
+        from .biases import attention_biases
+
+        return attention_biases(config)
+
+    def head(self, config: ModelConfig, embedder: nn.Module) -> Head | None:
+        """Regression on standardised targets (predictions in target units); other tasks use the engine's heads."""
+        if config.task != "sequence-regression":
+            return None
+        from .head import StandardisedRegressionHead
+
+        return StandardisedRegressionHead(config)
+
+    def augmentations(self, config: ModelConfig) -> list[Augmentation]:
+        """`distance_jitter`: interatomic distances scaled by 1 + noise, as if from another conformer."""
+        from .augment import augmentations
+        from .options import MoleculeOptions
+
+        return augmentations(MoleculeOptions.from_config(config))
+
+    def examples(self) -> ExampleRecords:
+        """Small valid molecules (SMILES and a MOL block) and records the featurizer must reject."""
+        return example_records()
+
+
 @sciformer.hookimpl
-def sciformer_domains() -> list[DomainSpec]:
+def sciformer_domains() -> list[Domain]:
     """Declare the molecule domain."""
-    return [
-        DomainSpec(
-            name=DOMAIN,
-            record_type="a molecule: SMILES string or MOL / SDF block (heavy atoms become tokens)",
-            summary="Molecule Attention Transformer: atom tokens with distance and adjacency attention.",
-            tasks=("sequence-regression", "sequence-classification"),
-            default_config={"dim": 128, "depth": 4, "heads": 8, "position": "none", "max_positions": 256, "pooling": "mean"},
-        )
-    ]
-
-
-@sciformer.hookimpl
-def sciformer_readers(domain: str) -> list[RecordReader] | None:
-    """SMILES tables (CSV / TSV), `.smi` files and SDF files."""
-    if domain != DOMAIN:
-        return None
-    return [
-        RecordReader("molecule-table", DOMAIN, (".csv", ".tsv"), read_table, "a SMILES column (default 'smiles') and optional target / id columns", options=TABLE_OPTIONS),
-        RecordReader("molecule-smi", DOMAIN, (".smi",), read_smi, "one 'SMILES [name]' per line", options={}),
-        RecordReader("molecule-sdf", DOMAIN, (".sdf", ".sd", ".mol"), read_sdf, "MOL blocks with SD properties (3D coordinates used)", options=SDF_OPTIONS),
-    ]
-
-
-@sciformer.hookimpl
-def sciformer_prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig | None:
-    """Class names (classification) or target mean / std (regression) from the training records."""
-    if config.domain != DOMAIN:
-        return None
-    return prepare_config(config, records)
-
-
-@sciformer.hookimpl
-def sciformer_tokenizer(config: ModelConfig) -> MoleculeTokenizer | None:
-    """The RDKit featurizer for this configuration's domain options."""
-    if config.domain != DOMAIN:
-        return None
-    from .tokenizer import MoleculeTokenizer
-
-    return MoleculeTokenizer(config)
-
-
-@sciformer.hookimpl
-def sciformer_embedder(config: ModelConfig) -> AtomEmbedder | None:
-    """A linear projection of atom features (no position encoding)."""
-    if config.domain != DOMAIN:
-        return None
-    from .embedder import AtomEmbedder
-
-    return AtomEmbedder(config)
-
-
-@sciformer.hookimpl
-def sciformer_attention_biases(config: ModelConfig) -> list[AttentionBias] | None:
-    """MAT's distance / adjacency mixture and / or the Gaussian distance logit bias (domain_options.attention_bias)."""
-    if config.domain != DOMAIN:
-        return None
-    from .biases import attention_biases
-
-    return attention_biases(config)
+    return [MoleculeDomain()]
 
 
 @sciformer.hookimpl
@@ -103,35 +105,6 @@ def sciformer_block_parts() -> BlockParts:
     from .mat_layers import MAT_PARTS
 
     return MAT_PARTS
-
-
-@sciformer.hookimpl
-def sciformer_head(config: ModelConfig, embedder: object) -> Head | None:
-    """Regression on standardised targets (predictions in target units); other tasks use the engine's heads."""
-    if config.domain != DOMAIN or config.task != "sequence-regression":
-        return None
-    from .head import StandardisedRegressionHead
-
-    return StandardisedRegressionHead(config)
-
-
-@sciformer.hookimpl
-def sciformer_augmentations(config: ModelConfig) -> list[Augmentation] | None:
-    """`distance_jitter`: interatomic distances scaled by 1 + noise, as if from another conformer."""
-    if config.domain != DOMAIN:
-        return None
-    from sciformer_molecule.augment import augmentations
-    from sciformer_molecule.options import MoleculeOptions
-
-    return augmentations(MoleculeOptions.from_config(config))
-
-
-@sciformer.hookimpl
-def sciformer_examples(domain: str) -> ExampleRecords | None:
-    """Small valid molecules (SMILES and a MOL block) and records the featurizer must reject."""
-    if domain != DOMAIN:
-        return None
-    return example_records()
 
 
 @sciformer.hookimpl

@@ -62,7 +62,7 @@ def baseline_command(folder: Path, target_column: str, classification: bool, met
 @click.pass_obj
 def evaluate_command(host: PluginHost, model: str, input_path: Path, options: tuple[str, ...]) -> None:
     """RMSE / MAE / R^2 (regression) or ROC-AUC / accuracy (classification) of a model on a file; JSON."""
-    from sciformer.cli.main import parse_options
+    from sciformer.cli.helpers import parse_options
 
     from sciformer_molecule.evaluation import evaluate_file
 

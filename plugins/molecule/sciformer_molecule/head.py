@@ -15,7 +15,7 @@ from sciformer_molecule.options import MoleculeOptions
 class StandardisedRegressionHead(SequenceHead):
     """Mean-pooled linear regression whose output is `mean + std * linear(pool(h))`.
 
-    `target_mean` / `target_std` come from the training targets (see `sciformer_prepare_config`), so
+    `target_mean` / `target_std` come from the training targets (see `MoleculeDomain.prepare_config`), so
     the linear layer starts near the right scale; the loss is the MSE of standardised values, and
     predictions and evaluation (`mse`, hence `rmse`) are in the targets' units. With mean 0 and
     std 1 this is exactly the engine's regression head (and MAT's generator).

@@ -4,7 +4,8 @@ The published pretrained model is `make_model(d_atom=28, d_model=1024, N=8, h=16
 lambda_attention=0.33, lambda_distance=0.33, leaky_relu_slope=0.1, dense_output_nonlinearity='relu',
 distance_matrix_kernel='exp', dropout=0.0, aggregation_type='mean')`. The weights do not say how many
 heads or which lambdas a model used, so these are the defaults; a JSON file beside the weights
-(`WEIGHTS.json`, keys named as `make_model`'s arguments) overrides them for other MAT models.
+(`WEIGHTS.json`, keys named as `make_model`'s arguments) overrides them for other MAT models, and
+`--option KEY=VALUE` (same names) overrides both.
 
 How MAT's layers land in the engine's (all exactly):
 
@@ -21,48 +22,46 @@ How MAT's layers land in the engine's (all exactly):
 
 from __future__ import annotations
 
-import json
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
-import torch
-from sciformer.build import build_model
-from sciformer.checkpoint import save_checkpoint
 from sciformer.config import ModelConfig
 from sciformer.errors import InputFileError
+from sciformer.importing import NameTable, read_json, read_options, read_state_dict, refuse_unused, write_checkpoint
 from sciformer.plugins import PluginHost
 from torch import Tensor
 
 log = logging.getLogger(__name__)
 
+FORMAT = "mat"
 MAT_NORM_EPS = 1e-6  # added to the unbiased standard deviation in MAT's LayerNorm
 
-# One row per MAT tensor: (MAT name, sciformer name, how it is converted). `{i}` is the layer index.
-NAME_TABLE: tuple[tuple[str, str, str], ...] = (
-    ("src_embed.lut.weight", "embedder.projection.weight", "copy"),
-    ("src_embed.lut.bias", "embedder.projection.bias", "copy"),
-    ("encoder.layers.{i}.self_attn.linears.0.weight", "blocks.{i}.mixer.qkv.weight", "query rows"),
-    ("encoder.layers.{i}.self_attn.linears.0.bias", "blocks.{i}.mixer.qkv.bias", "query rows"),
-    ("encoder.layers.{i}.self_attn.linears.1.weight", "blocks.{i}.mixer.qkv.weight", "key rows"),
-    ("encoder.layers.{i}.self_attn.linears.1.bias", "blocks.{i}.mixer.qkv.bias", "key rows"),
-    ("encoder.layers.{i}.self_attn.linears.2.weight", "blocks.{i}.mixer.qkv.weight", "value rows"),
-    ("encoder.layers.{i}.self_attn.linears.2.bias", "blocks.{i}.mixer.qkv.bias", "value rows"),
-    ("encoder.layers.{i}.self_attn.linears.3.weight", "blocks.{i}.mixer.out.weight", "copy"),
-    ("encoder.layers.{i}.self_attn.linears.3.bias", "blocks.{i}.mixer.out.bias", "copy"),
-    ("encoder.layers.{i}.sublayer.0.norm.a_2", "blocks.{i}.norm1.weight", "copy"),
-    ("encoder.layers.{i}.sublayer.0.norm.b_2", "blocks.{i}.norm1.bias", "copy"),
-    ("encoder.layers.{i}.feed_forward.linears.0.weight", "blocks.{i}.mlp.fc.weight", "copy"),
-    ("encoder.layers.{i}.feed_forward.linears.0.bias", "blocks.{i}.mlp.fc.bias", "copy"),
-    ("encoder.layers.{i}.sublayer.1.norm.a_2", "blocks.{i}.norm2.weight", "copy"),
-    ("encoder.layers.{i}.sublayer.1.norm.b_2", "blocks.{i}.norm2.bias", "copy"),
-    ("encoder.norm.a_2", "final_norm.weight", "copy"),
-    ("encoder.norm.b_2", "final_norm.bias", "copy"),
-    ("generator.proj.weight", "head.linear.weight", "copy"),
-    ("generator.proj.bias", "head.linear.bias", "copy"),
+# sciformer name <- MAT name(s); `{i}` is the layer index. MAT's q, k, v projections (linears 0-2) stack into qkv.
+TABLE = NameTable(
+    {
+        "embedder.projection.weight": "src_embed.lut.weight",
+        "embedder.projection.bias": "src_embed.lut.bias",
+        **{
+            f"blocks.{{i}}.mixer.qkv.{kind}": tuple(f"encoder.layers.{{i}}.self_attn.linears.{n}.{kind}" for n in range(3))
+            for kind in ("weight", "bias")
+        },
+        "blocks.{i}.mixer.out.weight": "encoder.layers.{i}.self_attn.linears.3.weight",
+        "blocks.{i}.mixer.out.bias": "encoder.layers.{i}.self_attn.linears.3.bias",
+        "blocks.{i}.norm1.weight": "encoder.layers.{i}.sublayer.0.norm.a_2",
+        "blocks.{i}.norm1.bias": "encoder.layers.{i}.sublayer.0.norm.b_2",
+        "blocks.{i}.mlp.fc.weight": "encoder.layers.{i}.feed_forward.linears.0.weight",
+        "blocks.{i}.mlp.fc.bias": "encoder.layers.{i}.feed_forward.linears.0.bias",
+        "blocks.{i}.norm2.weight": "encoder.layers.{i}.sublayer.1.norm.a_2",
+        "blocks.{i}.norm2.bias": "encoder.layers.{i}.sublayer.1.norm.b_2",
+        "final_norm.weight": "encoder.norm.a_2",
+        "final_norm.bias": "encoder.norm.b_2",
+        "head.linear.weight": "generator.proj.weight",
+        "head.linear.bias": "generator.proj.bias",
+    }
 )
-QKV_PARTS = {"query rows": 0, "key rows": 1, "value rows": 2}
 # d_atom -> (charge encoding, dummy node): 11 elements + 6 degrees + 5 H counts + charge + ring + aromatic.
 FEATURE_LAYOUTS = {28: ("one-hot", True), 27: ("one-hot", False), 26: ("scalar", True), 25: ("scalar", False)}
 
@@ -85,10 +84,7 @@ class MatHyperparameters:
         sidecar = weights.with_suffix(".json")
         if not sidecar.is_file():
             return cls()
-        try:
-            values = json.loads(sidecar.read_text())
-        except json.JSONDecodeError as error:
-            raise InputFileError(f"{sidecar}: not valid JSON ({error})") from error
+        values = read_json(sidecar)
         known = {f.name for f in fields(cls)}
         ignored = sorted(set(values) - known)
         if ignored:
@@ -102,21 +98,6 @@ class MatHyperparameters:
         if self.dense_output_nonlinearity not in names:
             raise InputFileError(f"dense_output_nonlinearity {self.dense_output_nonlinearity!r} is not one of MAT's ({', '.join(names)})")
         return names[self.dense_output_nonlinearity]
-
-
-def load_mat_state(path: Path) -> dict[str, Tensor]:
-    """A MAT state dict from a `.pt` file, read without unpickling code (weights_only=True)."""
-    if not path.is_file():
-        raise InputFileError(f"MAT weights not found: {path}")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for foreign or corrupt files
-        raise InputFileError(f"{path}: not a loadable state dict ({type(error).__name__}: {error})") from error
-    if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
-        state = state["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(v, Tensor) for v in state.values()):
-        raise InputFileError(f"{path}: expected a dict of tensors (a MAT state dict)")
-    return {k.removeprefix("module."): v.detach().float() for k, v in state.items()}
 
 
 def mat_config(state: dict[str, Tensor], hyper: MatHyperparameters) -> ModelConfig:
@@ -166,52 +147,18 @@ def mat_config(state: dict[str, Tensor], hyper: MatHyperparameters) -> ModelConf
     )
 
 
-def convert_state(state: dict[str, Tensor], config: ModelConfig) -> dict[str, Tensor]:
-    """MAT tensors -> sciformer tensors by NAME_TABLE; every MAT tensor must be used."""
-    ours: dict[str, Tensor] = {}
-    qkv: dict[str, list[Tensor | None]] = {}
-    unused = set(state)
-    generator_keys = {k for k in state if k.startswith("generator.")}
-    if generator_keys and not config.task:
-        unused -= generator_keys
-    for layer in [None, *range(config.depth)]:
-        for mat_name, our_name, how in NAME_TABLE:
-            if ("{i}" in mat_name) != (layer is not None):
-                continue
-            source, target = mat_name.format(i=layer), our_name.format(i=layer)
-            if source not in state:
-                if source.startswith("generator.") and not config.task:
-                    continue
-                raise InputFileError(f"MAT state dict lacks {source!r}")
-            tensor = state[source]
-            unused.discard(source)
-            if how == "copy":
-                ours[target] = tensor
-            else:
-                qkv.setdefault(target, [None, None, None])[QKV_PARTS[how]] = tensor
-    for target, parts in qkv.items():
-        ours[target] = torch.cat(parts)  # (3D, D) or (3D,) in q, k, v order
-    if unused:
-        raise InputFileError(f"MAT state dict has tensors this importer does not map: {sorted(unused)[:8]}")
-    return ours
+OPTIONS = {f.name: type(f.default) for f in fields(MatHyperparameters)}  # int, float or str, as the defaults
 
 
-def import_mat(source: Path, out: Path, host: PluginHost | None = None, hyper: MatHyperparameters | None = None) -> Path:
-    """Convert MAT weights at `source` into a sciformer checkpoint directory `out`."""
+def import_mat(source: Path, out: Path, host: PluginHost, options: Mapping[str, str]) -> Path:
+    """Convert MAT weights at `source` into a sciformer checkpoint directory `out`.
+
+    `options` (h, lambda_attention, ...: MatHyperparameters' fields) override WEIGHTS.json beside the weights."""
     source, out = Path(source), Path(out)
-    hyper = hyper or MatHyperparameters.beside(source)
-    state = load_mat_state(source)
+    hyper = replace(MatHyperparameters.beside(source), **read_options(FORMAT, options, OPTIONS))
+    state = read_state_dict(source)
     config = mat_config(state, hyper)
-    host = host or PluginHost()
-    model = build_model(config, host)
-    converted = convert_state(state, config)
-    expected = model.state_dict()
-    missing = sorted(set(expected) - set(converted))
-    if missing:
-        raise InputFileError(f"MAT state dict leaves model tensors unset: {missing[:8]}")
-    for name, tensor in converted.items():
-        if tensor.shape != expected[name].shape:
-            raise InputFileError(f"{name}: MAT tensor has shape {tuple(tensor.shape)}, the model needs {tuple(expected[name].shape)}")
-    model.load_state_dict(converted, strict=True)
-    extra = {"imported_from": str(source), "format": "mat", "mat_hyperparameters": {f.name: getattr(hyper, f.name) for f in fields(hyper)}}
-    return save_checkpoint(model, out, host, extra=extra)
+    converted, used = TABLE.apply(state, config.depth)
+    refuse_unused(state, used, source)
+    extra = {"mat_hyperparameters": {f.name: getattr(hyper, f.name) for f in fields(hyper)}}
+    return write_checkpoint(config, converted, out, host, source, FORMAT, extra, origins=TABLE.origins(config.depth))

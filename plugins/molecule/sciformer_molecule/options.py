@@ -7,12 +7,12 @@ tokenizer, embedder and biases from its configuration alone.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from sciformer.config import ModelConfig
 from sciformer.errors import ConfigError
-from sciformer.known_keys import refuse_unknown
+from sciformer.known_keys import dataclass_from
 
 CHARGE_ENCODINGS = ("one-hot", "scalar")
 GEOMETRIES = ("3d", "input", "2d", "topological")
@@ -85,11 +85,10 @@ class MoleculeOptions:
     @classmethod
     def from_mapping(cls, options: Mapping[str, Any]) -> MoleculeOptions:
         """Parse a mapping of option names to values, naming any unknown key."""
-        refuse_unknown("molecule domain option(s)", options, sorted(f.name for f in fields(cls)))
         values = dict(options)
         if isinstance(values.get("attention_bias"), list):
             values["attention_bias"] = tuple(values["attention_bias"])
-        return cls(**values)
+        return dataclass_from(cls, "molecule domain option(s)", values)
 
 
 def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:

@@ -7,14 +7,10 @@ from collections.abc import Sequence
 
 from sciformer.config import ModelConfig
 from sciformer.records import Record
-from sciformer.targets import class_names
 
 
 def prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig:
-    """Class names for classification; `target_mean` / `target_std` for regression (unless already set)."""
-    if config.task == "sequence-classification" and not config.labels:
-        labels = class_names(r.target for r in records if r.error is None)
-        return config.replace(labels=labels, num_labels=len(labels))
+    """`target_mean` / `target_std` for regression (unless already set); class names are the core's."""
     if config.task == "sequence-regression" and "target_mean" not in config.domain_options:
         values = [v for v in (_number(r.target) for r in records if r.error is None) if v is not None]
         if len(values) < 2:

@@ -9,3 +9,5 @@ class TestMoleculeConformance(DomainConformance):
     """Every conformance check of sciformer.testing on `molecule`."""
 
     domain = "molecule"
+    # MAT's own norm and one-layer feed-forward (as imported MATs use), with the Gaussian distance bias alone
+    configurations = ({"norm_layer": "mat", "mlp_layer": "mat", "domain_options": {"attention_bias": ["gaussian"]}},)

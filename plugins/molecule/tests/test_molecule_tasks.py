@@ -31,10 +31,10 @@ def sample_rows() -> list[dict[str, str]]:
         return list(csv.DictReader(handle))
 
 
-def test_prepare_config_learns_labels_and_target_scale(small_config: ModelConfig) -> None:
-    """Classification gets sorted class names; regression gets the training mean and std."""
+def test_prepare_config_learns_labels_and_target_scale(host, small_config: ModelConfig) -> None:
+    """Classification gets sorted class names (the core's); regression gets the training mean and std (the domain's)."""
     records = [Record("a", "C", "1"), Record("b", "CC", "0"), Record("c", "CCC", "1")]
-    classes = prepare_config(small_config.replace(task="sequence-classification", num_labels=1), records)
+    classes = host.prepare_config(small_config.replace(task="sequence-classification", num_labels=1), records)
     assert classes.labels == ("0", "1") and classes.num_labels == 2
     regression = prepare_config(small_config, [Record("a", "C", "1.0"), Record("b", "CC", "3.0"), Record("x", "CC", "oops")])
     assert regression.option("target_mean") == 2.0 and regression.option("target_std") == pytest.approx(2**0.5)

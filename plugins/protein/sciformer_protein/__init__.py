@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sciformer
 from sciformer.cli.lazy import LazyCommand
-from sciformer.domain import DomainSpec, RecordReader, ShippedModel, WeightImporter
+from sciformer.domain import Domain, RecordReader, ShippedModel, WeightImporter
 from sciformer.lazy import LazyFunction
 from sciformer.records import ExampleRecords, Record
 
-from .labels import complete_labels
 from .reader_options import HDF5_OPTIONS, TABLE_MODEL_OPTIONS, TABLE_OPTIONS
 
 if TYPE_CHECKING:
     import click
     from sciformer.config import ModelConfig
     from sciformer.engine.model import SciformerModel
+    from sciformer.engine.parts import MixerParts
     from sciformer.scoring.scorer import Scorer
     from torch import nn
 
@@ -41,83 +41,80 @@ import_hf_esm = LazyFunction("sciformer_protein.import_hf:import_hf_esm")
 __version__ = "0.1.0"
 
 
-@sciformer.hookimpl
-def sciformer_domains() -> list[DomainSpec]:
-    """Declare the protein domain, with ESM-2 8M's shape as the default model."""
-    return [
-        DomainSpec(
-            name=DOMAIN,
-            record_type="an amino-acid sequence (one-letter codes, ESM alphabet)",
-            summary="Protein language models as ESM-2 builds them: embeddings, variant effects, contacts.",
-            tasks=("mlm", "sequence-classification", "sequence-regression", "token-classification"),
-            default_config={
-                "dim": 320,
-                "depth": 6,
-                "heads": 20,
-                "position": "rotary",
-                "norm": "pre",
-                "activation": "gelu",
-                "max_positions": 1026,
-                "pooling": "mean",
-                "domain_options": {"max_residues": 1022, "long_sequences": "window", "token_dropout": True},
-            },
+class ProteinDomain(Domain):
+    """Amino-acid sequences as ESM-2 tokenizes them, with ESM-2 8M's shape as the default model."""
+
+    name = DOMAIN
+    record_type = "an amino-acid sequence (one-letter codes, ESM alphabet)"
+    summary = "Protein language models as ESM-2 builds them: embeddings, variant effects, contacts."
+    tasks = ("mlm", "sequence-classification", "sequence-regression", "token-classification")
+    default_config: ClassVar[Mapping[str, Any]] = {
+        "dim": 320,
+        "depth": 6,
+        "heads": 20,
+        "position": "rotary",
+        "norm": "pre",
+        "activation": "gelu",
+        "max_positions": 1026,
+        "pooling": "mean",
+        "domain_options": {"max_residues": 1022, "long_sequences": "window", "token_dropout": True},
+    }
+
+    def readers(self) -> list[RecordReader]:
+        """FASTA, plain text, CSV / TSV and HDF5 readers, and the training-part `.sources` lists."""
+        return [
+            RecordReader("fasta", DOMAIN, (".fasta", ".fa", ".faa", ".fas"), read_fasta, "FASTA, streamed; duplicate headers kept apart by index", options={}),
+            RecordReader("protein-lines", DOMAIN, (".txt",), read_lines, "one sequence per line", options={}),
+            RecordReader(
+                "protein-table", DOMAIN, (".csv", ".tsv"), read_table, "sequence column with optional id / target columns",
+                options=TABLE_OPTIONS, model_options=TABLE_MODEL_OPTIONS,
+            ),
+            RecordReader("protein-hdf5", DOMAIN, (".h5", ".hdf5"), read_hdf5, "a 1-D string dataset of sequences", options=HDF5_OPTIONS),
+            RecordReader("protein-sources", DOMAIN, (".sources",), read_sources, "training-part sequences of the recipes it names, held-out ones left out", options={}),
+        ]
+
+    def tokenizer(self, config: ModelConfig) -> ProteinTokenizer:
+        """The ESM tokenizer (33 tokens, BOS / EOS, windows for long sequences)."""
+        from .tokenizer import ProteinTokenizer
+
+        return ProteinTokenizer(config)
+
+    def embedder(self, config: ModelConfig) -> EsmEmbedder:
+        """ESM-2 token embeddings with token-dropout scaling."""
+        from .embedding import EsmEmbedder
+
+        return EsmEmbedder(config)
+
+    def token_mixer(self, config: ModelConfig, layer: int, parts: MixerParts) -> nn.Module:
+        """The engine's attention, run window by window for records longer than the model's limit."""
+        from .attention import WindowedAttention
+
+        return WindowedAttention(config, parts.positions, parts.norm)
+
+    def scorer(self, model: SciformerModel, options: Mapping[str, Any], checkpoint: Path | None) -> Scorer:
+        """Protein results add `truncated`, whether a record was cut to the model's residue limit."""
+        from .scoring import ProteinScorer
+
+        return ProteinScorer(model, options)
+
+    def examples(self) -> ExampleRecords:
+        """Real sequences (one long enough to be windowed), records the tokenizer must reject, a small MLM setup."""
+        return ExampleRecords(
+            good=(
+                Record("ubiquitin", "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"),
+                Record("lower-case", "mkvlaagiv"),
+                Record("ambiguous", "MKXBZUO-.LV"),
+            ),
+            bad=(Record("digit", "MKV1LA"), Record("empty", ""), Record("not-text", 42)),
+            # 32 residues per window, so ubiquitin (76) runs as overlapping windows
+            config={"dim": 32, "depth": 2, "heads": 4, "task": "mlm", "domain_options": {"max_residues": 32, "window_overlap": 8}},
         )
-    ]
 
 
 @sciformer.hookimpl
-def sciformer_readers(domain: str) -> list[RecordReader] | None:
-    """FASTA, plain text, CSV / TSV and HDF5 readers."""
-    if domain != DOMAIN:
-        return None
-    return [
-        RecordReader("fasta", DOMAIN, (".fasta", ".fa", ".faa", ".fas"), read_fasta, "FASTA, streamed; duplicate headers kept apart by index", options={}),
-        RecordReader("protein-lines", DOMAIN, (".txt",), read_lines, "one sequence per line", options={}),
-        RecordReader(
-            "protein-table", DOMAIN, (".csv", ".tsv"), read_table, "sequence column with optional id / target columns",
-            options=TABLE_OPTIONS, model_options=TABLE_MODEL_OPTIONS,
-        ),
-        RecordReader("protein-hdf5", DOMAIN, (".h5", ".hdf5"), read_hdf5, "a 1-D string dataset of sequences", options=HDF5_OPTIONS),
-        RecordReader("protein-sources", DOMAIN, (".sources",), read_sources, "training-part sequences of the recipes it names, held-out ones left out", options={}),
-    ]
-
-
-@sciformer.hookimpl
-def sciformer_prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig | None:
-    """Class names of sequence- or residue-level labels, from the training records."""
-    if config.domain != DOMAIN:
-        return None
-    return complete_labels(config, records)
-
-
-@sciformer.hookimpl
-def sciformer_tokenizer(config: ModelConfig) -> ProteinTokenizer | None:
-    """The ESM tokenizer (33 tokens, BOS / EOS, windows for long sequences)."""
-    if config.domain != DOMAIN:
-        return None
-    from .tokenizer import ProteinTokenizer
-
-    return ProteinTokenizer(config)
-
-
-@sciformer.hookimpl
-def sciformer_embedder(config: ModelConfig) -> EsmEmbedder | None:
-    """ESM-2 token embeddings with token-dropout scaling."""
-    if config.domain != DOMAIN:
-        return None
-    from .embedding import EsmEmbedder
-
-    return EsmEmbedder(config)
-
-
-@sciformer.hookimpl
-def sciformer_token_mixer(config: ModelConfig, layer: int, positions: nn.Module | None) -> nn.Module | None:
-    """The engine's attention, run window by window for records longer than the model's limit."""
-    if config.domain != DOMAIN:
-        return None
-    from .attention import WindowedAttention
-
-    return WindowedAttention(config, positions)
+def sciformer_domains() -> list[Domain]:
+    """Declare the protein domain."""
+    return [ProteinDomain()]
 
 
 @sciformer.hookimpl
@@ -127,23 +124,6 @@ def sciformer_weight_importers() -> list[WeightImporter]:
         WeightImporter("esm", DOMAIN, "fair-esm ESM-2 checkpoint (.pt, with -contact-regression.pt beside it)", import_fair_esm),
         WeightImporter("hf-esm", DOMAIN, "transformers ESM-2 directory (config.json + safetensors or bin)", import_hf_esm),
     ]
-
-
-@sciformer.hookimpl
-def sciformer_examples(domain: str) -> ExampleRecords | None:
-    """Real sequences (one long enough to be windowed), records the tokenizer must reject, a small MLM setup."""
-    if domain != DOMAIN:
-        return None
-    return ExampleRecords(
-        good=(
-            Record("ubiquitin", "MQIFVKTLTGKTITLEVEPSDTIENVKAKIQDKEGIPPDQQRLIFAGKQLEDGRTLSDYNIQKESTLHLVLRLRGG"),
-            Record("lower-case", "mkvlaagiv"),
-            Record("ambiguous", "MKXBZUO-.LV"),
-        ),
-        bad=(Record("digit", "MKV1LA"), Record("empty", ""), Record("not-text", 42)),
-        # 32 residues per window, so ubiquitin (76) runs as overlapping windows
-        config={"dim": 32, "depth": 2, "heads": 4, "task": "mlm", "domain_options": {"max_residues": 32, "window_overlap": 8}},
-    )
 
 
 @sciformer.hookimpl
@@ -182,13 +162,3 @@ def sciformer_cli_commands() -> list[click.Command]:
     """`sciformer protein ...`: embed, variants, pll, residues, contacts, fit-contacts."""
     help = "Protein tools: embeddings, variant effects, pseudo-log-likelihoods, contact maps, per-residue classes."
     return [LazyCommand("protein", "sciformer_protein.cli:protein", help)]
-
-
-@sciformer.hookimpl
-def sciformer_scorer(model: SciformerModel, options: dict, checkpoint: Path | None) -> Scorer | None:
-    """Protein results add `truncated`, whether a record was cut to the model's residue limit."""
-    if model.config.domain != DOMAIN:
-        return None
-    from .scoring import ProteinScorer
-
-    return ProteinScorer(model, options)

@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 import numpy as np
 from sciformer.checkpoint import CheckpointInfo, load_checkpoint, read_checkpoint_info, resolve_model, save_checkpoint
-from sciformer.cli.main import host_of, parse_options
+from sciformer.cli.helpers import host_of, parse_options
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import BadRecordError, ConfigError, InputFileError
 from sciformer.plugins import PluginHost

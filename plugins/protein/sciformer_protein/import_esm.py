@@ -13,13 +13,12 @@ from typing import Any
 import torch
 from sciformer.config import ModelConfig
 from sciformer.errors import CheckpointError
+from sciformer.importing import NameTable, load_safely, read_options, read_state_dict, refuse_unused, write_checkpoint
 from sciformer.plugins import PluginHost
 from torch import Tensor
 
-from .host import protein_host
-from .weights import rename, write_checkpoint
-
 DOMAIN = "protein"
+FORMAT = "esm"
 PREFIX = re.compile(r"^(?:encoder\.sentence_encoder\.|encoder\.)")  # what fair-esm strips from fairseq names
 
 #: Our parameter name -> the fair-esm name(s) it comes from (after PREFIX is removed); `{i}` is the layer index.
@@ -50,18 +49,7 @@ CONTACT_HEAD = {
     "embedder.contact_head.regression.bias": "contact_head.regression.bias",
 }
 #: Tied to embed_tokens in ESM-2 (checked), rotary frequencies (recomputed), fairseq's version counters.
-IGNORABLE = (r"lm_head\.weight", r".*rot_emb\.inv_freq", r".*version")
-
-
-def load_pickle(path: Path) -> Any:
-    """`torch.load` with weights_only=True, allowing argparse.Namespace (fair-esm's config object)."""
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: file not found") from None
-    except Exception as error:  # the weights-only unpickler refuses anything else
-        raise CheckpointError(f"{path}: cannot be read safely as a fair-esm checkpoint ({type(error).__name__}: {error})") from error
+IGNORABLE = ("lm_head.weight", "*rot_emb.inv_freq", "*version")
 
 
 def architecture(data: Mapping[str, Any], source: Path) -> dict[str, Any]:
@@ -98,21 +86,24 @@ def model_config(settings: Mapping[str, Any], contact_head: bool) -> ModelConfig
     )
 
 
-def import_fair_esm(source: Path, out: Path, host: PluginHost | None = None) -> Path:
-    """Convert a fair-esm ESM-2 `.pt` file (and its contact regression, if beside it) into a checkpoint."""
+def import_fair_esm(source: Path, out: Path, host: PluginHost, options: Mapping[str, str]) -> Path:
+    """Convert a fair-esm ESM-2 `.pt` file (and its contact regression, if beside it) into a checkpoint (no options)."""
+    read_options(FORMAT, options, {})
     source = Path(source)
-    data = load_pickle(source)
+    data = load_safely(source, [argparse.Namespace])  # argparse.Namespace: fair-esm's config object
     if not isinstance(data, Mapping) or "model" not in data:
         raise CheckpointError(f"{source}: not a fair-esm checkpoint (no 'model' state dict)")
     settings = architecture(data, source)
     foreign: dict[str, Tensor] = {PREFIX.sub("", name): tensor for name, tensor in data["model"].items()}
     regression = source.with_name(source.stem + "-contact-regression.pt")
     if regression.is_file():
-        foreign.update(load_pickle(regression)["model"])
+        foreign.update(read_state_dict(regression, [argparse.Namespace]))
     decoder = foreign.get("lm_head.weight")
     if decoder is not None and not torch.equal(decoder, foreign["embed_tokens.weight"]):
         raise CheckpointError(f"{source}: lm_head.weight differs from embed_tokens.weight; ESM-2 ties them")
     contact = "contact_head.regression.weight" in foreign
     config = model_config(settings, contact)
-    state = rename(foreign, {**BODY, **(CONTACT_HEAD if contact else {})}, config.depth, IGNORABLE, source)
-    return write_checkpoint(config, state, Path(out), host or protein_host(), {"imported_from": str(source), "format": "esm"})
+    table = NameTable({**BODY, **(CONTACT_HEAD if contact else {})})
+    state, used = table.apply(foreign, config.depth)
+    refuse_unused(foreign, used, source, IGNORABLE)
+    return write_checkpoint(config, state, Path(out), host, source, FORMAT, origins=table.origins(config.depth))

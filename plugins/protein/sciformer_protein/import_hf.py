@@ -3,22 +3,20 @@ pytorch_model.bin) into a sciformer checkpoint. Pickle is only read with `weight
 
 from __future__ import annotations
 
-import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file
 from sciformer.config import ModelConfig
 from sciformer.errors import CheckpointError
+from sciformer.importing import NameTable, find_weights, read_json, read_options, read_state_dict, refuse_unused, write_checkpoint
 from sciformer.plugins import PluginHost
-from torch import Tensor
 
 from . import alphabet
-from .host import protein_host
-from .weights import rename, same_tensor, write_checkpoint
 
 DOMAIN = "protein"
+FORMAT = "hf-esm"
 
 #: Our parameter name -> the transformers name(s) it comes from; `{i}` is the layer index.
 BODY: dict[str, str | tuple[str, ...]] = {
@@ -61,23 +59,7 @@ CONTACT_HEAD = {
 #: Older LayerNorm parameter names that transformers still writes for ESM (and reads back as weight / bias).
 LEGACY_NAMES = {"LayerNorm.gamma": "LayerNorm.weight", "LayerNorm.beta": "LayerNorm.bias"}
 #: Tensors that carry nothing our model needs: rotary frequencies (recomputed), position ids, the unused pooler.
-IGNORABLE = (r".*rotary_embeddings\.inv_freq", r".*position_ids", r"esm\.pooler\..*", r"lm_head\.decoder\.weight")
-
-
-def read_weights(directory: Path) -> dict[str, Tensor]:
-    """All tensors of a transformers directory: safetensors (single or sharded) or a weights-only bin."""
-    single, index, binary = directory / "model.safetensors", directory / "model.safetensors.index.json", directory / "pytorch_model.bin"
-    if single.is_file():
-        return load_file(str(single))
-    if index.is_file():
-        shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
-        return {name: tensor for shard in shards for name, tensor in load_file(str(directory / shard)).items()}
-    if binary.is_file():
-        try:
-            return torch.load(binary, map_location="cpu", weights_only=True)
-        except Exception as error:  # the weights-only unpickler refuses anything but tensors and plain containers
-            raise CheckpointError(f"{binary}: not a plain state dict ({type(error).__name__}: {error})") from error
-    raise CheckpointError(f"{directory}: no model.safetensors, model.safetensors.index.json or pytorch_model.bin")
+IGNORABLE = ("*rotary_embeddings.inv_freq", "*position_ids", "esm.pooler.*", "lm_head.decoder.weight")
 
 
 def model_config(hf: dict[str, Any], *, lm_head: bool, tied: bool, contact_head: bool, source: Path) -> ModelConfig:
@@ -120,26 +102,28 @@ def model_config(hf: dict[str, Any], *, lm_head: bool, tied: bool, contact_head:
     )
 
 
-def import_hf_esm(source: Path, out: Path, host: PluginHost | None = None) -> Path:
-    """Convert a transformers ESM-2 directory into a sciformer checkpoint at `out`."""
+def import_hf_esm(source: Path, out: Path, host: PluginHost, options: Mapping[str, str]) -> Path:
+    """Convert a transformers ESM-2 directory into a sciformer checkpoint at `out` (no options)."""
+    read_options(FORMAT, options, {})
     source = Path(source)
     config_path = source / "config.json"
     if not config_path.is_file():
         raise CheckpointError(f"{source}: not a transformers ESM directory (no config.json)")
-    hf = json.loads(config_path.read_text())
-    foreign = read_weights(source)
+    hf = read_json(config_path)
+    foreign = read_state_dict(find_weights(source))
     if not any(name.startswith("esm.") for name in foreign):  # saved from EsmModel: no "esm." prefix
         foreign = {name if name.startswith("lm_head.") else f"esm.{name}": t for name, t in foreign.items()}
     foreign = {_modern_name(name): t for name, t in foreign.items()}
     lm_head = "lm_head.dense.weight" in foreign
     decoder = foreign.get("lm_head.decoder.weight")
-    tied = decoder is None or same_tensor(decoder, foreign["esm.embeddings.word_embeddings.weight"])
+    embeddings = foreign["esm.embeddings.word_embeddings.weight"]
+    tied = decoder is None or (decoder.shape == embeddings.shape and torch.equal(decoder, embeddings))
     contact = "esm.contact_head.regression.weight" in foreign
     config = model_config(hf, lm_head=lm_head, tied=tied, contact_head=contact, source=source)
-    table = {**BODY, **(LM_HEAD if lm_head else {}), **(UNTIED_DECODER if lm_head and not tied else {}), **(CONTACT_HEAD if contact else {})}
-    state = rename(foreign, table, config.depth, IGNORABLE, source)
-    return write_checkpoint(config, state, Path(out), host or protein_host(), {"imported_from": str(source), "format": "hf-esm"})
-
+    table = NameTable({**BODY, **(LM_HEAD if lm_head else {}), **(UNTIED_DECODER if lm_head and not tied else {}), **(CONTACT_HEAD if contact else {})})
+    state, used = table.apply(foreign, config.depth)
+    refuse_unused(foreign, used, source, IGNORABLE)
+    return write_checkpoint(config, state, Path(out), host, source, FORMAT, origins=table.origins(config.depth))
 
 
 def _modern_name(name: str) -> str:

@@ -49,7 +49,7 @@ def hf_dir(hf_model, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def imported(hf_dir, host, tmp_path_factory) -> Path:
     """The transformers directory imported as a sciformer checkpoint."""
-    return import_hf_esm(hf_dir, tmp_path_factory.mktemp("imported") / "model", host)
+    return import_hf_esm(hf_dir, tmp_path_factory.mktemp("imported") / "model", host, {})
 
 
 @pytest.fixture(scope="session")

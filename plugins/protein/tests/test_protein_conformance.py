@@ -9,3 +9,5 @@ class TestProteinConformance(DomainConformance):
     """Every conformance check of sciformer.testing on `protein`."""
 
     domain = "protein"
+    # RMSNorm and q-k norms with rotary positions, windows included
+    configurations = ({"norm_layer": "rmsnorm", "qk_norm": True},)

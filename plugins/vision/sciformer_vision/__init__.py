@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import sciformer
 from sciformer.cli.lazy import LazyCommand
-from sciformer.domain import DomainSpec, RecordReader, ShippedModel, WeightImporter
+from sciformer.domain import Domain, RecordReader, ShippedModel, WeightImporter
 from sciformer.lazy import LazyFunction
 
 from .reader_options import IMAGE_OPTIONS, PIXEL_TABLE_OPTIONS, STACK_OPTIONS
@@ -36,91 +36,69 @@ import_hf_vit = LazyFunction("sciformer_vision.hf_vit:import_hf_vit")
 import_timm_vit = LazyFunction("sciformer_vision.timm_vit:import_timm_vit")
 
 
-@sciformer.hookimpl
-def sciformer_domains() -> list[DomainSpec]:
-    """Declare the vision domain (a ViT-style default: pre-norm, CLS pooling, learned positions)."""
-    return [
-        DomainSpec(
-            name=DOMAIN,
-            record_type="an image: an array (H, W) or (H, W, C), channels last, any number of channels",
-            summary="Vision Transformer: patch embedding, [CLS], resampled learned positions; HF / timm ViT import.",
-            tasks=("sequence-classification", "sequence-regression"),
-            default_config={
-                "dim": 128,
-                "depth": 4,
-                "heads": 4,
-                "norm": "pre",
-                "norm_eps": 1e-6,  # timm's ViT LayerNorm epsilon
-                "activation": "gelu",
-                "position": "learned",
-                "pooling": "cls",
-                "domain_options": {"patch_size": 4},
-            },
-        )
-    ]
+class VisionDomain(Domain):
+    """Images as patches: a ViT-style default (pre-norm, CLS pooling, learned positions)."""
+
+    name = DOMAIN
+    record_type = "an image: an array (H, W) or (H, W, C), channels last, any number of channels"
+    summary = "Vision Transformer: patch embedding, [CLS], resampled learned positions; HF / timm ViT import."
+    tasks = ("sequence-classification", "sequence-regression")
+    default_config: ClassVar[Mapping[str, Any]] = {
+        "dim": 128,
+        "depth": 4,
+        "heads": 4,
+        "norm": "pre",
+        "norm_eps": 1e-6,  # timm's ViT LayerNorm epsilon
+        "activation": "gelu",
+        "position": "learned",
+        "pooling": "cls",
+        "domain_options": {"patch_size": 4},
+    }
+
+    def readers(self) -> list[RecordReader]:
+        """HDF5 and .npz image stacks, image files or folders (Pillow), and pixel-per-column CSV tables."""
+        return [
+            RecordReader("vision-hdf5", DOMAIN, (".h5", ".hdf5"), read_hdf5, "image stack (N,H,W[,C]) or (N,C,H,W)", options=STACK_OPTIONS),
+            RecordReader("vision-npz", DOMAIN, (".npz",), read_npz, "arrays `images` and optional `labels`", options=STACK_OPTIONS),
+            RecordReader("vision-images", DOMAIN, (*SUFFIXES, "/"), read_images, "image files, or a folder of them (subfolder = class)", options=IMAGE_OPTIONS),
+            RecordReader("vision-pixel-table", DOMAIN, (".csv", ".tsv"), read_pixel_table, "one image per row, pixel columns p0..pN (sklearn digits)", options=PIXEL_TABLE_OPTIONS),
+        ]
+
+    def prepare_config(self, config: ModelConfig, records: Sequence[Record]) -> ModelConfig:
+        """Learn channels, image size and pixel mean / std from the training images."""
+        from .prepare import prepare_config
+
+        return prepare_config(config, records)
+
+    def tokenizer(self, config: ModelConfig) -> ImageTokenizer:
+        """Preprocess images as the configuration says and pad batches to whole patches."""
+        from .tokenizer import ImageTokenizer
+
+        return ImageTokenizer(config)
+
+    def embedder(self, config: ModelConfig) -> PatchEmbedder:
+        """Strided-convolution patches, [CLS] and learned positions resampled to each image's grid."""
+        from .patches import PatchEmbedder
+
+        return PatchEmbedder(config)
+
+    def augmentations(self, config: ModelConfig) -> list[Augmentation]:
+        """`random_shift` and `random_affine`: the image moves, its label stays."""
+        from .augment import AUGMENTATIONS
+
+        return AUGMENTATIONS
+
+    def examples(self) -> ExampleRecords:
+        """Real MNIST and scikit-learn digits of several sizes, and records the tokenizer rejects."""
+        from .examples import example_records
+
+        return example_records()
 
 
 @sciformer.hookimpl
-def sciformer_readers(domain: str) -> list[RecordReader] | None:
-    """HDF5 and .npz image stacks, image files or folders (Pillow), and pixel-per-column CSV tables."""
-    if domain != DOMAIN:
-        return None
-    return [
-        RecordReader("vision-hdf5", DOMAIN, (".h5", ".hdf5"), read_hdf5, "image stack (N,H,W[,C]) or (N,C,H,W)", options=STACK_OPTIONS),
-        RecordReader("vision-npz", DOMAIN, (".npz",), read_npz, "arrays `images` and optional `labels`", options=STACK_OPTIONS),
-        RecordReader("vision-images", DOMAIN, (*SUFFIXES, "/"), read_images, "image files, or a folder of them (subfolder = class)", options=IMAGE_OPTIONS),
-        RecordReader("vision-pixel-table", DOMAIN, (".csv", ".tsv"), read_pixel_table, "one image per row, pixel columns p0..pN (sklearn digits)", options=PIXEL_TABLE_OPTIONS),
-    ]
-
-
-@sciformer.hookimpl
-def sciformer_prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig | None:
-    """Learn channels, image size, pixel mean / std and class names from the training images."""
-    if config.domain != DOMAIN:
-        return None
-    from .prepare import prepare_config
-
-    return prepare_config(config, records)
-
-
-@sciformer.hookimpl
-def sciformer_tokenizer(config: ModelConfig) -> ImageTokenizer | None:
-    """Preprocess images as the configuration says and pad batches to whole patches."""
-    if config.domain != DOMAIN:
-        return None
-    from .tokenizer import ImageTokenizer
-
-    return ImageTokenizer(config)
-
-
-@sciformer.hookimpl
-def sciformer_embedder(config: ModelConfig) -> PatchEmbedder | None:
-    """Strided-convolution patches, [CLS] and learned positions resampled to each image's grid."""
-    if config.domain != DOMAIN:
-        return None
-    from .patches import PatchEmbedder
-
-    return PatchEmbedder(config)
-
-
-@sciformer.hookimpl
-def sciformer_augmentations(config: ModelConfig) -> list[Augmentation] | None:
-    """`random_shift` and `random_affine`: the image moves, its label stays."""
-    if config.domain != DOMAIN:
-        return None
-    from sciformer_vision.augment import AUGMENTATIONS
-
-    return AUGMENTATIONS
-
-
-@sciformer.hookimpl
-def sciformer_examples(domain: str) -> ExampleRecords | None:
-    """Real MNIST and scikit-learn digits of several sizes, and records the tokenizer rejects."""
-    if domain != DOMAIN:
-        return None
-    from .examples import example_records
-
-    return example_records()
+def sciformer_domains() -> list[Domain]:
+    """Declare the vision domain."""
+    return [VisionDomain()]
 
 
 @sciformer.hookimpl

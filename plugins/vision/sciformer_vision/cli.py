@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import numpy as np
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
-from sciformer.cli.main import host_of, parse_options
+from sciformer.cli.helpers import host_of, parse_options
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer.reader_options import inference_options
 from sciformer.reading import read_records

@@ -10,13 +10,14 @@ is what ViTForImageClassification classifies.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from sciformer.config import ModelConfig
 from sciformer.errors import InputFileError
-
-from .foreign import find_weights, map_weights, read_json, read_weights, write_model
+from sciformer.importing import NameTable, find_weights, read_json, read_options, read_state_dict, refuse_unused, write_checkpoint
+from sciformer.plugins import PluginHost
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +72,7 @@ LAYERS_MODULE_NAMES = {
     "blocks.{i}.mlp.fc2.weight": "layers.{i}.mlp.fc2.weight",
     "blocks.{i}.mlp.fc2.bias": "layers.{i}.mlp.fc2.bias",
 }
+TABLE, TABLE_MODULE_NAMES = NameTable(EMBEDDINGS | LAYERS), NameTable(EMBEDDINGS | LAYERS_MODULE_NAMES)
 DROPPED = ("pooler.dense.weight", "pooler.dense.bias", "embeddings.mask_token")
 
 ACTIVATIONS = {"gelu": "gelu", "gelu_new": "gelu_tanh", "gelu_pytorch_tanh": "gelu_tanh", "relu": "relu"}
@@ -78,8 +80,9 @@ PIL_RESAMPLE = {0: "nearest", 2: "bilinear", 3: "bicubic"}  # Pillow's enum valu
 UINT8_RESCALE = 1.0 / 255.0
 
 
-def import_hf_vit(source: Path, out: Path) -> Path:
-    """Convert a transformers ViT directory at `source` into a sciformer checkpoint at `out`."""
+def import_hf_vit(source: Path, out: Path, host: PluginHost, options: Mapping[str, str]) -> Path:
+    """Convert a transformers ViT directory at `source` into a sciformer checkpoint at `out` (no options)."""
+    read_options(FORMAT, options, {})
     source = Path(source)
     if not source.is_dir() or not (source / "config.json").is_file():
         raise InputFileError(f"{source}: hf-vit needs a transformers model directory with config.json and weights")
@@ -87,15 +90,13 @@ def import_hf_vit(source: Path, out: Path) -> Path:
     if hf.get("model_type", "vit") != "vit":
         raise InputFileError(f"{source}: model_type {hf.get('model_type')!r} is not a ViT (expected 'vit')")
     weights = find_weights(source)
-    foreign = {name.removeprefix(PREFIX): tensor for name, tensor in read_weights(weights).items()}
+    foreign = {name.removeprefix(PREFIX): tensor for name, tensor in read_state_dict(weights).items()}
     preprocessor = read_json(source / "preprocessor_config.json") if (source / "preprocessor_config.json").is_file() else None
     config = vit_config(hf, has_classifier="classifier.weight" in foreign, preprocessor=preprocessor)
-    layers = LAYERS if any(name.startswith("encoder.layer.") for name in foreign) else LAYERS_MODULE_NAMES
-    state, used = map_weights(foreign, EMBEDDINGS, layers, config.depth)
-    leftover = sorted(set(foreign) - used - set(DROPPED))
-    if leftover:
-        raise InputFileError(f"{weights}: tensors a ViT of this configuration does not have: {leftover[:6]}")
-    return write_model(config, state, out, source, FORMAT)
+    table = TABLE if any(name.startswith("encoder.layer.") for name in foreign) else TABLE_MODULE_NAMES
+    state, used = table.apply(foreign, config.depth)
+    refuse_unused(foreign, used, weights, DROPPED)
+    return write_checkpoint(config, state, out, host, source, FORMAT, origins=table.origins(config.depth))
 
 
 def vit_config(hf: dict[str, Any], *, has_classifier: bool, preprocessor: dict[str, Any] | None) -> ModelConfig:

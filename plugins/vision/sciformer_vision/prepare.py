@@ -19,7 +19,6 @@ import torch
 from sciformer.config import ModelConfig
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer.records import Record
-from sciformer.targets import class_names
 
 from .pixel_values import training_pixel_values
 from .preprocess import Preprocessing, as_image
@@ -31,7 +30,7 @@ MIN_STD = 1e-6  # below this a channel is constant and is left unscaled
 
 
 def prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig:
-    """`config` with the vision options and class names learned from `records`."""
+    """`config` with the vision options learned from `records` (class names are the core's)."""
     sample = _sample(records)
     options: dict[str, Any] = dict(config.domain_options)
     if "channels" not in options:
@@ -44,11 +43,7 @@ def prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfi
         options.update(training_pixel_values(image for _, image in sample))
     if "mean" not in options and "std" not in options:
         options["mean"], options["std"] = channel_statistics(config.replace(domain_options=options), sample)
-    changes: dict[str, Any] = {"domain_options": options}
-    if config.task == "sequence-classification" and not config.labels:
-        labels = class_names(r.target for r in records if not r.error)
-        changes.update(labels=labels, num_labels=len(labels))
-    return config.replace(**changes)
+    return config.replace(domain_options=options)
 
 
 def channel_statistics(config: ModelConfig, sample: Sequence[tuple[str, np.ndarray]]) -> tuple[list[float], list[float]]:

@@ -3,8 +3,8 @@
 The source is a `.safetensors` / `.pth` file, or a folder holding one and optionally timm's
 `config.json` (architecture, `pretrained_cfg` with input size, crop_pct, interpolation, mean, std).
 Shapes give width, depth, patch size, channels and MLP width; the head count, which weights do not
-show, comes from `model_args.num_heads`, else the architecture's size name, else width / 64
-(every standard timm ViT). LayerScale (`ls1`, `ls2`) is folded exactly into the output projections;
+show, comes from the `heads=N` option, else `model_args.num_heads`, else the architecture's size name,
+else width / 64 (every standard timm ViT). LayerScale (`ls1`, `ls2`) is folded exactly into the output projections;
 q-k norms (`qk_norm`), the attention-output norm (`scale_attn_norm`) and the MLP norm (`scale_mlp_norm`)
 become the engine's `qk_norm`, `attention_norm` and `mlp_norm`. Class-token ViTs with global_pool='token'
 are supported; register tokens, fc_norm / average pooling and attention pooling are refused with the
@@ -16,15 +16,16 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from sciformer.config import ModelConfig
 from sciformer.errors import InputFileError
+from sciformer.importing import NameTable, find_weights, read_json, read_options, read_state_dict, refuse_unused, write_checkpoint
+from sciformer.plugins import PluginHost
 from torch import Tensor
-
-from .foreign import find_weights, map_weights, read_json, read_weights, write_model
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ LAYERS = {
 # The optional norms inside a block: sciformer module <- timm module (weight and bias of each).
 INNER_NORMS = {"mixer.q_norm": "attn.q_norm", "mixer.k_norm": "attn.k_norm", "mixer.out_norm": "attn.norm", "mlp.norm": "mlp.norm"}
 LAYERS |= {f"blocks.{{i}}.{ours}.{kind}": f"blocks.{{i}}.{theirs}.{kind}" for ours, theirs in INNER_NORMS.items() for kind in ("weight", "bias")}
+TABLE = NameTable(EMBEDDINGS | LAYERS)
 # sciformer projection               <- timm LayerScale folded into it: gamma * (W x + b)
 LAYER_SCALE = {"blocks.{i}.mixer.out": "blocks.{i}.ls1.gamma", "blocks.{i}.mlp.fc2": "blocks.{i}.ls2.gamma"}
 # Biases timm leaves out with proj_bias=False / patch_bias=False; they are zero here.
@@ -75,17 +77,21 @@ SIZE_HEADS = {"tiny": 3, "small": 6, "medium": 8, "base": 12, "large": 16, "huge
 # timm's ViT pretrained_cfg defaults (vision_transformer._cfg): inception mean / std, crop 0.9, bicubic.
 DEFAULT_PRETRAINED = {"crop_pct": 0.9, "interpolation": "bicubic", "mean": [0.5, 0.5, 0.5], "std": [0.5, 0.5, 0.5], "crop_mode": "center"}
 RESAMPLE = ("bilinear", "bicubic", "nearest")
+OPTIONS = {"heads": int}  # the head count, which the weights do not show
 
 
-def import_timm_vit(source: Path, out: Path) -> Path:
-    """Convert a timm ViT state dict (file, or folder with config.json) at `source` into a checkpoint at `out`."""
+def import_timm_vit(source: Path, out: Path, host: PluginHost, options: Mapping[str, str]) -> Path:
+    """Convert a timm ViT state dict (file, or folder with config.json) at `source` into a checkpoint at `out`.
+
+    Option `heads=N` gives the head count (else config.json's, else guessed from the name or width)."""
+    settings = read_options(FORMAT, options, OPTIONS)
     source = Path(source)
     weights = find_weights(source) if source.is_dir() else source
     meta = read_json(source / "config.json") if source.is_dir() and (source / "config.json").is_file() else {}
-    foreign = read_weights(weights)
+    foreign = read_state_dict(weights)
     refuse_unsupported(foreign, weights)
-    config = timm_config(foreign, meta)
-    state, used = map_weights(foreign, EMBEDDINGS, LAYERS, config.depth)
+    config = timm_config(foreign, meta, settings.get("heads"))
+    state, used = TABLE.apply(foreign, config.depth)
     used |= fold_layer_scale(state, foreign, config.depth)
     for template in ZERO_WHEN_ABSENT:
         for name in {template.format(i=i) for i in range(config.depth)}:
@@ -93,10 +99,8 @@ def import_timm_vit(source: Path, out: Path) -> Path:
                 weight = state[name.replace(".bias", ".weight")]
                 state[name] = weight.new_zeros(weight.shape[0])
     state["embedder.position_embedding"] = with_class_position(state["embedder.position_embedding"], config)
-    leftover = sorted(set(foreign) - used)
-    if leftover:
-        raise InputFileError(f"{weights}: tensors a timm ViT of this shape does not have: {leftover[:6]}")
-    return write_model(config, state, out, source, FORMAT)
+    refuse_unused(foreign, used, weights)
+    return write_checkpoint(config, state, out, host, source, FORMAT, origins=TABLE.origins(config.depth))
 
 
 def refuse_unsupported(foreign: dict[str, Tensor], source: Path) -> None:
@@ -109,8 +113,8 @@ def refuse_unsupported(foreign: dict[str, Tensor], source: Path) -> None:
         raise InputFileError(f"{source}: no cls_token; only class-token ViTs (global_pool='token') are supported")
 
 
-def timm_config(foreign: dict[str, Tensor], meta: dict[str, Any]) -> ModelConfig:
-    """The sciformer configuration a timm ViT state dict (and optional timm config.json) describes."""
+def timm_config(foreign: dict[str, Tensor], meta: dict[str, Any], heads: int | None = None) -> ModelConfig:
+    """The sciformer configuration a timm ViT state dict (and optional timm config.json) describes; `heads` when given."""
     dim = foreign["cls_token"].shape[-1]
     depth = len({m.group(1) for n in foreign if (m := re.match(r"blocks\.(\d+)\.norm1\.weight$", n))})
     proj = foreign["patch_embed.proj.weight"]  # (D, C, p, p)
@@ -128,7 +132,7 @@ def timm_config(foreign: dict[str, Tensor], meta: dict[str, Any]) -> ModelConfig
         "domain": "vision",
         "dim": dim,
         "depth": depth,
-        "heads": head_count(dim, meta),
+        "heads": heads or head_count(dim, meta),
         "mlp_ratio": foreign["blocks.0.mlp.fc1.weight"].shape[0] / dim,
         "norm": "pre",
         "norm_eps": 1e-6,  # timm ViTs: partial(nn.LayerNorm, eps=1e-6)

@@ -48,7 +48,7 @@ def sciformer_batch(tokenizer: ImageTokenizer, pixels: torch.Tensor):
 @pytest.mark.parametrize("size", [(16, 16), (24, 20), (12, 12)])
 def test_vit_model_final_hidden_states_match(tmp_path, host, size):
     folder, reference = hf_directory(tmp_path, classifier=False)
-    out = import_hf_vit(folder, tmp_path / "imported")
+    out = import_hf_vit(folder, tmp_path / "imported", host, {})
     model = load_checkpoint(out, host)
     tokenizer = host.tokenizer(model.config)
     pixels = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(2))
@@ -64,7 +64,7 @@ def test_vit_model_final_hidden_states_match(tmp_path, host, size):
 @pytest.mark.parametrize("size", [(16, 16), (20, 28)])
 def test_vit_classifier_logits_match(tmp_path, host, size):
     folder, reference = hf_directory(tmp_path, classifier=True)
-    out = import_hf_vit(folder, tmp_path / "imported")
+    out = import_hf_vit(folder, tmp_path / "imported", host, {})
     info = read_checkpoint_info(out)
     assert info.config.task == "sequence-classification" and info.config.labels == tuple(f"class-{i}" for i in range(5))
     assert info.config.norm_eps == 1e-12 and info.extra["import_format"] == "hf-vit"
@@ -79,7 +79,7 @@ def test_vit_classifier_logits_match(tmp_path, host, size):
 def test_bfloat16_is_as_close_to_float32_as_transformers(tmp_path, host):
     """bfloat16 autocast on both sides against transformers' float32 output: final hidden states and logits."""
     folder, reference = hf_directory(tmp_path, classifier=True)
-    model = load_checkpoint(import_hf_vit(folder, tmp_path / "imported"), host)
+    model = load_checkpoint(import_hf_vit(folder, tmp_path / "imported", host, {}), host)
     pixels = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(4))
     batch = sciformer_batch(host.tokenizer(model.config), pixels)
     runs = []
@@ -109,7 +109,7 @@ def test_bin_weights_without_qkv_bias_and_grey_channels(tmp_path, host):
 
     torch.save(load_file(str(folder / "model.safetensors")), folder / "pytorch_model.bin")
     (folder / "model.safetensors").unlink()
-    model = load_checkpoint(import_hf_vit(folder, tmp_path / "imported"), host)
+    model = load_checkpoint(import_hf_vit(folder, tmp_path / "imported", host, {}), host)
     assert model.config.qkv_bias is False and model.config.domain_options["channels"] == 1
     pixels = torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(4))
     with torch.inference_mode():
@@ -124,15 +124,15 @@ def test_preprocessor_config_is_carried_into_the_checkpoint(tmp_path, host):
         "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": [0.485, 0.456, 0.406], "image_std": [0.229, 0.224, 0.225],
     }
     (folder / "preprocessor_config.json").write_text(json.dumps(processor))
-    options = read_checkpoint_info(import_hf_vit(folder, tmp_path / "imported")).config.domain_options
+    options = read_checkpoint_info(import_hf_vit(folder, tmp_path / "imported", host, {})).config.domain_options
     assert options["resize"] == [16, 16] and options["resample"] == "bicubic" and options["rescale"] is None
     assert options["mean"] == [0.485, 0.456, 0.406] and options["std"] == [0.229, 0.224, 0.225]
     (folder / "preprocessor_config.json").unlink()
-    defaults = read_checkpoint_info(import_hf_vit(folder, tmp_path / "defaults")).config.domain_options
+    defaults = read_checkpoint_info(import_hf_vit(folder, tmp_path / "defaults", host, {})).config.domain_options
     assert defaults["resize"] == [16, 16] and defaults["resample"] == "bilinear" and defaults["mean"] == [0.5, 0.5, 0.5]
 
 
-def test_foreign_tensors_are_refused(tmp_path):
+def test_foreign_tensors_are_refused(tmp_path, host):
     folder, _ = hf_directory(tmp_path, classifier=False)
     from safetensors.torch import load_file, save_file
 
@@ -140,9 +140,9 @@ def test_foreign_tensors_are_refused(tmp_path):
     tensors["decoder.0.weight"] = torch.zeros(3)
     save_file(tensors, str(folder / "model.safetensors"))
     with pytest.raises(InputFileError, match="decoder.0.weight"):
-        import_hf_vit(folder, tmp_path / "imported")
+        import_hf_vit(folder, tmp_path / "imported", host, {})
     with pytest.raises(InputFileError, match="config.json"):
-        import_hf_vit(folder / "model.safetensors", tmp_path / "imported")
+        import_hf_vit(folder / "model.safetensors", tmp_path / "imported", host, {})
 
 
 def test_import_command_line(tmp_path, host):
@@ -162,7 +162,7 @@ def test_sharded_safetensors_are_joined(tmp_path, host):
     sharded = tmp_path / "sharded"
     reference.save_pretrained(sharded, max_shard_size="20KB")
     assert (sharded / "model.safetensors.index.json").is_file()
-    model = load_checkpoint(import_hf_vit(sharded, tmp_path / "imported"), host)
+    model = load_checkpoint(import_hf_vit(sharded, tmp_path / "imported", host, {}), host)
     pixels = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(5))
     with torch.inference_mode():
         logits = model(sciformer_batch(host.tokenizer(model.config), pixels)).prediction

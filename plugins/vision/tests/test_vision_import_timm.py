@@ -81,7 +81,7 @@ def test_timm_vision_transformer_matches(tmp_path, host, timm_vision_transformer
     """timm's VisionTransformer (with / without LayerScale, head, q-k / attention / MLP norms) against its import, in float32 and bfloat16."""
     reference = timm_model(timm_vision_transformer, init_values=init_values, num_classes=classes, **norms)
     meta = {"architecture": "vit_test_patch8_32", "num_classes": classes, "model_args": {"num_heads": 4}, "pretrained_cfg": {"input_size": [3, 32, 32]}}
-    imported = load_checkpoint(import_timm_vit(save_state(reference, tmp_path / "timm" / name, meta).parent, tmp_path / "out"), host)
+    imported = load_checkpoint(import_timm_vit(save_state(reference, tmp_path / "timm" / name, meta).parent, tmp_path / "out", host, {}), host)
     assert (imported.config.dim, imported.config.depth, imported.config.heads, imported.config.num_labels) == (64, 2, 4, classes)
     assert imported.config.qk_norm == imported.config.attention_norm == imported.config.mlp_norm == bool(norms)
     pixels = torch.randn(8, 3, 32, 32, generator=torch.Generator().manual_seed(8))
@@ -103,7 +103,7 @@ def test_pretrained_cfg_and_positions_resampled_as_timm_does(tmp_path, host, tim
     reference = timm_model(timm_vision_transformer, dynamic_img_size=True)
     cfg = {"input_size": [3, 32, 32], "crop_pct": 0.875, "interpolation": "bicubic", "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
     meta = {"architecture": "vit_test_patch8_32", "model_args": {"num_heads": 4}, "pretrained_cfg": cfg}
-    imported = load_checkpoint(import_timm_vit(save_state(reference, tmp_path / "timm" / "model.safetensors", meta).parent, tmp_path / "out"), host)
+    imported = load_checkpoint(import_timm_vit(save_state(reference, tmp_path / "timm" / "model.safetensors", meta).parent, tmp_path / "out", host, {}), host)
     options = imported.config.domain_options
     assert options["resize"] == 36 and options["crop"] == [32, 32] and options["position_antialias"] is True
     assert options["mean"] == [0.485, 0.456, 0.406] and imported.config.task is None
@@ -118,14 +118,29 @@ def test_head_count_from_architecture_name_or_width(tmp_path, host, timm_vision_
     folder = save_state(small, tmp_path / "small" / "model.safetensors", {"architecture": "vit_small_patch8_32.test"}).parent
     single = timm_model(timm_vision_transformer, num_heads=1)
     for reference, source, heads in ((small, folder, 6), (single, save_state(single, tmp_path / "single.safetensors"), 1)):  # name; width / 64
-        imported = load_checkpoint(import_timm_vit(source, tmp_path / f"out-{heads}"), host)
+        imported = load_checkpoint(import_timm_vit(source, tmp_path / f"out-{heads}", host, {}), host)
         assert imported.config.heads == heads
         features, _, hidden, _ = outputs(reference, imported, batch_of(host.tokenizer(imported.config), pixels), pixels, bf16=False)
         assert (hidden - features).abs().max() < TIMM_TOLERANCE
 
 
 @pytest.mark.parametrize("variant, what", [({"reg_tokens": 1}, "register tokens"), ({"global_pool": "avg"}, "fc_norm")])
-def test_unsupported_variants_are_refused_by_name(tmp_path, timm_vision_transformer, variant, what):
+def test_unsupported_variants_are_refused_by_name(tmp_path, host, timm_vision_transformer, variant, what):
     source = save_state(timm_model(timm_vision_transformer, **variant), tmp_path / "bad.safetensors")
     with pytest.raises(InputFileError, match=what):
-        import_timm_vit(source, tmp_path / "bad")
+        import_timm_vit(source, tmp_path / "bad", host, {})
+
+
+def test_heads_option_on_the_command_line_and_unknown_options_refused(tmp_path, host, timm_vision_transformer):
+    """`sciformer import timm-vit FILE --option heads=4`: the head count weights without config.json do not show."""
+    from click.testing import CliRunner
+    from sciformer.cli.main import build_cli
+
+    source = save_state(timm_model(timm_vision_transformer), tmp_path / "vit.safetensors")  # width 64 alone would say 1 head
+    result = CliRunner().invoke(build_cli(host), ["import", "timm-vit", str(source), "--out", str(tmp_path / "cli"), "--option", "heads=4"], obj=host)
+    assert result.exit_code == 0, result.output
+    assert load_checkpoint(tmp_path / "cli", host).config.heads == 4
+    refused = CliRunner().invoke(build_cli(host), ["import", "timm-vit", str(source), "--out", str(tmp_path / "no"), "--option", "depth=3"], obj=host)
+    assert refused.exit_code != 0 and "unknown option(s) depth; it accepts heads" in refused.output
+    refused = CliRunner().invoke(build_cli(host), ["import", "hf-vit", str(tmp_path), "--out", str(tmp_path / "no"), "--option", "heads=4"], obj=host)
+    assert refused.exit_code != 0 and "it takes no options" in refused.output

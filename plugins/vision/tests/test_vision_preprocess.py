@@ -96,11 +96,11 @@ def test_bad_records_name_their_reason(make_config, mnist):
         tokenizer.encode(Record("from-reader", None, error="unreadable image file"))
 
 
-def test_prepare_config_learns_geometry_statistics_and_labels(make_config, mnist):
+def test_prepare_config_learns_geometry_statistics_and_labels(host, make_config, mnist):
     images, labels = mnist
     records = [Record(str(i), images[i][..., None], int(labels[i])) for i in range(40)]
     base = make_config(task="sequence-classification").replace(domain_options={"patch_size": 7})
-    learned = prepare_config(base, records)
+    learned = host.prepare_config(base, records)  # the domain's geometry and statistics, then the core's class names
     options = learned.domain_options
     assert options["channels"] == 1 and options["image_size"] == [28, 28] and options["resize"] == [28, 28]
     pixels = images[:40].astype(np.float64) / 255.0

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sciformer
 from sciformer.cli.lazy import LazyCommand
-from sciformer.domain import DomainSpec, RecordReader, ShippedModel, WeightImporter
+from sciformer.domain import Domain, RecordReader, ShippedModel, WeightImporter
 from sciformer.export import ResultExporter
 from sciformer.lazy import LazyFunction
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from sciformer.config import ModelConfig
     from sciformer.engine.heads import Head
     from sciformer.engine.model import SciformerModel
+    from sciformer.engine.parts import MixerParts
     from sciformer.records import ExampleRecords, Record
     from sciformer.scoring.scorer import Scorer
     from torch import nn
@@ -37,101 +38,77 @@ import_afno = LazyFunction("sciformer_weather.importer:import_afno")
 export_netcdf = LazyFunction("sciformer_weather.cf_export:export_netcdf")
 
 
+class WeatherDomain(Domain):
+    """Gridded fields as patch tokens mixed by AFNO's Fourier filter, forecasting the field `lead` steps later."""
+
+    name = DOMAIN
+    record_type = "a gridded (channel, lat, lon) field at one time, with the field `lead` steps later as target"
+    summary = "Weather and climate fields as patch tokens mixed by AFNO (FourCastNet); forecasting with rollout."
+    tasks = (TASK,)
+    default_config = DEFAULT_CONFIG
+
+    def readers(self) -> list[RecordReader]:
+        """FourCastNet-layout HDF5 (a file, or a folder of one file per period), netCDF, zarr stores and selection files."""
+        return [
+            RecordReader("weather-hdf5", DOMAIN, (*HDF5_SUFFIXES, "/"), read_field_records, "dataset `fields` (time, channel, lat, lon); a folder: one file per period, or a zarr store when it ends in .zarr", options=HDF5_OPTIONS),
+            RecordReader("weather-netcdf", DOMAIN, NETCDF_SUFFIXES, read_field_records, "netCDF3/4 through xarray: (time, lat, lon) variables as channels (option `variables`)", options=XARRAY_OPTIONS),
+            RecordReader("weather-zarr", DOMAIN, ZARR_SUFFIXES, read_field_records, "zarr store (a folder) through xarray: (time, lat, lon) variables as channels (option `variables`)", options=XARRAY_OPTIONS),
+            RecordReader("weather-selection", DOMAIN, SELECTION_SUFFIXES, read_field_records, "JSON naming a field file and a time window [start, stop)", options=SELECTION_OPTIONS),
+        ]
+
+    def prepare_config(self, config: ModelConfig, records: Sequence[Record]) -> ModelConfig:
+        """Learn the grid, channels, latitudes, model step and channel statistics from training records."""
+        from .prepare import complete_config
+
+        return complete_config(config, records)
+
+    def tokenizer(self, config: ModelConfig) -> FieldTokenizer:
+        """Normalised (C, H, W) fields with their targets."""
+        from .tokenizer import FieldTokenizer
+
+        return FieldTokenizer(config)
+
+    def embedder(self, config: ModelConfig) -> nn.Module:
+        """Patch embedding with learned positions."""
+        from .embedding import PatchEmbedder
+
+        return PatchEmbedder(config)
+
+    def token_mixer(self, config: ModelConfig, layer: int, parts: MixerParts) -> nn.Module | None:
+        """AFNO Fourier mixing in every block (unless domain_options.mixer is `attention`)."""
+        if WeatherOptions.from_config(config).mixer != "afno":
+            return None
+        from .afno import AFNOMixer
+
+        return AFNOMixer(config)
+
+    def head(self, config: ModelConfig, embedder: nn.Module) -> Head | None:
+        """The forecasting head (tokens back to fields)."""
+        if config.task != TASK:
+            return None
+        from .head import ForecastHead
+
+        return ForecastHead(config)
+
+    def scorer(self, model: SciformerModel, options: Mapping[str, Any], checkpoint: Path | None) -> Scorer | None:
+        """Forecasts at each lead (reader option `leads`) and their skill against persistence and climatology."""
+        if model.config.task != TASK:
+            return None
+        from .scoring import ForecastScorer
+
+        return ForecastScorer(model, options, checkpoint)
+
+    def examples(self) -> ExampleRecords:
+        """Hours of ERA5 2 m temperature over the UK, and records the tokenizer must reject."""
+        from .examples import example_records
+
+        return example_records(EXAMPLE)
+
+
 @sciformer.hookimpl
-def sciformer_domains() -> list[DomainSpec]:
+def sciformer_domains() -> list[Domain]:
     """Declare the weather domain."""
-    return [
-        DomainSpec(
-            name=DOMAIN,
-            record_type="a gridded (channel, lat, lon) field at one time, with the field `lead` steps later as target",
-            summary="Weather and climate fields as patch tokens mixed by AFNO (FourCastNet); forecasting with rollout.",
-            tasks=(TASK,),
-            default_config=DEFAULT_CONFIG,
-        )
-    ]
-
-
-@sciformer.hookimpl
-def sciformer_examples(domain: str) -> ExampleRecords | None:
-    """Hours of ERA5 2 m temperature over the UK, and records the tokenizer must reject."""
-    if domain != DOMAIN:
-        return None
-    from .examples import example_records
-
-    return example_records(EXAMPLE)
-
-
-@sciformer.hookimpl
-def sciformer_readers(domain: str) -> list[RecordReader] | None:
-    """FourCastNet-layout HDF5 (a file, or a folder of one file per period), netCDF, zarr stores and selection files."""
-    if domain != DOMAIN:
-        return None
-    return [
-        RecordReader("weather-hdf5", DOMAIN, (*HDF5_SUFFIXES, "/"), read_field_records, "dataset `fields` (time, channel, lat, lon); a folder: one file per period, or a zarr store when it ends in .zarr", options=HDF5_OPTIONS),
-        RecordReader("weather-netcdf", DOMAIN, NETCDF_SUFFIXES, read_field_records, "netCDF3/4 through xarray: (time, lat, lon) variables as channels (option `variables`)", options=XARRAY_OPTIONS),
-        RecordReader("weather-zarr", DOMAIN, ZARR_SUFFIXES, read_field_records, "zarr store (a folder) through xarray: (time, lat, lon) variables as channels (option `variables`)", options=XARRAY_OPTIONS),
-        RecordReader("weather-selection", DOMAIN, SELECTION_SUFFIXES, read_field_records, "JSON naming a field file and a time window [start, stop)", options=SELECTION_OPTIONS),
-    ]
-
-
-@sciformer.hookimpl
-def sciformer_prepare_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig | None:
-    """Learn the grid, channels, latitudes, model step and channel statistics from training records."""
-    if config.domain != DOMAIN:
-        return None
-    from .prepare import complete_config
-
-    return complete_config(config, records)
-
-
-@sciformer.hookimpl
-def sciformer_tokenizer(config: ModelConfig) -> FieldTokenizer | None:
-    """Normalised (C, H, W) fields with their targets."""
-    if config.domain != DOMAIN:
-        return None
-    from .tokenizer import FieldTokenizer
-
-    return FieldTokenizer(config)
-
-
-@sciformer.hookimpl
-def sciformer_embedder(config: ModelConfig) -> nn.Module | None:
-    """Patch embedding with learned positions."""
-    if config.domain != DOMAIN:
-        return None
-    from .embedding import PatchEmbedder
-
-    return PatchEmbedder(config)
-
-
-@sciformer.hookimpl
-def sciformer_token_mixer(config: ModelConfig, layer: int, positions: nn.Module | None) -> nn.Module | None:
-    """AFNO Fourier mixing in every block (unless domain_options.mixer is `attention`)."""
-    if config.domain != DOMAIN or WeatherOptions.from_config(config).mixer != "afno":
-        return None
-    from .afno import AFNOMixer
-
-    return AFNOMixer(config)
-
-
-@sciformer.hookimpl
-def sciformer_head(config: ModelConfig, embedder: nn.Module) -> Head | None:
-    """The forecasting head (tokens back to fields)."""
-    if config.domain != DOMAIN or config.task != TASK:
-        return None
-    from .head import ForecastHead
-
-    return ForecastHead(config)
-
-
-@sciformer.hookimpl
-def sciformer_scorer(model: SciformerModel, options: dict, checkpoint: Path | None) -> Scorer | None:
-    """Forecasts at each lead (reader option `leads`) and their skill against persistence and climatology."""
-    if model.config.domain != DOMAIN or model.config.task != TASK:
-        return None
-    from .scoring import ForecastScorer
-
-    return ForecastScorer(model, options, checkpoint)
+    return [WeatherDomain()]
 
 
 @sciformer.hookimpl

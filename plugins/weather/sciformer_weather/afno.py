@@ -61,7 +61,7 @@ class AFNOMixer(nn.Module):
         return slice(total - kept, total + kept), slice(0, kept)
 
     def forward(self, x: Tensor, ctx: LayerContext, attention: AttentionInputs) -> Mixed:
-        """The token mixer's contract (see the `sciformer_token_mixer` hook): `Mixed(self.mix(x))`, no attention maps."""
+        """The token mixer's contract (see `Domain.token_mixer`): `Mixed(self.mix(x))`, no attention maps."""
         return Mixed(self.mix(x))
 
     def mix(self, x: Tensor) -> Tensor:

@@ -14,19 +14,15 @@ takes fields already normalised. Files are read with `torch.load(weights_only=Tr
 
 from __future__ import annotations
 
-import json
 import logging
 import math
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import torch
-from sciformer.build import build_model
-from sciformer.checkpoint import save_checkpoint
 from sciformer.config import ModelConfig
-from sciformer.errors import CheckpointError, InputFileError
+from sciformer.errors import InputFileError
+from sciformer.importing import NameTable, find_weights, read_json, read_options, read_state_dict, refuse_unused, write_checkpoint
 from sciformer.plugins import PluginHost
 from torch import Tensor
 
@@ -34,85 +30,43 @@ from .options import DOMAIN, TASK
 
 log = logging.getLogger(__name__)
 
-WEIGHT_SUFFIXES = (".pt", ".pth", ".tar", ".ckpt")
+FORMAT = "afno"
 SETTINGS_FILE = "afno.json"
 SETTINGS_KEYS = ("img_size", "channels", "mean", "std", "latitudes", "longitudes", "sparsity_threshold", "hard_thresholding_fraction", "step", "norm_eps")
 FOURCASTNET_NORM_EPS = 1e-6  # FourCastNet builds its LayerNorms with eps 1e-6
 
-#: FourCastNet name -> sciformer name, one row per tensor; `{n}` is a block index.
-NAME_TABLE: tuple[tuple[str, str], ...] = (
-    ("patch_embed.proj.weight", "embedder.proj.weight"),
-    ("patch_embed.proj.bias", "embedder.proj.bias"),
-    ("pos_embed", "embedder.pos_embed"),
-    ("blocks.{n}.norm1.weight", "blocks.{n}.norm1.weight"),
-    ("blocks.{n}.norm1.bias", "blocks.{n}.norm1.bias"),
-    ("blocks.{n}.filter.w1", "blocks.{n}.mixer.w1"),
-    ("blocks.{n}.filter.b1", "blocks.{n}.mixer.b1"),
-    ("blocks.{n}.filter.w2", "blocks.{n}.mixer.w2"),
-    ("blocks.{n}.filter.b2", "blocks.{n}.mixer.b2"),
-    ("blocks.{n}.norm2.weight", "blocks.{n}.norm2.weight"),
-    ("blocks.{n}.norm2.bias", "blocks.{n}.norm2.bias"),
-    ("blocks.{n}.mlp.fc1.weight", "blocks.{n}.mlp.fc1.weight"),
-    ("blocks.{n}.mlp.fc1.bias", "blocks.{n}.mlp.fc1.bias"),
-    ("blocks.{n}.mlp.fc2.weight", "blocks.{n}.mlp.fc2.weight"),
-    ("blocks.{n}.mlp.fc2.bias", "blocks.{n}.mlp.fc2.bias"),
-    ("head.weight", "head.linear.weight"),
+#: sciformer name <- FourCastNet name, one row per tensor; `{i}` is a block index.
+TABLE = NameTable(
+    {
+        "embedder.proj.weight": "patch_embed.proj.weight",
+        "embedder.proj.bias": "patch_embed.proj.bias",
+        "embedder.pos_embed": "pos_embed",
+        "blocks.{i}.norm1.weight": "blocks.{i}.norm1.weight",
+        "blocks.{i}.norm1.bias": "blocks.{i}.norm1.bias",
+        "blocks.{i}.mixer.w1": "blocks.{i}.filter.w1",
+        "blocks.{i}.mixer.b1": "blocks.{i}.filter.b1",
+        "blocks.{i}.mixer.w2": "blocks.{i}.filter.w2",
+        "blocks.{i}.mixer.b2": "blocks.{i}.filter.b2",
+        "blocks.{i}.norm2.weight": "blocks.{i}.norm2.weight",
+        "blocks.{i}.norm2.bias": "blocks.{i}.norm2.bias",
+        "blocks.{i}.mlp.fc1.weight": "blocks.{i}.mlp.fc1.weight",
+        "blocks.{i}.mlp.fc1.bias": "blocks.{i}.mlp.fc1.bias",
+        "blocks.{i}.mlp.fc2.weight": "blocks.{i}.mlp.fc2.weight",
+        "blocks.{i}.mlp.fc2.bias": "blocks.{i}.mlp.fc2.bias",
+        "head.linear.weight": "head.weight",
+    }
 )
 #: FourCastNet tensors with no counterpart: the final `norm` is defined but never applied in its forward.
 UNUSED = ("norm.weight", "norm.bias")
 
 
-def _pattern(template: str) -> re.Pattern[str]:
-    return re.compile("^" + re.escape(template).replace(re.escape("{n}"), r"(?P<n>\d+)") + "$")
-
-
-_RULES = tuple((_pattern(foreign), ours) for foreign, ours in NAME_TABLE)
-
-
-def sciformer_name(name: str) -> str | None:
-    """Our parameter name for a FourCastNet one, or None when the table has no row for it."""
-    for pattern, ours in _RULES:
-        match = pattern.match(name)
-        if match:
-            return ours.format(**match.groupdict())
-    return None
-
-
-def load_state_dict(path: Path) -> dict[str, Tensor]:
-    """A FourCastNet state dict from a local file (weights_only), `module.` prefixes of DDP stripped."""
-    try:
-        loaded = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:  # torch raises several types for foreign or corrupt files
-        raise InputFileError(f"{path}: not a loadable state dict ({type(error).__name__}: {error})") from error
-    if isinstance(loaded, Mapping):
-        for key in ("model_state", "state_dict", "model"):
-            if isinstance(loaded.get(key), Mapping):
-                loaded = loaded[key]
-                break
-    if not isinstance(loaded, Mapping) or not all(isinstance(v, Tensor) for v in loaded.values()):
-        raise InputFileError(f"{path}: expected a state dict of tensors (or a checkpoint with `model_state`)")
-    return {(k.removeprefix("module.")): v for k, v in loaded.items()}
-
-
 def _locate(source: Path) -> tuple[Path, dict[str, Any]]:
     """The weights file and the settings of SOURCE (a file or a folder)."""
-    folder = source if source.is_dir() else source.parent
-    if source.is_dir():
-        candidates = sorted(p for p in source.iterdir() if p.suffix.lower() in WEIGHT_SUFFIXES)
-        if len(candidates) != 1:
-            raise InputFileError(f"{source}: expected exactly one weights file ({'/'.join(WEIGHT_SUFFIXES)}), found {[p.name for p in candidates]}")
-        weights = candidates[0]
-    else:
-        weights = source
-    settings: dict[str, Any] = {}
-    if (folder / SETTINGS_FILE).is_file():
-        try:
-            settings = json.loads((folder / SETTINGS_FILE).read_text())
-        except json.JSONDecodeError as error:
-            raise InputFileError(f"{folder / SETTINGS_FILE}: not valid JSON ({error})") from error
-        unknown = sorted(set(settings) - set(SETTINGS_KEYS))
-        if unknown:
-            raise InputFileError(f"{folder / SETTINGS_FILE}: unknown key(s) {unknown}; known: {list(SETTINGS_KEYS)}")
+    weights = find_weights(source) if source.is_dir() else source
+    settings = read_json(weights.parent / SETTINGS_FILE) if (weights.parent / SETTINGS_FILE).is_file() else {}
+    unknown = sorted(set(settings) - set(SETTINGS_KEYS))
+    if unknown:
+        raise InputFileError(f"{weights.parent / SETTINGS_FILE}: unknown key(s) {unknown}; known: {list(SETTINGS_KEYS)}")
     return weights, settings
 
 
@@ -171,35 +125,12 @@ def afno_config(state: Mapping[str, Tensor], settings: Mapping[str, Any]) -> Mod
     return config
 
 
-def convert_state_dict(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Rename FourCastNet tensors to ours by NAME_TABLE; unknown names are an error, UNUSED ones are dropped."""
-    converted, unknown = {}, []
-    for name, tensor in state.items():
-        if name in UNUSED:
-            continue
-        ours = sciformer_name(name)
-        if ours is None:
-            unknown.append(name)
-        else:
-            converted[ours] = tensor
-    if unknown:
-        raise InputFileError(f"state dict has tensors the AFNO mapping does not know: {sorted(unknown)[:8]}")
-    return converted
-
-
-def import_afno(source: Path, out: Path) -> Path:
-    """Write a sciformer checkpoint at `out` from FourCastNet / AFNO weights at `source`."""
+def import_afno(source: Path, out: Path, host: PluginHost, options: Mapping[str, str]) -> Path:
+    """Write a sciformer checkpoint at `out` from FourCastNet / AFNO weights at `source` (no options)."""
+    read_options(FORMAT, options, {})
     weights, settings = _locate(Path(source))
-    state = load_state_dict(weights)
+    state = read_state_dict(weights)
     config = afno_config(state, settings)
-    host = PluginHost()
-    model = build_model(config, host)
-    converted = convert_state_dict(state)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(converted))
-    mismatched = {k: (tuple(v.shape), tuple(own[k].shape)) for k, v in converted.items() if k in own and v.shape != own[k].shape}
-    if missing or mismatched:
-        raise CheckpointError(f"{weights}: weights do not fit the model (missing {missing[:6]}, shape mismatches {dict(list(mismatched.items())[:4])})")
-    model.load_state_dict({k: v.to(own[k].dtype) for k, v in converted.items()}, strict=True)
-    log.info("imported %d tensors from %s (depth %d, dim %d)", len(converted), weights, config.depth, config.dim)
-    return save_checkpoint(model, out, host, extra={"imported_from": str(weights), "import_format": "afno"})
+    converted, used = TABLE.apply(state, config.depth)
+    refuse_unused(state, used, weights, UNUSED)
+    return write_checkpoint(config, converted, out, host, weights, FORMAT, origins=TABLE.origins(config.depth))

@@ -19,6 +19,7 @@ from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost
 from sciformer.reading import read_records
 from sciformer.scoring import score, score_chunk
+from sciformer.scoring.scorer import scorer_for
 from sciformer_weather import EXAMPLE
 from sciformer_weather.evaluate import FORECASTERS, evaluate
 from sciformer_weather.reader import LeadTruths, leads_option
@@ -105,7 +106,7 @@ def test_forecast_at_one_step_is_the_model_one_step_forecast(scored: Path, host:
     assert one_step["forecast"].shape == (HOURS - 1, 1, 33, 49)  # the engine's scorer: the head's own column
     with h5py.File(scored) as results:
         np.testing.assert_allclose(results["forecast"][: HOURS - 1, 0], one_step["forecast"], atol=1e-4)
-    default, _ = score_chunk(net, host.tokenizer(net.config), records, 1 << 16, "cpu", "float32", scorer=host.scorer(net, {"lead": 1}, model_dir))
+    default, _ = score_chunk(net, host.tokenizer(net.config), records, 1 << 16, "cpu", "float32", scorer=scorer_for(host, net, {"lead": 1}, model_dir))
     assert set(default) == {"record_id", "status", "error", "embedding", "init_time", "forecast"}  # no truths: no skill columns
     np.testing.assert_array_equal(default["forecast"][:, 0], one_step["forecast"])
     with h5py.File(EXAMPLE) as source:

@@ -22,13 +22,12 @@ from __future__ import annotations
 import argparse
 import tempfile
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import soundfile
 import torch
-from common import alternate, machine, min_cosine, ratio_line
+from common import alternate, bf16_line, fastest_bf16, min_cosine, perturbed, precision_runs, ratio_line, start
 from sciformer.checkpoint import load_checkpoint
 from sciformer.engine.model import SciformerModel
 from sciformer.plugins import PluginHost
@@ -44,8 +43,6 @@ RECORDINGS = (HERE.parents[1] / "shared/data/audio/fsdd/recordings", HERE.parent
 SAMPLE_RATE = 16000
 CLIP_SECONDS = 10
 SIZES = {"tiny": (192, 3), "small": (384, 6), "base": (768, 12)}  # name: (width, heads)
-PERTURBATION = 0.02  # on every tensor, the scale of transformers' own initialisation
-BF16_VARIANTS = ("sciformer autocast", "sciformer cast + autocast")
 Outputs = tuple[Tensor, Tensor]  # pooled (B, D), last hidden states (B, T, D)
 
 
@@ -73,11 +70,7 @@ def reference_model(size: str, folder: Path) -> ASTModel:
     config = ASTConfig(hidden_size=width, num_hidden_layers=12, num_attention_heads=heads, intermediate_size=4 * width,
                        num_mel_bins=128, max_length=1024)
     torch.manual_seed(0)
-    model = ASTModel(config).eval()
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():  # transformers zero-initialises the special tokens and positions
-        for parameter in model.parameters():
-            parameter.add_(PERTURBATION * torch.randn(parameter.shape, generator=generator))
+    model = perturbed(ASTModel(config).eval())  # transformers zero-initialises the special tokens and positions
     model.save_pretrained(folder)
     ASTFeatureExtractor(num_mel_bins=128, max_length=1024).save_pretrained(folder)
     return model
@@ -89,16 +82,11 @@ def main() -> None:
     parser.add_argument("--size", choices=sorted(SIZES), default="tiny")
     parser.add_argument("--clips", type=int, default=8, help="clips per batch")
     parser.add_argument("--batches", type=int, default=1, help="batches per timed measurement")
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds; the best is kept")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--recordings", type=Path, default=next((f for f in RECORDINGS if f.is_dir()), RECORDINGS[-1]),
                         help="folder of .wav recordings (default: the shared FSDD, else the audio plugin's data)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    args = start(parser)
     # 128 mel bins at 16 kHz leave one band empty, in AST itself too (see the audio plugin's README)
     warnings.filterwarnings("ignore", message="At least one mel filter has all zero values")
-    print(machine())
     host = PluginHost(only={"audio"})
     waveforms = clips(args.clips, args.recordings)
     records = [Record(str(i), Waveform(w, SAMPLE_RATE)) for i, w in enumerate(waveforms)]
@@ -111,32 +99,16 @@ def main() -> None:
         cast = load_checkpoint(checkpoint, host).eval().to(torch.bfloat16)
     tokenizer = host.tokenizer(ours.config)
 
-    def run_reference(autocast: bool) -> Callable[[], Outputs]:
-        def run() -> Outputs:
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                for _ in range(args.batches):
-                    features = extractor(waveforms, sampling_rate=SAMPLE_RATE, return_tensors="pt")["input_values"]
-                    output = reference(features)
-            return output.pooler_output.float(), output.last_hidden_state.float()
+    def reference_step() -> Outputs:
+        features = extractor(waveforms, sampling_rate=SAMPLE_RATE, return_tensors="pt")["input_values"]
+        output = reference(features)
+        return output.pooler_output.float(), output.last_hidden_state.float()
 
-        return run
+    def our_step(model: SciformerModel) -> Outputs:
+        output = model(tokenizer(records))
+        return output.pooled.float(), output.hidden.float()
 
-    def run_ours(model: SciformerModel, autocast: bool) -> Callable[[], Outputs]:
-        def run() -> Outputs:
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                for _ in range(args.batches):
-                    output = model(tokenizer(records))
-            return output.pooled.float(), output.hidden.float()
-
-        return run
-
-    runs = {
-        "reference float32": run_reference(False),
-        "sciformer float32": run_ours(ours, False),
-        "reference autocast": run_reference(True),
-        "sciformer autocast": run_ours(ours, True),
-        "sciformer cast + autocast": run_ours(cast, True),
-    }
+    runs = precision_runs(reference_step, our_step, ours, cast, args.batches)
     outputs, seconds = alternate(runs, args.repeats)
     rate = {name: args.clips * args.batches / s for name, s in seconds.items()}
     reference_rate, (pooled_ref, hidden_ref) = rate["reference float32"], outputs["reference float32"]
@@ -149,16 +121,9 @@ def main() -> None:
     agreement = f"max |pooled diff| {pooled_diff:.1e}, max |last hidden diff| {hidden_diff:.1e}"
     print(ratio_line(f"{label} float32", reference_rate, rate["sciformer float32"], "clips/s", f"(target 1.1x); {agreement}"))
 
-    fastest = max(BF16_VARIANTS, key=rate.__getitem__)
-    pooled, hidden = outputs[fastest]
-    pooled_cosine, hidden_cosine = min_cosine(pooled, pooled_ref), min_cosine(hidden, hidden_ref)
-    cosines = f"min cosine to float32 reference: pooled {pooled_cosine:.5f}, hidden {hidden_cosine:.5f}"
-    variants = ", ".join(f"{name.removeprefix('sciformer ')} {rate[name]:.2f}" for name in BF16_VARIANTS)
-    reference_bf16 = rate["reference autocast"]
-    context = f"reference under autocast {reference_bf16:.2f} clips/s ({rate[fastest] / reference_bf16:.2f}x)"
-    name = f"{label} bfloat16 ({fastest.removeprefix('sciformer ')}) vs float32 reference"
-    extra = f"(target 2.5x); {cosines}; sciformer {variants} clips/s; {context}"
-    print(ratio_line(name, reference_rate, rate[fastest], "clips/s", extra))
+    pooled, hidden = outputs[fastest_bf16(rate)]
+    cosines = f"min cosine to float32 reference: pooled {min_cosine(pooled, pooled_ref):.5f}, hidden {min_cosine(hidden, hidden_ref):.5f}"
+    print(bf16_line(label, rate, "clips/s", cosines, digits=2))
 
 
 if __name__ == "__main__":

@@ -49,10 +49,10 @@ from common import machine, ratio_line
 from rdkit import Chem, RDLogger
 from rdkit.Chem import AllChem, rdDepictor, rdDistGeom
 from sciformer.checkpoint import load_checkpoint
+from sciformer.inference import DEFAULT_BATCH_TOKENS
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
 from sciformer.scoring import score, score_chunk
-from sciformer.scoring.pipeline import DEFAULT_BATCH_TOKENS
 from sciformer_molecule.cache import CACHE_ENV, ConformerCache
 from sciformer_molecule.mat_import import import_mat
 from sciformer_molecule.tokenizer import MoleculeTokenizer
@@ -273,7 +273,7 @@ class Sciformer:
         """score_chunk in this process (the first `count` records); `cold` starts from an empty conformer cache."""
         if cold:
             self.tokenizer = MoleculeTokenizer(self.net.config, cache=ConformerCache())
-        columns, _ = score_chunk(self.net, self.tokenizer, self.records[:count], self.batch_tokens, "cpu", "float32")
+        columns, _ = score_chunk(self.net, self.tokenizer, self.records[:count], batch_tokens=self.batch_tokens)
         return np.asarray(columns["prediction"], dtype=np.float32).reshape(-1)
 
     def pipeline(self, cache: Path, output: Path) -> np.ndarray:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from common import machine
+from common import start
 from matmul_ceiling import matmul_rate
 from sciformer.checkpoint import load_checkpoint
 from sciformer.data.budget import token_budget_batches
@@ -110,12 +110,7 @@ def main() -> None:
     parser.add_argument("--sequences", type=int, default=512)
     parser.add_argument("--batch-tokens", type=int, default=2048,
                         help="sciformer's token budget; 2,048 keeps a batch's MLP activations in the L3 cache (8,192: 35M float32 at 56%% of the matmul rate instead of 78%%)")
-    parser.add_argument("--repeats", type=int, default=2, help="alternating rounds; the best of each is kept")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice); 1 is steadier on a shared machine")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(machine())
+    args = start(parser, repeats=2)
     ceiling = matmul_rate(torch.float32) * 1e9
     print(f"float32 square matmul rate: {ceiling / 1e9:,.0f} GFLOP/s")
     seqs = sequences(args.sequences)

@@ -19,11 +19,10 @@ from __future__ import annotations
 
 import argparse
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from common import alternate, machine, min_cosine, ratio_line
+from common import alternate, bf16_line, fastest_bf16, min_cosine, perturbed, precision_runs, ratio_line, start
 from sciformer.checkpoint import load_checkpoint
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.model import SciformerModel
@@ -37,18 +36,12 @@ from transformers import ViTConfig, ViTModel
 VIT_SMALL = {
     "hidden_size": 384, "num_hidden_layers": 12, "num_attention_heads": 6, "intermediate_size": 1536, "patch_size": 16, "image_size": 224
 }
-PERTURBATION = 0.02  # on every tensor, the scale of transformers' own initialisation
-BF16_VARIANTS = ("sciformer autocast", "sciformer cast + autocast")
 
 
 def reference_model(folder: Path) -> ViTModel:
     """A random ViT-S/16 (no pooler: sciformer's output is the final-norm [CLS]), saved to `folder`."""
     torch.manual_seed(0)
-    model = ViTModel(ViTConfig(**VIT_SMALL), add_pooling_layer=False).eval()
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.add_(PERTURBATION * torch.randn(parameter.shape, generator=generator))
+    model = perturbed(ViTModel(ViTConfig(**VIT_SMALL), add_pooling_layer=False).eval())
     model.save_pretrained(folder)
     return model
 
@@ -63,12 +56,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=32, help="images per batch")
     parser.add_argument("--batches", type=int, default=1, help="batches per timed measurement")
-    parser.add_argument("--repeats", type=int, default=3, help="timed rounds; the best is kept")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(machine())
+    args = start(parser)
     host = PluginHost(only={"vision"})
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
@@ -80,31 +68,13 @@ def main() -> None:
     side = VIT_SMALL["image_size"]
     pixels = torch.randn(args.batch, 3, side, side, generator=torch.Generator().manual_seed(2))
 
-    def run_reference(autocast: bool) -> Callable[[], Tensor]:
-        def run() -> Tensor:
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                for _ in range(args.batches):
-                    hidden = reference(pixels).last_hidden_state
-            return hidden.float()
+    def reference_step() -> Tensor:
+        return reference(pixels).last_hidden_state.float()
 
-        return run
+    def our_step(model: SciformerModel) -> Tensor:
+        return model(collate(tokenizer, pixels)).hidden.float()
 
-    def run_ours(model: SciformerModel, autocast: bool) -> Callable[[], Tensor]:
-        def run() -> Tensor:
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
-                for _ in range(args.batches):
-                    hidden = model(collate(tokenizer, pixels)).hidden
-            return hidden.float()
-
-        return run
-
-    runs = {
-        "reference float32": run_reference(False),
-        "sciformer float32": run_ours(ours, False),
-        "reference autocast": run_reference(True),
-        "sciformer autocast": run_ours(ours, True),
-        "sciformer cast + autocast": run_ours(cast, True),
-    }
+    runs = precision_runs(reference_step, our_step, ours, cast, args.batches)
     outputs, seconds = alternate(runs, args.repeats)
     rate = {name: args.batch * args.batches / s for name, s in seconds.items()}
     reference_rate, expected = rate["reference float32"], outputs["reference float32"]
@@ -115,16 +85,9 @@ def main() -> None:
     agreement = f"max |last hidden diff| {hidden_diff:.1e}, max |CLS diff| {cls_diff:.1e}"
     print(ratio_line(f"{label} float32", reference_rate, rate["sciformer float32"], "img/s", f"(target 1.1x); {agreement}"))
 
-    fastest = max(BF16_VARIANTS, key=rate.__getitem__)
-    bf16 = outputs[fastest]
-    cls_cosine, hidden_cosine = min_cosine(bf16[:, 0], expected[:, 0]), min_cosine(bf16, expected)
-    cosines = f"min cosine to float32 reference: CLS {cls_cosine:.5f}, hidden {hidden_cosine:.5f}"
-    variants = ", ".join(f"{name.removeprefix('sciformer ')} {rate[name]:.1f}" for name in BF16_VARIANTS)
-    reference_bf16 = rate["reference autocast"]
-    context = f"reference under autocast {reference_bf16:.1f} img/s ({rate[fastest] / reference_bf16:.2f}x)"
-    name = f"{label} bfloat16 ({fastest.removeprefix('sciformer ')}) vs float32 reference"
-    extra = f"(target 2.5x); {cosines}; sciformer {variants} img/s; {context}"
-    print(ratio_line(name, reference_rate, rate[fastest], "img/s", extra))
+    bf16 = outputs[fastest_bf16(rate)]
+    cosines = f"min cosine to float32 reference: CLS {min_cosine(bf16[:, 0], expected[:, 0]):.5f}, hidden {min_cosine(bf16, expected):.5f}"
+    print(bf16_line(label, rate, "img/s", cosines, digits=1))
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from common import machine
+from common import start
 from sciformer.checkpoint import load_checkpoint
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.model import SciformerModel
@@ -207,12 +207,7 @@ def main() -> None:
     """Print one line per shape."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shapes", default="shipped,fourcastnet-quarter", help=f"comma-separated, from {list(SHAPES)}")
-    parser.add_argument("--repeats", type=int, default=None, help="timed runs per side (default: per shape)")
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice); 1 is steadier on a machine shared with other jobs")
-    args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(machine())
+    args = start(parser, repeats=None)
     for name in args.shapes.split(","):
         if name not in SHAPES:
             raise SystemExit(f"unknown shape {name!r}; known: {list(SHAPES)}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import statistics
@@ -10,9 +11,12 @@ from collections.abc import Callable
 from typing import TypeVar
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 T = TypeVar("T")
+M = TypeVar("M", bound=nn.Module)
+PERTURBATION = 0.02  # on every tensor of a random reference, the scale of transformers' own initialisation
+BF16_VARIANTS = ("sciformer autocast", "sciformer cast + autocast")
 
 
 def best_seconds(run: Callable[[], object], repeats: int = 3, warmup: int = 1) -> float:
@@ -64,3 +68,64 @@ def alternate(runs: dict[str, Callable[[], T]], repeats: int) -> tuple[dict[str,
 def min_cosine(a: Tensor, b: Tensor) -> float:
     """The smallest cosine between matching rows of a and b (each row flattened)."""
     return float(torch.nn.functional.cosine_similarity(a.flatten(1).double(), b.flatten(1).double(), dim=1).min())
+
+
+def start(parser: argparse.ArgumentParser, repeats: int | None = 3) -> argparse.Namespace:
+    """Add `--repeats` (None: each case's own count) and `--threads`, parse the command line, set the threads and print the machine line."""
+    default = " (default: per case)" if repeats is None else ""
+    parser.add_argument("--repeats", type=int, default=repeats, help=f"timed rounds, the sides alternating; the best of each is kept{default}")
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice); 1 is steadier on a shared machine")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    print(machine())
+    return args
+
+
+def perturbed(model: M) -> M:
+    """`model` with every tensor moved by PERTURBATION-scaled noise (seed 1), so no bias or norm stays at its default."""
+    generator = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.add_(PERTURBATION * torch.randn(parameter.shape, generator=generator))
+    return model
+
+
+def repeated(step: Callable[[], T], batches: int, autocast: bool) -> Callable[[], T]:
+    """A run of `batches` calls of `step` in inference mode (under bfloat16 autocast when asked) returning the last output."""
+
+    def run() -> T:
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            for _ in range(batches):
+                output = step()
+        return output
+
+    return run
+
+
+def precision_runs(reference: Callable[[], T], ours: Callable[[nn.Module], T], model: nn.Module, cast: nn.Module, batches: int) -> dict[str, Callable[[], T]]:
+    """The five contenders of a float32 / bfloat16 comparison: the reference and sciformer in float32 and
+    under autocast, and sciformer's bfloat16 copy `cast` under autocast (the BF16_VARIANTS are the last two)."""
+    return {
+        "reference float32": repeated(reference, batches, False),
+        "sciformer float32": repeated(lambda: ours(model), batches, False),
+        "reference autocast": repeated(reference, batches, True),
+        "sciformer autocast": repeated(lambda: ours(model), batches, True),
+        "sciformer cast + autocast": repeated(lambda: ours(cast), batches, True),
+    }
+
+
+def fastest_bf16(rate: dict[str, float]) -> str:
+    """The faster of BF16_VARIANTS by `rate`."""
+    return max(BF16_VARIANTS, key=rate.__getitem__)
+
+
+def bf16_line(label: str, rate: dict[str, float], unit: str, cosines: str, digits: int) -> str:
+    """The bfloat16 result line: the faster of BF16_VARIANTS against the float32 reference (target 2.5x), with `cosines`
+    to it, both variants' rates and the reference under autocast for context (rates shown with `digits` decimals)."""
+    fastest = fastest_bf16(rate)
+    variants = ", ".join(f"{name.removeprefix('sciformer ')} {rate[name]:.{digits}f}" for name in BF16_VARIANTS)
+    reference_bf16 = rate["reference autocast"]
+    context = f"reference under autocast {reference_bf16:.{digits}f} {unit} ({rate[fastest] / reference_bf16:.2f}x)"
+    name = f"{label} bfloat16 ({fastest.removeprefix('sciformer ')}) vs float32 reference"
+    return ratio_line(name, rate["reference float32"], rate[fastest], unit, f"(target 2.5x); {cosines}; sciformer {variants} {unit}; {context}")

@@ -19,10 +19,10 @@ from pathlib import Path
 import torch
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
 from sciformer.data.budget import padding_fraction, token_budget_batches
+from sciformer.inference import DEFAULT_BATCH_TOKENS
 from sciformer.plugins import PluginHost
 from sciformer.reading import read_records
 from sciformer.scoring import score
-from sciformer.scoring.pipeline import DEFAULT_BATCH_TOKENS
 
 
 def model_alone(model: str, records: list, batch_tokens: int, host: PluginHost) -> tuple[float, float]:

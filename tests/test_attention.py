@@ -36,12 +36,16 @@ CASES = {
 }
 
 
+@pytest.mark.parametrize("form", ["dot", "cosine"])
 @pytest.mark.parametrize("rotary", [False, True], ids=["absolute", "rotary"])
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_fused_equals_reference(case: dict, rotary: bool) -> None:
+def test_fused_equals_reference(case: dict, rotary: bool, form: str) -> None:
     torch.manual_seed(0)
-    config = ModelConfig(domain="text", dim=32, heads=4, position="rotary" if rotary else "learned")
+    config = ModelConfig(domain="text", dim=32, heads=4, position="rotary" if rotary else "learned", attention_form=form)
     attention = Attention(config, RotaryPositions(config.head_dim) if rotary else None).eval()
+    if form == "cosine":
+        with torch.no_grad():
+            attention.logit_scale.copy_(torch.tensor([0.5, 2.3, 4.0, 6.0]).view(4, 1, 1))  # 6 is beyond the clamp (log 100)
     x = torch.randn(3, 7, 32)
     mask = torch.ones(3, 7, dtype=torch.bool)
     if case["pad"]:
@@ -110,18 +114,38 @@ def test_one_additive_mask_for_every_path() -> None:
     assert torch.equal(torch.isinf(left_to_sdpa), ~torch.ones(4, 4, dtype=torch.bool).tril())
 
 
+def test_cosine_form_matches_swin_v2_formula() -> None:
+    """softmax(cos(q, k) * exp(min(logit_scale, log 100)) + bias) V, per head."""
+    torch.manual_seed(4)
+    config = ModelConfig(domain="text", dim=16, heads=2, attention_form="cosine")
+    attention = Attention(config).eval()
+    assert attention.logit_scale.shape == (2, 1, 1) and torch.allclose(attention.logit_scale, torch.tensor(10.0).log())
+    with torch.no_grad():
+        attention.logit_scale.copy_(torch.tensor([1.0, 5.0]).view(2, 1, 1))
+    x, mask, bias = torch.randn(2, 5, 16), torch.ones(2, 5, dtype=torch.bool), torch.randn(1, 2, 5, 5)
+    out = run(attention, x, mask, False, [AttentionTerms(logits=bias)], need_weights=False).hidden
+    q, k, v = attention.qkv(x).view(2, 5, 3, 2, 8).permute(2, 0, 3, 1, 4)
+    cosine = torch.nn.functional.normalize(q, dim=-1) @ torch.nn.functional.normalize(k, dim=-1).transpose(-2, -1)
+    scores = cosine * torch.tensor([1.0, 5.0]).exp().clamp(max=100.0).view(2, 1, 1) + bias
+    expected = attention.out((scores.softmax(-1) @ v).transpose(1, 2).reshape(2, 5, 16))
+    assert torch.allclose(out, expected, atol=1e-5)
+
+
 def bfloat16_attention(config: ModelConfig) -> Attention:
     """A random attention layer cast to bfloat16."""
     torch.manual_seed(2)
     return Attention(config).eval().to(torch.bfloat16)
 
 
+@pytest.mark.parametrize("form", ["dot", "cosine"])
 @pytest.mark.parametrize("length", [MIN_LENGTH - 1, MIN_LENGTH, 2 * MIN_LENGTH + 5], ids=["below", "at", "above"])
 @pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
-def test_attention_layer_takes_grouped_path(case: dict, length: int, monkeypatch: pytest.MonkeyPatch, spy: Callable) -> None:
+def test_attention_layer_takes_grouped_path(
+    case: dict, length: int, form: str, monkeypatch: pytest.MonkeyPatch, spy: Callable
+) -> None:
     """bfloat16 inference from MIN_LENGTH tokens on goes through grouped_attention and matches SDPA's path."""
     calls = spy(attention_module, "grouped_attention")
-    config = ModelConfig(domain="text", dim=32, heads=4)
+    config = ModelConfig(domain="text", dim=32, heads=4, attention_form=form)
     attention = bfloat16_attention(config)
     torch.manual_seed(3)
     x = torch.randn(2, length, 32).to(torch.bfloat16)

@@ -14,8 +14,9 @@ import torch
 import yaml
 from safetensors.torch import load_file
 from sciformer.checkpoint import load_checkpoint
-from sciformer.training.distributed import World, rank_share
+from sciformer.training.distributed import rank_share
 from sciformer.training.recipe import train_recipe
+from sciformer.world import World
 
 # DDP on 2 ranks sums the same halves of the gradient as accumulation: exact. FSDP reduces shards in another order:
 # largest loss difference measured 2.4e-7 (docs/training.md), allowed ten times that.

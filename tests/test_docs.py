@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 from sciformer import hookspec
+from sciformer.apidoc import TYPES, api_reference, config_fields
 from sciformer.hookdoc import hook_reference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -18,6 +19,21 @@ def test_hook_reference_is_generated_from_the_specs() -> None:
         if name.startswith("sciformer_"):
             assert f"## `{name}(" in committed
             assert getattr(hookspec, name).__doc__.strip(), f"hook {name} has no docstring"
+
+
+def test_api_reference_is_generated_from_the_types() -> None:
+    """docs/api.md equals what `sciformer hooks --api` prints; every ModelConfig field and listed type is in it, described."""
+    committed = (ROOT / "docs" / "api.md").read_text()
+    assert committed == api_reference(), "run: sciformer hooks --api > docs/api.md"
+    fields = config_fields()
+    assert [name for name, *_ in fields][:3] == ["domain", "dim", "depth"]
+    assert not [name for name, _, _, meaning in fields if not meaning], "every ModelConfig field needs a comment on its line"
+    for module, names in TYPES:
+        for name in names:
+            assert f"## `{module}.{name}`" in committed
+    assert "(no docstring)" not in committed
+    assert "(api.md)" in (ROOT / "docs" / "writing-a-plugin.md").read_text()
+    assert "(docs/api.md)" in (ROOT / "README.md").read_text()
 
 
 def test_readme_lists_every_hook_and_command() -> None:

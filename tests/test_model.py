@@ -17,6 +17,7 @@ VARIANTS = {
     "sinusoidal-post": {"position": "sinusoidal", "norm": "post"},
     "rotary-causal": {"position": "rotary", "causal": True},
     "none-relu": {"position": "none", "activation": "relu"},
+    "cosine-res-post": {"attention_form": "cosine", "norm": "res-post"},
 }
 
 

@@ -296,7 +296,7 @@ def test_progress_total_counts_only_this_runs_work() -> None:
 
     from sciformer.records import Record
     from sciformer.scoring.pipeline import count_work_in_background
-    from sciformer.scoring.sharding import Shard
+    from sciformer.world import World
 
     records = [Record(str(i), "x") for i in range(25)]  # chunks of 10: 10, 10, 5
     totals: list[int] = []
@@ -306,9 +306,9 @@ def test_progress_total_counts_only_this_runs_work() -> None:
         totals.append(total)
         finished.set()
 
-    count_work_in_background(lambda: iter(records), 10, Shard(0, 1), {0}, report)
+    count_work_in_background(lambda: iter(records), 10, World(0, 1), {0}, report)
     assert finished.wait(30)
     finished.clear()
-    count_work_in_background(lambda: iter(records), 10, Shard(1, 2), set(), report)
+    count_work_in_background(lambda: iter(records), 10, World(1, 2), set(), report)
     assert finished.wait(30)
     assert totals == [15, 10]

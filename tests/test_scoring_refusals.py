@@ -202,7 +202,7 @@ def test_a_row_with_non_finite_output_is_bad_never_scored(text_config) -> None:
     with torch.no_grad():
         model.embedder.token_embedding.weight[int(tokenizer.encode(Record("x", "beef"))[0][-1])] = float("inf")
     records = [Record("1", "the man ordered"), Record("2", "the woman ordered the beef"), Record("3", "chicken")]
-    columns, _ = score_chunk(model, tokenizer, records, batch_tokens=4096, device="cpu", dtype="float32")
+    columns, _ = score_chunk(model, tokenizer, records, batch_tokens=4096, dtype="float32")
     assert list(columns["status"]) == [0, 1, 0] and columns["error"][1] == NON_FINITE
     assert np.isfinite(columns["embedding"][[0, 2]]).all() and np.isnan(columns["embedding"][1]).all()
 

@@ -200,3 +200,28 @@ def test_masking_never_inserts_special_tokens(host, text_config) -> None:
     assert 0.77 < float((masked.ids[chosen] == tokenizer.mask_id).float().mean()) < 0.83
     changed = chosen & (masked.ids != tokenizer.mask_id) & (masked.ids != batch.ids)
     assert changed.any() and not torch.isin(masked.ids[changed], torch.tensor([*tokenizer.special_ids, tokenizer.mask_id])).any()
+
+
+def test_masking_groups_mask_whole_spans(host, text_config) -> None:
+    """A tokenizer's `masking_groups` masks spans together; the rate holds and 80/10/10 stays per token."""
+    import torch
+    from sciformer.builtin.text.vocabulary import WordTokenizer
+    from sciformer.records import Record
+    from sciformer.training.objectives import mask_tokens
+
+    span = 3
+
+    class SpanTokenizer(WordTokenizer):
+        def masking_groups(self, batch):
+            return batch.positions // span
+
+    tokenizer = SpanTokenizer(text_config, text_config.option("vocab"))
+    batch = tokenizer([Record(str(i), "the man ordered the chicken the woman ordered the beef") for i in range(400)])
+    masked = mask_tokens(batch, tokenizer, 0.15, torch.Generator().manual_seed(0))
+    chosen = masked.targets != -100
+    spans = chosen[:, :9].reshape(len(chosen), 3, span)  # ten words: three whole spans, then one alone
+    assert (spans.all(dim=2) | ~spans.any(dim=2)).all(), "a span is masked whole or not at all"
+    assert 0.12 < float(chosen.float().mean()) < 0.18
+    assert 0.75 < float((masked.ids[chosen] == tokenizer.mask_id).float().mean()) < 0.85
+    partly = spans.all(dim=2) & ~(masked.ids[:, :9].reshape(len(chosen), 3, span) == tokenizer.mask_id).all(dim=2)
+    assert partly.any(), "within a masked span, each token draws its own 80/10/10 replacement"

@@ -21,15 +21,15 @@ from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_
 from sciformer.data.results import STATUS_SCORED
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import ConfigError
+from sciformer.inference import DTYPES, default_batch_tokens
 from sciformer.plugins import PluginHost
 from sciformer.reader_options import inference_options
 from sciformer.reading import read_records
 from sciformer.records import Record
-from sciformer.scoring.pipeline import CHUNK_RECORDS, default_batch_tokens, score_chunk
+from sciformer.scoring.pipeline import CHUNK_RECORDS, score_chunk
 from sciformer.scoring.scorer import Scorer, scorer_for
 
 Inputs = str | Record | os.PathLike | Iterable[str | Record]
-DTYPES = ("float32", "bfloat16")
 LEFT_OUT = ("embedding", "logits")  # `embeddings=True` asks for the first; `probabilities` say what logits say
 
 
@@ -87,7 +87,7 @@ class Model:
         results: list[Prediction] = []
         records = self._records(inputs)
         while chunk := list(itertools.islice(records, CHUNK_RECORDS)):
-            columns, _ = score_chunk(self.net, self.tokenizer, chunk, self.batch_tokens, self.device, self.dtype, outputs, self.scorer)
+            columns, _ = score_chunk(self.net, self.tokenizer, chunk, batch_tokens=self.batch_tokens, dtype=self.dtype, outputs=outputs, scorer=self.scorer)
             results.extend(self._predictions(columns, len(chunk)))
         return results
 

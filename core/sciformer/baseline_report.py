@@ -9,16 +9,22 @@ test rows (a forecast evaluation scores the model, persistence and climatology t
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sciformer.errors import InputFileError, SciformerError
+
+if TYPE_CHECKING:
+    from sciformer.plugins import PluginHost
+    from sciformer.records import Record
+    from sciformer.training.recipe import Recipe
 
 Score = float | dict[str, float]
 
@@ -85,6 +91,42 @@ def choose(candidates: Mapping[str, float], higher_is_better: bool) -> str:
     """The candidate with the best validation score (the first of equals)."""
     sign = 1.0 if higher_is_better else -1.0
     return max(candidates, key=lambda name: sign * candidates[name])
+
+
+def recipe_parts(
+    description: str, domain: str, host: PluginHost | None = None, arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> tuple[argparse.Namespace, Recipe, dict[str, list[Record]]]:
+    """A baseline script's command line (`RECIPE`, and what `arguments` adds), the recipe and its train /
+    valid / test records, read and split as `sciformer train` reads them."""
+    from sciformer.plugins import PluginHost
+    from sciformer.training.recipe import load_recipe, recipe_records
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("recipe")
+    if arguments is not None:
+        arguments(parser)
+    args = parser.parse_args()
+    recipe = load_recipe(args.recipe)
+    return args, recipe, recipe_records(recipe, host or PluginHost(), domain)
+
+
+def labelled_parts(parts: Mapping[str, list[Record]]) -> tuple[list[str], dict[str, list[Record]]]:
+    """The class names of the training records' targets, and each part without the records of other classes."""
+    from sciformer.targets import class_names
+
+    labels = class_names(str(r.target) for r in parts["train"] if r.target is not None)
+    return labels, {name: [r for r in records if str(r.target) in labels] for name, records in parts.items()}
+
+
+def accuracy_report(
+    recipe: str | Path, baseline: str, valid: Mapping[str, float], test: Callable[[str], float], test_records: int, details: Mapping[str, Any],
+) -> BaselineReport:
+    """The report of a classifier scored by accuracy: the candidate best on validation, scored once on test by `test(name)`."""
+    chosen = choose(valid, higher_is_better=True)
+    return BaselineReport(
+        model=Path(recipe).stem, baseline=baseline, metric="accuracy", higher_is_better=True, valid=valid[chosen], test=test(chosen),
+        test_records=test_records, chosen=chosen, candidates=dict(valid), details=dict(details),
+    )
 
 
 def _rounded(value: Any) -> Any:

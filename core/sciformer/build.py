@@ -15,17 +15,28 @@ from sciformer.plugins import PluginHost
 
 
 def build_model(config: ModelConfig, host: PluginHost) -> SciformerModel:
-    """A freshly initialised model for `config`, built from the hooks of the installed plugins."""
+    """A freshly initialised model for `config`, built from the hooks of the installed plugins.
+
+    Stage s (one unless `config.stage_depths` is set) is built with `config.stage_config(s)`; the
+    domain's `downsample` steps sit between stages, and the final norm and head take the last width.
+    """
     domain = host.domain(config.domain)
     hook = host.pm.hook
     embedder = domain.embedder(config)
-    parts = PartMaker(config, hook.sciformer_block_parts())
-    shared = MixerParts(query_key_positions(config), parts.norm)
-    blocks = []
-    for layer in range(config.depth):
-        mixer = domain.token_mixer(config, layer, shared) or Attention(config, shared.positions, shared.norm)
-        blocks.append(Block(mixer, parts.mlp(), parts.norm(config.dim), parts.norm(config.dim), pre_norm=config.norm == "pre", dropout=config.dropout))
+    contributed = list(hook.sciformer_block_parts())
+    blocks, downsamples = [], {}
+    for stage, (_, _, depth) in enumerate(config.stages):
+        settings = config.stage_config(stage)
+        parts = PartMaker(settings, contributed)
+        shared = MixerParts(query_key_positions(settings), parts.norm)
+        for _ in range(depth):
+            layer = len(blocks)
+            mixer = domain.token_mixer(settings, layer, shared) or Attention(settings, shared.positions, shared.norm)
+            blocks.append(Block(mixer, parts.mlp(), parts.norm(settings.dim), parts.norm(settings.dim), order=config.norm, dropout=config.dropout))
+        if stage < len(config.stages) - 1 and (step := domain.downsample(config, stage)) is not None:
+            downsamples[str(stage)] = step
+    last = config.stage_config(len(config.stages) - 1)
     added = [bias for result in hook.sciformer_attention_biases(config=config) for bias in result or []]
-    head = domain.head(config, embedder) or engine_head(config, embedder)
-    final_norm = parts.norm(config.dim) if config.final_norm else nn.Identity()
-    return SciformerModel(config, embedder, blocks, [*domain.attention_biases(config), *added], head, final_norm)
+    head = domain.head(last, embedder) or engine_head(last, embedder)
+    final_norm = PartMaker(last, contributed).norm(last.dim) if config.final_norm else nn.Identity()
+    return SciformerModel(config, embedder, blocks, [*domain.attention_biases(config), *added], head, final_norm, downsamples)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from sciformer.records import ExampleRecords, Record
 
 if TYPE_CHECKING:
-    from torch import nn
+    from torch import Tensor, nn
 
     from sciformer.augmentation import Augmentation
     from sciformer.config import ModelConfig
@@ -73,6 +73,16 @@ class Domain(abc.ABC):
         """
         return None
 
+    def downsample(self, config: ModelConfig, stage: int) -> nn.Module | None:
+        """The step between stage `stage` and the next of a model with `config.stage_depths` (Swin's patch
+        merging), or None to pass tokens on unchanged.
+
+        It maps the stage's `Embedded` (hidden (B, T, D) the stage's output) to the next stage's: hidden
+        (B, T', 2D), padding and pool masks, positions and `layout` for T' tokens. Blocks of stage s
+        are built with `config.stage_config(s)`; `config.stage_at(layer)` tells a mixer its stage.
+        """
+        return None
+
     def head(self, config: ModelConfig, embedder: nn.Module) -> Head | None:
         """A head for `config.task` beyond the engine's (forecasting, AST's head), or None for the engine's."""
         return None
@@ -112,6 +122,12 @@ class Tokenizer(abc.ABC):
     def warning(self, encoded: Any) -> str | None:
         """A note on a usable record that the model saw only in part (for example a sequence cut to the
         model's limit); `sciformer score` writes it in the `error` column of that status-0 row."""
+        return None
+
+    def masking_groups(self, batch: TokenBatch) -> Tensor | None:
+        """(B, T) integer group ids for masked-LM training: tokens of one row that share an id (a span, a
+        k-mer, a word's pieces) are masked together; None (the default) masks each token on its own.
+        Padding and special tokens are never masked, whatever their group (`training.objectives.mask_tokens`)."""
         return None
 
     def __call__(self, records: Sequence[Record]) -> TokenBatch:

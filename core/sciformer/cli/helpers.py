@@ -1,15 +1,28 @@
-"""What every `sciformer` command shares: the invocation's plugin host, `--option` parsing and tables."""
+"""What every `sciformer` command shares: error handling, the invocation's plugin host, `--option` parsing and tables."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import click
 
+from sciformer.errors import SciformerError
 from sciformer.plugins import PluginHost
 
 SHORT_CELL = 20  # table columns no wider than this never wrap; wider ones fold to fit the terminal
+
+
+class SciformerGroup(click.Group):
+    """A click group that turns a SciformerError into one line on stderr and exit code 1 (plugin groups use it too)."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; user mistakes become a ClickException, never a traceback."""
+        try:
+            return super().invoke(ctx)
+        except SciformerError as error:
+            raise click.ClickException(str(error)) from None
 
 
 def host_of(ctx: click.Context) -> PluginHost:
@@ -29,6 +42,14 @@ def parse_options(pairs: Sequence[str]) -> dict[str, Any]:
         keys, value = parse_override(pair)
         options[".".join(keys)] = value
     return options
+
+
+def print_rows(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str, as_json: bool, shown: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
+    """Rows as indented JSON when `as_json`, else as a table of `columns` (each row passed through `shown` first)."""
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    print_table([shown(row) for row in rows] if shown else rows, columns, title)
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], title: str) -> None:

@@ -15,22 +15,11 @@ import click
 
 from sciformer import __version__
 from sciformer.cli.contrastive import contrastive as contrastive_command
-from sciformer.cli.helpers import host_of, parse_options, print_table
+from sciformer.cli.helpers import SciformerGroup, host_of, parse_options, print_rows, print_table
 from sciformer.cli.plot import plot as plot_command
 from sciformer.cli.score import score as score_command
 from sciformer.errors import SciformerError
 from sciformer.plugins import PluginHost
-
-
-class SciformerGroup(click.Group):
-    """A click group that turns a SciformerError into one line on stderr and exit code 1."""
-
-    def invoke(self, ctx: click.Context) -> Any:
-        """Run the command; user mistakes become a ClickException, never a traceback."""
-        try:
-            return super().invoke(ctx)
-        except SciformerError as error:
-            raise click.ClickException(str(error)) from None
 
 
 @click.group(cls=SciformerGroup)
@@ -62,13 +51,12 @@ def cli(ctx: click.Context, verbose: int, threads: int | None) -> None:
 @click.pass_context
 def plugins(ctx: click.Context, as_json: bool) -> None:
     """Installed plugins: name, version, domains and hooks (and those that failed to load)."""
-    rows = host_of(ctx).describe()
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    short = [{**row, "hooks": [hook.removeprefix("sciformer_") for hook in row.get("hooks", [])]} for row in rows]
     title = "sciformer plugins (hooks without their sciformer_ prefix)"
-    print_table(short, ["name", "distribution", "version", "domains", "hooks", "error"], title)
+    print_rows(host_of(ctx).describe(), ["name", "distribution", "version", "domains", "hooks", "error"], title, as_json, _short_hooks)
+
+
+def _short_hooks(row: dict[str, Any]) -> dict[str, Any]:
+    return {**row, "hooks": [hook.removeprefix("sciformer_") for hook in row.get("hooks", [])]}
 
 
 @cli.command()
@@ -78,13 +66,9 @@ def registry(ctx: click.Context, as_json: bool) -> None:
     """The catalogue of known plugins, with what is installed."""
     from sciformer.registry import load_registry, registry_status
 
-    rows = registry_status(host_of(ctx), load_registry())
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    short = [{**row, "installed": row["version"] if row["installed"] else "no"} for row in rows]
     title = "sciformer registry (--json for domains and paths)"
-    print_table(short, ["name", "distribution", "status", "installed", "summary", "error"], title)
+    columns = ["name", "distribution", "status", "installed", "summary", "error"]
+    print_rows(registry_status(host_of(ctx), load_registry()), columns, title, as_json, lambda row: {**row, "installed": row["version"] if row["installed"] else "no"})
 
 
 @cli.command()
@@ -93,10 +77,7 @@ def registry(ctx: click.Context, as_json: bool) -> None:
 def models(ctx: click.Context, as_json: bool) -> None:
     """Trained models that installed plugins ship (usable as --model NAME)."""
     rows = [{"name": m.name, "domain": m.domain, "path": str(m.path), "summary": m.summary} for m in host_of(ctx).shipped_models().values()]
-    if as_json:
-        click.echo(json.dumps(rows, indent=2))
-        return
-    print_table(rows, ["name", "domain", "summary", "path"], "shipped models")
+    print_rows(rows, ["name", "domain", "summary", "path"], "shipped models", as_json)
 
 
 @cli.command()
@@ -190,9 +171,7 @@ def attention(ctx: click.Context, model: str, input_path: Path | None, texts: tu
     """Export attention maps (every layer and head as .npy, one heatmap as .png) for chosen records."""
     import itertools
 
-    import numpy as np
-
-    from sciformer.attention_maps import attention_maps, save_heatmap
+    from sciformer.attention_maps import attention_maps, save_heatmap, save_maps
     from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
     from sciformer.reader_options import inference_options
     from sciformer.reading import read_records
@@ -213,22 +192,27 @@ def attention(ctx: click.Context, model: str, input_path: Path | None, texts: tu
     for record in records:
         maps, labels = attention_maps(net, tokenizer, record)
         stem = "".join(c if c.isalnum() or c in "-_." else "_" for c in record.id)
-        np.save(out / f"{stem}.npy", maps)
-        chosen = maps[layer].mean(axis=0) if head_index is None else maps[layer, head_index]
+        saved = save_maps(maps, out / stem)
+        drawn = maps[layer]  # (heads, T, T) of the chosen layer
+        chosen = drawn.mean(axis=0) if head_index is None else drawn[head_index]
         which = "mean over heads" if head_index is None else f"head {head_index}"
-        png = save_heatmap(chosen, labels, out / f"{stem}.png", f"{record.id}: layer {layer % maps.shape[0]}, {which}")
-        click.echo(f"{record.id}: {maps.shape} -> {out / f'{stem}.npy'}, {png}")
+        names = labels if len(labels) == chosen.shape[-1] else [str(i) for i in range(chosen.shape[-1])]
+        png = save_heatmap(chosen, names, out / f"{stem}.png", f"{record.id}: layer {layer % len(maps)}, {which}")
+        shape = (len(maps), *maps[0].shape) if saved.suffix == ".npy" else f"{len(maps)} layers of different sizes"
+        click.echo(f"{record.id}: {shape} -> {saved}, {png}")
 
 
 @cli.command()
-@click.option("--markdown", is_flag=True, help="Print the hook reference as Markdown.")
+@click.option("--markdown", is_flag=True, help="Print the hook reference (docs/hooks.md) as Markdown.")
+@click.option("--api", is_flag=True, help="Print the API reference of the types a plugin touches (docs/api.md) as Markdown.")
 @click.pass_context
-def hooks(ctx: click.Context, markdown: bool) -> None:
+def hooks(ctx: click.Context, markdown: bool, api: bool) -> None:
     """The hooks a plugin can implement, from their specifications (and which plugins implement each)."""
+    from sciformer.apidoc import api_reference
     from sciformer.hookdoc import hook_reference
 
-    if markdown:
-        click.echo(hook_reference(), nl=False)
+    if markdown or api:
+        click.echo(api_reference() if api else hook_reference(), nl=False)
         return
     pm = host_of(ctx).pm
     rows = [{"hook": name, "implemented by": [impl.plugin_name for impl in caller.get_hookimpls()]} for name, caller in sorted(vars(pm.hook).items()) if name.startswith("sciformer_")]

@@ -38,7 +38,7 @@ from sciformer.records import Record
 from sciformer.training.metrics import MetricsLog
 from sciformer.training.recipe import load_matching, read_recipe_file, resolve_path, split_records
 from sciformer.training.schedule import warmup_cosine
-from sciformer.training.trainer import METRICS_FILE, SUMMARY_FILE, TrainingConfig
+from sciformer.training.trainer import METRICS_FILE, SUMMARY_FILE, TrainingConfig, TrainResult
 
 log = logging.getLogger(__name__)
 
@@ -147,17 +147,6 @@ class EncodedPairs:
         return len(self.left)
 
 
-@dataclass
-class ContrastiveResult:
-    """Where the model went and how it scored."""
-
-    output: Path
-    steps: int
-    best_step: int
-    valid: dict[str, float]
-    test: dict[str, float]
-
-
 class ContrastiveTrainer:
     """AdamW with warmup + cosine over InfoNCE; evaluates retrieval, keeps the best model in `output`."""
 
@@ -252,7 +241,7 @@ class ContrastiveTrainer:
             out["zero_shot_majority"] = sum(pairs.right_keys[i] == prior for i in known) / len(known)
         return out
 
-    def fit(self, train: Pairs, valid: Pairs, test: Pairs) -> ContrastiveResult:
+    def fit(self, train: Pairs, valid: Pairs, test: Pairs) -> TrainResult:
         """Train on `train`, select on `valid` by `training.metric`, score the best model on `test`."""
         cfg = self.config
         started = time.perf_counter()
@@ -305,7 +294,7 @@ class ContrastiveTrainer:
                    "pairs": {"train": len(train_enc), "valid": len(valid_enc), "test": len(test_enc)}, "seconds": round(time.perf_counter() - started, 2)}
         (self.output / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
         self.model.eval()
-        return ContrastiveResult(self.output, progress["step"], progress["best_step"], progress["best_metrics"], test_metrics)
+        return TrainResult(self.output, progress["step"], progress["best_step"], progress["best_metrics"], test_metrics)
 
     def _checkpoint(self, valid_enc: EncodedPairs, progress: dict[str, Any], epoch: int) -> bool:
         """Evaluate; save when the selection metric improved; True when early stopping says stop."""
@@ -367,7 +356,7 @@ def split_pairs(pairs: Pairs, split: Mapping[str, Any], seed: int) -> dict[str, 
     return {part: pairs.subset([r.data for r in records]) for part, records in rows.items()}
 
 
-def train_contrastive(path: str | Path, host: PluginHost, overrides: Sequence[str] = ()) -> ContrastiveResult:
+def train_contrastive(path: str | Path, host: PluginHost, overrides: Sequence[str] = ()) -> TrainResult:
     """Run a contrastive recipe end to end: read pairs, split, build both encoders, train, test."""
     recipe = load_contrastive_recipe(path, overrides)
     pairs = read_pairs({k: v for k, v in recipe.data.items() if k != "split"}, recipe.left.side, recipe.right.side, host)

@@ -15,13 +15,16 @@ class Embedded(NamedTuple):
 
     `hidden` (B, T, D); `padding_mask` (B, T) True for real tokens; `pool_mask` (B, T) True for the
     tokens that mean pooling averages (real tokens minus special ones such as BOS/EOS or CLS);
-    `positions` (B, T) used by rotary attention.
+    `positions` (B, T) used by rotary attention. `layout` is the domain's own description of where
+    the tokens lie (the vision domain's patch grid), read by its mixers and downsampling steps and
+    replaced by each downsampling step; None where nothing needs it.
     """
 
     hidden: Tensor
     padding_mask: Tensor
     pool_mask: Tensor
     positions: Tensor
+    layout: Any = None
 
 
 @dataclass(frozen=True)

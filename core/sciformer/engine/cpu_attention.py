@@ -32,17 +32,18 @@ def use_grouped_attention(q: Tensor, dropout: float) -> bool:
     )
 
 
-def grouped_attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None) -> Tensor:
-    """`F.scaled_dot_product_attention(q, k, v, bias)` without dropout, a few heads at a time.
+def grouped_attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor | None, scale: float | None = None) -> Tensor:
+    """`F.scaled_dot_product_attention(q, k, v, bias, scale=scale)` without dropout, a few heads at a time.
 
     q, k, v (B, H, T, Dh); `bias` additive (-inf where masked; `AttentionInputs.additive`), broadcastable
-    to (B, H, T, T). Query rows with every key masked come out as zeros, as from SDPA. Returns (B, H, T, Dh).
+    to (B, H, T, T); `scale` of the logits, None for 1 / sqrt(Dh). Query rows with every key masked come out
+    as zeros, as from SDPA. Returns (B, H, T, Dh).
     """
     batch, heads, length, head_dim = q.shape
     if bias is not None:
         bias = bias.expand(batch, heads, length, length)  # a view: broadcast dimensions keep stride 0
     group = max(1, min(heads, SCORE_BYTES // (length * length * q.element_size())))
-    scale = 1.0 / math.sqrt(head_dim)
+    scale = 1.0 / math.sqrt(head_dim) if scale is None else scale
     keys_t = k.transpose(-2, -1)  # (B, H, Dh, T)
     out = torch.empty(batch, heads, length, head_dim, dtype=q.dtype, device=q.device)
     for b in range(batch):

@@ -11,8 +11,10 @@ from sciformer.engine.positions import absolute_positions
 
 
 class TokenEmbedder(nn.Module):
-    """Embeds `batch.ids`; adds sinusoidal or learned positions when the config asks for them.
+    """Embeds `batch.ids`; adds sinusoidal or learned positions (read from `batch.positions`) when the
+    config asks for them.
 
+    `vocab_size` rows, of which row `padding_id` is the padding token's (kept at zero, no gradient).
     `special_ids` are excluded from mean pooling (BOS, EOS, CLS, ...). `token_embedding` is the
     matrix language-model heads tie to.
     """

@@ -15,7 +15,7 @@ from torch import Tensor
 
 from sciformer.engine.bias import AttentionTerms
 
-MaybeTensor = Tensor | float | None
+MaybeTensor = Tensor | float | None  # a mask, mixture or attention weight: a tensor, a number or absent
 
 
 def causal_allowed(length: int, device: torch.device) -> Tensor:
@@ -53,7 +53,8 @@ class AttentionInputs:
         return mask
 
     def map_tensors(self, change: Callable[[MaybeTensor], MaybeTensor]) -> AttentionInputs:
-        """A copy with `change` applied to the mask, the mixture and the attention weight (as windowed attention needs)."""
+        """A copy with `change` applied to the mask, the mixture and the attention weight (as windowed attention
+        needs); `change` takes and returns a tensor, a number or None."""
         return replace(self, mask=change(self.mask), mixture=change(self.mixture), attention_weight=change(self.attention_weight))
 
 

@@ -1,4 +1,4 @@
-"""SciformerModel: embedder -> blocks -> final norm -> head, with plugin attention biases per layer."""
+"""SciformerModel: embedder -> stages of blocks (with the domain's downsampling between them) -> final norm -> head."""
 
 from __future__ import annotations
 
@@ -21,8 +21,10 @@ class ModelOutput:
     """What one forward pass returns.
 
     `hidden` (B, T, D) after the final norm; `pooled` (B, D) the configured pooling of `hidden`;
+    `embedded` the tokens of the last stage (the embedder's output for single-stage models);
     `prediction` the head's output (None without a head); `hidden_states` the embedder output and
     each block's output when asked for; `attentions` one (B, H, T, T) map per attention layer when asked.
+    In a model with stages, T and D are those of each block's stage.
     """
 
     hidden: Tensor
@@ -49,6 +51,7 @@ class SciformerModel(nn.Module):
         biases: list[AttentionBias],
         head: Head | None,
         final_norm: nn.Module,
+        downsamples: dict[str, nn.Module] | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -57,6 +60,9 @@ class SciformerModel(nn.Module):
         self.biases = nn.ModuleList(biases)
         self.final_norm = final_norm
         self.head = head
+        self.downsamples = nn.ModuleDict(downsamples or {})  # "s": the step after stage s (Domain.downsample)
+        ends = [sum(depth for _, _, depth in config.stages[: stage + 1]) for stage in range(len(config.stages))]
+        self.downsample_after = {ends[int(stage)] - 1: stage for stage in self.downsamples}  # last block of a stage -> its step
 
     @property
     def compute_dtype(self) -> torch.dtype:
@@ -70,16 +76,21 @@ class SciformerModel(nn.Module):
         state: dict = {}
         hidden_states = [x] if output_hidden_states else None
         attentions: list[Tensor] = []
-        causal, padding = self.config.causal, embedded.padding_mask
-        shared = None if self.biases else resolve_attention(padding, causal, [], need_weights)
+        causal = self.config.causal
+        shared = None if self.biases else resolve_attention(embedded.padding_mask, causal, [], need_weights)
         for layer, block in enumerate(self.blocks):
             ctx = LayerContext(batch=batch, embedded=embedded, layer=layer, state=state)
-            attention = shared or resolve_attention(padding, causal, [t for bias in self.biases if (t := bias(ctx)) is not None], need_weights)
+            terms = [t for bias in self.biases if (t := bias(ctx)) is not None]
+            attention = shared or resolve_attention(embedded.padding_mask, causal, terms, need_weights)
             x, maps = block(x, ctx, attention)
             if maps is not None:
                 attentions.append(maps)
             if hidden_states is not None:
                 hidden_states.append(x)
+            if layer in self.downsample_after:
+                embedded = self.downsamples[self.downsample_after[layer]](embedded._replace(hidden=x))
+                x = embedded.hidden
+                shared = None if self.biases else resolve_attention(embedded.padding_mask, causal, [], need_weights)
         hidden = self.final_norm(x)
         prediction = self.head(hidden, embedded, batch) if self.head is not None else None
         return ModelOutput(

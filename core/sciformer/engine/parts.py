@@ -23,7 +23,11 @@ MlpFactory = Callable[[ModelConfig, NormMaker], nn.Module]  # (config, norm make
 
 @dataclass(frozen=True)
 class BlockParts:
-    """Named norm layers and feed-forwards (what the `sciformer_block_parts` hook returns)."""
+    """Named norm layers and feed-forwards (what the `sciformer_block_parts` hook returns).
+
+    `norms[name](width, config)` returns a norm over the last axis of that width; `mlps[name](config, norm)`
+    returns a (B, T, D) -> (B, T, D) module, where `norm(width)` makes a norm of the configured kind.
+    """
 
     norms: Mapping[str, NormFactory] = field(default_factory=dict)
     mlps: Mapping[str, MlpFactory] = field(default_factory=dict)
@@ -41,7 +45,8 @@ ENGINE_PARTS = BlockParts(
 @dataclass(frozen=True)
 class MixerParts:
     """What every token mixer receives from the engine: `positions`, the module that moves queries and
-    keys (rotary) or None, and `norm`, the maker of norms of the configured kind (for q-k norms)."""
+    keys (rotary; called as `positions(q, k, token_positions)`) or None, and `norm`, a callable
+    `norm(width) -> nn.Module` making norms of the configured kind (for q-k norms)."""
 
     positions: nn.Module | None
     norm: NormMaker

@@ -31,7 +31,7 @@ from sciformer.export.delimited import write_csv
 from sciformer.plugins import PluginHost
 from sciformer.scoring.lock import OutputLock
 from sciformer.scoring.pipeline import ScoreSummary, score
-from sciformer.scoring.sharding import Shard
+from sciformer.world import World
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +54,7 @@ def score_to(
     working = working_file(output)
     _check_exported(output, working, exporter, resume, overwrite)
     summary = score(model, input_path, working, host, outputs=outputs, resume=resume, overwrite=overwrite, unless_asked=TABLE_UNLESS_ASKED, **keywords)
-    if Shard.from_environment().rank == 0:
+    if World.from_environment().is_main:
         with OutputLock(working):
             if not working.is_file():
                 raise OutputError(f"{working} was removed by another run before it could be written as {output}")
@@ -98,7 +98,7 @@ def _score_to_stream(model: str | Path, input_path: str | Path, stream: TextIO, 
     """Score into a temporary HDF5 file and write it to `stream` as CSV."""
     if resume:
         raise ConfigError("--resume needs an output file: a run that writes standard output cannot be continued")
-    if Shard.from_environment().world > 1:
+    if World.from_environment().size > 1:
         raise ConfigError("standard output cannot be written by several processes; give an --output file")
     with tempfile.TemporaryDirectory(prefix="sciformer-") as folder:
         results = Path(folder) / "results.h5"

@@ -37,8 +37,9 @@ class Scorer:
         self.options = dict(options or {})
 
     def columns(self) -> dict[str, ScoreColumn]:
-        """Every column this model can write: `embedding` (D,), `token_embeddings` (ragged), the head's."""
-        dim = self.model.config.dim
+        """Every column this model can write: `embedding` (D,), `token_embeddings` (ragged), the head's; D is
+        the width of the final hidden states (the last stage's, for a model with stages)."""
+        dim = self.model.config.output_dim
         columns = {
             "embedding": ScoreColumn((dim,)),
             "token_embeddings": ScoreColumn(None, attributes={"dim": dim, "layout": "flattened (tokens, dim) per record"}, default=False),

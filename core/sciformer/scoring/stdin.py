@@ -18,7 +18,7 @@ from typing import BinaryIO
 
 from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost
-from sciformer.scoring.sharding import Shard
+from sciformer.world import World
 
 LINE_SUFFIXES = (".txt", ".smi")  # one record per line, in the order tried
 SNIFF_BYTES = 4096
@@ -28,7 +28,7 @@ SPOOL_BLOCK = 1 << 20
 @contextmanager
 def spooled_stdin(stream: BinaryIO, host: PluginHost, domain: str, format_name: str | None) -> Iterator[Path]:
     """A temporary file holding all of `stream`, named with the suffix of its format; removed on exit."""
-    if Shard.from_environment().world > 1:
+    if World.from_environment().size > 1:
         raise ConfigError("standard input cannot be shared by several processes; give an --input file")
     accepted = sorted({suffix for reader in host.readers(domain) for suffix in reader.suffixes if suffix != "/"})
     if format_name is not None:

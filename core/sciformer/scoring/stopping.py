@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
 import threading
 import time
 from types import FrameType
@@ -16,16 +15,17 @@ from typing import Any
 
 from typing_extensions import Self
 
+from sciformer.pausing import hold_until
+
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
 PAUSE_ENV = "SCIFORMER_PAUSE_AFTER_CHUNK"
 
 
-def pause_after_chunk(index: int) -> None:
+def pause_after_chunk(index: int, stop: StopRequest) -> None:
     """With SCIFORMER_PAUSE_AFTER_CHUNK=`index`, once chunk `index` is written: say so on standard error and wait
-    for a signal (SIGKILL ends the run; SIGTERM / SIGINT let it go on to stop early as usual)."""
+    for a signal (SIGKILL ends the run; SIGTERM / SIGINT, caught by `stop`, let it go on to stop early as usual)."""
     if os.environ.get(PAUSE_ENV, "").strip() == str(index):
-        print(f"sciformer: paused after chunk {index} ({PAUSE_ENV})", file=sys.stderr, flush=True)
-        signal.pause()
+        hold_until(f"sciformer: paused after chunk {index} ({PAUSE_ENV})", lambda: stop.reason is not None)
 
 
 class RunStopped(Exception):

@@ -26,6 +26,7 @@ from sciformer.errors import BadRecordError
 from sciformer.plugins import ENTRY_POINT_GROUP, PluginHost
 from sciformer.records import ExampleRecords
 from sciformer.scoring import score_chunk
+from sciformer.scoring.scorer import scorer_for
 from sciformer.training.objectives import mask_tokens
 
 
@@ -232,12 +233,12 @@ def check_checkpoint_round_trip(subject: Subject) -> None:
 
 
 def check_hdf5_round_trip(subject: Subject) -> None:
-    """Scoring results written to HDF5 read back equal to the model's outputs, bad records marked."""
+    """Scoring results (the domain's scorer) written to HDF5 read back equal to the model's outputs, bad records marked."""
     from sciformer.data.results import ChunkStore
 
     model = subject.model().eval()
     records = list(subject.examples.good) + list(subject.examples.bad)
-    columns, _ = score_chunk(model, subject.tokenizer(), records, batch_tokens=1 << 16, device="cpu", dtype="float32")
+    columns, _ = score_chunk(model, subject.tokenizer(), records, batch_tokens=1 << 16, scorer=scorer_for(subject.host, model, {}))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "out.h5"
         store = ChunkStore(path)

@@ -1,4 +1,4 @@
-"""Training on several processes under torchrun: the process group, a model prepared for data-parallel
+"""Training on several processes under torchrun (the process group: sciformer.world): a model prepared for data-parallel
 (DDP) or fully sharded (FSDP) training, reductions, and full state dicts, so that checkpoints and
 resumable state look the same whatever the world size.
 
@@ -9,101 +9,26 @@ writes checkpoints and state, every rank reads them back on resume.
 from __future__ import annotations
 
 import logging
-import os
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from safetensors.torch import load_model
-from torch import Tensor, nn
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import ConfigError
+from sciformer.world import World
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class World:
-    """This process's place among the training processes (a world of one without torchrun)."""
-
-    rank: int = 0
-    size: int = 1
-    local_rank: int = 0
-
-    @classmethod
-    def current(cls) -> World:
-        """The initialised process group's rank and size; LOCAL_RANK as torchrun sets it."""
-        if not (dist.is_available() and dist.is_initialized()):
-            return cls()
-        return cls(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
-
-    @property
-    def is_main(self) -> bool:
-        """Whether this is rank 0, the only rank that writes files."""
-        return self.rank == 0
-
-    def device(self, requested: str) -> torch.device:
-        """The training device: `cuda` becomes this process's GPU (LOCAL_RANK) when there are several ranks."""
-        device = torch.device(requested)
-        if device.type == "cuda" and device.index is None and self.size > 1:
-            return torch.device("cuda", self.local_rank)
-        return device
-
-    def sum(self, values: Tensor) -> Tensor:
-        """Element-wise sum over ranks, in float64 (the same result on every rank)."""
-        values = values.detach().to(torch.float64)
-        if self.size == 1:
-            return values
-        on = "cuda" if dist.get_backend() == "nccl" else "cpu"
-        reduced = values.to(on)
-        dist.all_reduce(reduced)
-        return reduced.cpu()
-
-    def gather(self, values: Tensor) -> Tensor:
-        """Every rank's `values` (any length along the first axis) concatenated in rank order, on the CPU."""
-        values = values.detach().cpu()
-        if self.size == 1:
-            return values
-        parts: list[Tensor | None] = [None] * self.size
-        dist.all_gather_object(parts, values)
-        return torch.cat([part for part in parts if part is not None])
-
-    def barrier(self) -> None:
-        """Wait for every rank."""
-        if self.size > 1:
-            dist.barrier()
 
 
 def rank_share(chunk: range, world: World) -> list[int]:
     """This rank's micro-batches of one optimizer step: positions rank, rank + size, ... of `chunk`."""
     return list(chunk)[world.rank :: world.size]
-
-
-@contextmanager
-def process_group(device: str) -> Iterator[World]:
-    """Join the torchrun process group (gloo on CPU, NCCL on CUDA) for the duration of a run.
-
-    A plain process (no WORLD_SIZE above 1) is a world of one; a group the caller already started is
-    used as it is and left open.
-    """
-    size = int(os.environ.get("WORLD_SIZE", "1"))
-    started = False
-    if size > 1 and not dist.is_initialized():
-        cuda = torch.device(device).type == "cuda"
-        if cuda:
-            torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
-        dist.init_process_group("nccl" if cuda else "gloo")
-        started = True
-    yield World.current()  # on an error the process ends and torchrun stops the other ranks
-    if started:
-        dist.barrier()  # leaving together: a rank tearing down while another still talks aborts the run
-        dist.destroy_process_group()
 
 
 class ParallelModel:

@@ -25,6 +25,7 @@ the encoder alone (task None), ready for `init:` fine-tuning and for embeddings.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
 import torch
@@ -34,7 +35,7 @@ from torch import Tensor, nn
 from sciformer.build import build_model
 from sciformer.config import ModelConfig
 from sciformer.data.batch import TokenBatch
-from sciformer.domain import VocabularyTokenizer
+from sciformer.domain import Tokenizer, VocabularyTokenizer
 from sciformer.engine.context import Embedded
 from sciformer.engine.heads import IGNORE_INDEX, Head
 from sciformer.engine.model import SciformerModel
@@ -47,15 +48,44 @@ PRETRAINING_TASKS = (MASKED_PATCHES,)
 DEFAULT_MASK_RATIO = 0.6  # SimMIM's best ratio for mask-token replacement with a linear head
 
 
+#: Chooses the tokens masked-LM training masks: (candidates (B, T) bool, probability, generator) -> chosen (B, T) bool.
+MaskingPolicy = Callable[[Tensor, float, torch.Generator], Tensor]
+
+
+def token_masking(candidates: Tensor, probability: float, generator: torch.Generator) -> Tensor:
+    """Each candidate token on its own, with `probability` (BERT's choice)."""
+    return (torch.rand(candidates.shape, generator=generator) < probability) & candidates
+
+
+def group_masking(groups: Tensor) -> MaskingPolicy:
+    """Whole groups at once: each (row, group id) of `groups` (B, T) is drawn once, with `probability`,
+    and all its candidate tokens follow that draw (spans, k-mers); about `probability` of the tokens are chosen."""
+
+    def choose(candidates: Tensor, probability: float, generator: torch.Generator) -> Tensor:
+        rows = torch.arange(groups.shape[0], device=groups.device)[:, None].expand_as(groups)
+        _, group_index = torch.unique(torch.stack((rows, groups.long())).flatten(1), dim=1, return_inverse=True)  # (B * T,)
+        drawn = torch.rand(int(group_index.max()) + 1, generator=generator) < probability
+        return drawn[group_index].view(groups.shape) & candidates
+
+    return choose
+
+
+def masking_policy(tokenizer: Tokenizer, batch: TokenBatch) -> MaskingPolicy:
+    """The tokenizer's choice for this batch: `group_masking` of its `masking_groups`, else `token_masking`."""
+    groups = tokenizer.masking_groups(batch)
+    return token_masking if groups is None else group_masking(groups)
+
+
 def mask_tokens(batch: TokenBatch, tokenizer: VocabularyTokenizer, probability: float, generator: torch.Generator) -> TokenBatch:
-    """Choose `probability` of the real, non-special tokens; of those 80% become <mask>, 10% a random
-    ordinary token (never a special one or <mask>), 10% stay. Targets are the original ids there and
+    """Choose `probability` of the real, non-special tokens (each alone, or by the tokenizer's masking
+    groups: `masking_policy`); of those 80% become <mask>, 10% a random ordinary token (never a special
+    one or <mask>), 10% stay, decided token by token. Targets are the original ids there and
     IGNORE_INDEX elsewhere."""
     ids = batch.ids
     candidates = batch.padding_mask.clone()
     for special in tokenizer.special_ids:
         candidates &= ids != special
-    chosen = (torch.rand(ids.shape, generator=generator) < probability) & candidates
+    chosen = masking_policy(tokenizer, batch)(candidates, probability, generator)
     targets = torch.where(chosen, ids, torch.full_like(ids, IGNORE_INDEX))
     roll = torch.rand(ids.shape, generator=generator)
     masked = ids.clone()

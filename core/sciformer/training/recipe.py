@@ -35,9 +35,9 @@ from sciformer.reader_options import checkpoint_options
 from sciformer.reading import read_records
 from sciformer.records import Record
 from sciformer.training.config import checked_fields, checked_value
-from sciformer.training.distributed import process_group
 from sciformer.training.objectives import build_training_model
 from sciformer.training.trainer import STATE_DIR, SUMMARY_FILE, Trainer, TrainingConfig, TrainResult
+from sciformer.world import process_group
 
 log = logging.getLogger(__name__)
 

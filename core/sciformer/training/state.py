@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from sciformer.pausing import hold_until
 
 TENSORS = "trainer.safetensors"
 SCALARS = "trainer.json"
@@ -28,9 +28,7 @@ def pause_after_step(step: int, report: bool) -> None:
     """With SCIFORMER_PAUSE_AFTER_STEP=`step`, once the state of that optimizer step is saved: say so on standard
     error (when `report`: rank 0) and wait for a signal (SIGKILL ends the run)."""
     if os.environ.get(PAUSE_ENV, "").strip() == str(step):
-        if report:
-            print(f"sciformer: paused after step {step} ({PAUSE_ENV})", file=sys.stderr, flush=True)
-        signal.pause()
+        hold_until(f"sciformer: paused after step {step} ({PAUSE_ENV})" if report else "", lambda: False)
 
 
 def save_training_state(directory: Path, optimizer_state: Mapping[str, Any], progress: Mapping[str, Any]) -> None:

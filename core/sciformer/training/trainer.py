@@ -36,7 +36,7 @@ from sciformer.errors import BadRecordError, ConfigError
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
 from sciformer.training.config import TrainingConfig
-from sciformer.training.distributed import ParallelModel, World, rank_share
+from sciformer.training.distributed import ParallelModel, rank_share
 from sciformer.training.ema import WeightAverage
 from sciformer.training.loss_settings import check_loss_options, configure_head_loss
 from sciformer.training.metrics import TENSORBOARD_DIR, MetricsLog, tensorboard_writer, truncate_metrics
@@ -45,6 +45,7 @@ from sciformer.training.progress import TrainingProgress, on_terminal
 from sciformer.training.ranking import WHY_MISSING, ranking_metrics
 from sciformer.training.schedule import warmup_cosine
 from sciformer.training.state import load_training_state, pause_after_step, save_training_state
+from sciformer.world import World
 
 log = logging.getLogger(__name__)
 

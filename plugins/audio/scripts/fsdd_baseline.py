@@ -13,17 +13,13 @@ baseline report (JSON).
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
-from sciformer.baseline_report import BaselineReport, choose
+from sciformer.baseline_report import accuracy_report, labelled_parts, recipe_parts
 from sciformer.config import ModelConfig
-from sciformer.plugins import PluginHost
+from sciformer.linear_probe import accuracy, fit_softmax, standardised
 from sciformer.records import Record
-from sciformer.targets import class_names
-from sciformer.training.recipe import load_recipe, recipe_records
 from sciformer_audio.fbank import KaldiFbank
 from sciformer_audio.settings import AudioSettings
 from sciformer_audio.tokenizer import WaveformTokenizer
@@ -47,64 +43,29 @@ def statistics(records: Sequence[Record], options: dict) -> torch.Tensor:
     return torch.stack(rows)
 
 
-def fit(x: torch.Tensor, y: torch.Tensor, classes: int, l2: float) -> torch.nn.Linear:
-    """Softmax regression with an L2 penalty, by full-batch L-BFGS."""
-    torch.manual_seed(0)
-    linear = torch.nn.Linear(x.shape[1], classes)
-    optimizer = torch.optim.LBFGS(linear.parameters(), max_iter=500, line_search_fn="strong_wolfe")
-
-    def closure() -> torch.Tensor:
-        optimizer.zero_grad()
-        loss = torch.nn.functional.cross_entropy(linear(x), y) + l2 * linear.weight.square().sum()
-        loss.backward()
-        return loss
-
-    optimizer.step(closure)
-    return linear
-
-
-def accuracy(model: torch.nn.Linear, x: torch.Tensor, y: torch.Tensor) -> float:
-    """Share of rows whose highest logit is their class."""
-    with torch.no_grad():
-        return float((model(x).argmax(dim=1) == y).float().mean())
-
-
 def main() -> None:
     """Fit each summary and L2 strength on train, choose on valid, score the chosen one on test; print the report."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("recipe")
-    args = parser.parse_args()
-    recipe = load_recipe(args.recipe)
-    parts = recipe_records(recipe, PluginHost(), "audio")
-    labels = class_names(str(r.target) for r in parts["train"])
-    parts = {name: [r for r in records if str(r.target) in labels] for name, records in parts.items()}
+    args, recipe, parts = recipe_parts(__doc__, "audio")
+    labels, parts = labelled_parts(parts)
     options = recipe.model.get("domain_options") or {}
     features = {name: statistics(records, options) for name, records in parts.items()}
     targets = {name: torch.tensor([labels.index(str(r.target)) for r in records]) for name, records in parts.items()}
     bins = features["train"].shape[1] // 2
     fitted, valid = {}, {}
     for summary, width in SUMMARIES.items():
-        kept = {name: values[:, : width * bins] for name, values in features.items()}
-        mean, std = kept["train"].mean(dim=0), kept["train"].std(dim=0).clamp(min=1e-6)
-        x = {name: (values - mean) / std for name, values in kept.items()}
+        x = standardised({name: values[:, : width * bins] for name, values in features.items()})
         for l2 in L2_GRID:
             name = f"per-bin {summary}, l2={l2:g}"
-            fitted[name] = (fit(x["train"], targets["train"], len(labels), l2), x)
+            fitted[name] = (fit_softmax(x["train"], targets["train"], len(labels), l2), x)
             valid[name] = accuracy(fitted[name][0], x["valid"], targets["valid"])
-    chosen = choose(valid, higher_is_better=True)
-    model, x = fitted[chosen]
-    print(BaselineReport(
-        model=Path(args.recipe).stem,
-        baseline=f"log-mel statistics ({bins} bins) + logistic regression",
-        metric="accuracy",
-        higher_is_better=True,
-        valid=valid[chosen],
-        test=accuracy(model, x["test"], targets["test"]),
-        test_records=len(parts["test"]),
-        chosen=chosen,
-        candidates=valid,
-        details={"records": {name: len(records) for name, records in parts.items()}},
-    ).to_json())
+
+    def test(name: str) -> float:
+        model, scaled = fitted[name]
+        return accuracy(model, scaled["test"], targets["test"])
+
+    baseline = f"log-mel statistics ({bins} bins) + logistic regression"
+    details = {"records": {name: len(records) for name, records in parts.items()}}
+    print(accuracy_report(args.recipe, baseline, valid, test, len(parts["test"]), details).to_json())
 
 
 if __name__ == "__main__":

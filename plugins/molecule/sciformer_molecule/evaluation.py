@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
-from sciformer.data.budget import token_budget_batches
 from sciformer.errors import BadRecordError, ConfigError, InputFileError
+from sciformer.inference import run_encoded
 from sciformer.plugins import PluginHost
 from sciformer.reader_options import inference_options
 from sciformer.reading import read_records
@@ -23,7 +22,7 @@ from sciformer.records import Record
 from sciformer_molecule.metrics import regression_metrics, roc_auc
 
 
-def predict_records(model: str | Path, records: Sequence[Record], host: PluginHost, batch_tokens: int = 4096) -> tuple[np.ndarray, np.ndarray, list[Any]]:
+def predict_records(model: str | Path, records: Sequence[Record], host: PluginHost, batch_tokens: int | None = None) -> tuple[np.ndarray, np.ndarray, list[Any]]:
     """Predictions (N, K) (NaN rows for bad records), a (N,) mask of good records, and encoded targets."""
     model_dir = resolve_model(str(model), host)
     net = load_checkpoint(model_dir, host)
@@ -39,13 +38,11 @@ def predict_records(model: str | Path, records: Sequence[Record], host: PluginHo
         targets[row] = encoding.target
     width = max(net.config.num_labels, 1)
     predictions = np.full((len(records), width), np.nan, dtype=np.float64)
-    with torch.inference_mode():
-        for batch_rows in token_budget_batches([tokenizer.num_tokens(e) for e in encoded], batch_tokens):
-            batch = tokenizer.collate([encoded[i] for i in batch_rows], [records[rows[i]].id for i in batch_rows])
-            output = net(batch).prediction.float()
-            if net.config.task == "sequence-classification":
-                output = output.softmax(dim=-1)
-            predictions[[rows[i] for i in batch_rows]] = output.numpy()
+    for batch_rows, _, output in run_encoded(net, tokenizer, encoded, [records[row].id for row in rows], batch_tokens=batch_tokens):
+        values = output.prediction.float()
+        if net.config.task == "sequence-classification":
+            values = values.softmax(dim=-1)
+        predictions[[rows[i] for i in batch_rows]] = values.numpy()
     good = np.zeros(len(records), dtype=bool)
     good[rows] = True
     return predictions, good, targets

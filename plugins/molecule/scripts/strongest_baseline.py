@@ -12,16 +12,12 @@ is scored once. Rows whose SMILES do not parse are left out. Prints a baseline r
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import numpy as np
-from sciformer.baseline_report import BaselineReport, choose
+from sciformer.baseline_report import BaselineReport, choose, labelled_parts, recipe_parts
 from sciformer.errors import ConfigError
-from sciformer.plugins import PluginHost
 from sciformer.records import Record
-from sciformer.targets import class_names
-from sciformer.training.recipe import load_recipe, recipe_records
 from sciformer_molecule.baseline import fit_ridge_baseline
 from sciformer_molecule.fitted import Part
 from sciformer_molecule.forest import fit_forest, fit_logistic
@@ -38,15 +34,11 @@ def table(records: list[Record], positive: str | None) -> Part:
 
 def main() -> None:
     """Fit each family on train, choose on valid, score the chosen one on test; print the report."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("recipe")
-    args = parser.parse_args()
-    recipe = load_recipe(args.recipe)
-    records = recipe_records(recipe, PluginHost(), "molecule")
+    args, recipe, records = recipe_parts(__doc__, "molecule")
     classification = recipe.model.get("task") == "sequence-classification"
     positive = None
     if classification:
-        labels = class_names(str(r.target) for r in records["train"] if r.target is not None)
+        labels, _ = labelled_parts(records)
         if len(labels) != 2:
             raise ConfigError(f"the molecule baseline ranks two classes (ROC-AUC); the training records have {labels}")
         positive = labels[1]

@@ -30,8 +30,8 @@ HERE = Path(__file__).parent
 DATA = HERE.parent / "data"
 
 # readers and importers are imported when used, so that listing them imports neither h5py nor torch
-read_fasta = LazyFunction("sciformer_protein.readers:read_fasta")
-read_lines = LazyFunction("sciformer_protein.readers:read_lines")
+read_fasta = LazyFunction("sciformer.readers:read_fasta")
+read_lines = LazyFunction("sciformer.readers:read_lines")
 read_table = LazyFunction("sciformer_protein.readers:read_table")
 read_hdf5 = LazyFunction("sciformer_protein.readers:read_hdf5")
 read_sources = LazyFunction("sciformer_protein.pretraining:read_sources")

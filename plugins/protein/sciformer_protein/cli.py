@@ -6,8 +6,10 @@ import csv
 import itertools
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 import click
 import numpy as np
@@ -24,8 +26,8 @@ from .contact_fit import fit_contacts, install_contact_head
 from .contacts import METHODS as CONTACT_METHODS
 from .contacts import predict_contacts, save_contact_png
 from .export import write_embeddings
-from .inference import DEFAULT_BATCH_TOKENS, predict_residues
 from .inference import embed as embed_records
+from .inference import predict_residues
 from .likelihood import pseudo_log_likelihood
 from .marginals import require_lm
 from .structures import read_chains
@@ -34,6 +36,7 @@ from .variants import METHODS as VARIANT_METHODS
 from .variants import all_substitutions, score_variants
 
 DOMAIN = "protein"
+BATCH_TOKENS_HELP = "Token budget per batch (default: 4096 on the CPU, 16384 on CUDA)."
 
 
 def load_protein_model(name: str, host: PluginHost, device: str = "cpu") -> tuple[SciformerModel, ProteinTokenizer, CheckpointInfo]:
@@ -67,6 +70,27 @@ input_option = click.option("--input", "input_path", type=click.Path(path_type=P
 sequence_option = click.option("--sequence", "sequences", multiple=True, help="A sequence given inline (repeatable).")
 options_option = click.option("--option", "options", multiple=True, metavar="KEY=VALUE", help="Reader option, e.g. data_column=sequence.")
 device_option = click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
+csv_path_option = click.option("--output", type=click.Path(path_type=Path), help="CSV to write (default: standard output).")
+batch_tokens_option = click.option("--batch-tokens", default=None, type=click.IntRange(min=1), help=BATCH_TOKENS_HELP)
+
+
+def csv_command(command: Callable[..., None]) -> click.Command:
+    """`command` as a `sciformer protein` command that writes a CSV row per input record, called with the click
+    context and the options model, records, output, token budget and device."""
+    command = click.pass_context(command)
+    for option in reversed((model_option, input_option, sequence_option, options_option, csv_path_option, batch_tokens_option, device_option)):
+        command = option(command)
+    return protein.command()(command)
+
+
+@contextmanager
+def csv_output(output: Path | None) -> Iterator[TextIO]:
+    """The --output CSV file opened for writing (closed afterwards), or standard output when none is given."""
+    if output is None:
+        yield sys.stdout
+        return
+    with open(output, "w", encoding="utf-8", newline="") as handle:
+        yield handle
 
 
 @click.group()
@@ -82,11 +106,11 @@ def protein() -> None:
 @click.option("--output", required=True, type=click.Path(path_type=Path), help="HDF5 file to write.")
 @click.option("--layer", default=-1, show_default=True, help="Layer: 0 = embeddings, -1 = last (after the final norm).")
 @click.option("--per-residue", is_flag=True, help="Also store per-residue representations (ragged, with offsets).")
-@click.option("--batch-tokens", default=DEFAULT_BATCH_TOKENS, show_default=True, help="Token budget per batch.")
+@batch_tokens_option
 @device_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.pass_context
-def embed(ctx: click.Context, model: str, input_path: Path | None, sequences: tuple[str, ...], options: tuple[str, ...], output: Path, layer: int, per_residue: bool, batch_tokens: int, device: str, overwrite: bool) -> None:
+def embed(ctx: click.Context, model: str, input_path: Path | None, sequences: tuple[str, ...], options: tuple[str, ...], output: Path, layer: int, per_residue: bool, batch_tokens: int | None, device: str, overwrite: bool) -> None:
     """Mean, BOS and (optionally) per-residue embeddings of every record into HDF5."""
     host = host_of(ctx)
     if output.exists() and not overwrite:
@@ -98,22 +122,13 @@ def embed(ctx: click.Context, model: str, input_path: Path | None, sequences: tu
     click.echo(f"embedded {counts['scored']}, bad {counts['bad']} -> {output}")
 
 
-@protein.command()
-@model_option
-@input_option
-@sequence_option
-@options_option
-@click.option("--output", type=click.Path(path_type=Path), help="CSV to write (default: standard output).")
-@click.option("--batch-tokens", default=DEFAULT_BATCH_TOKENS, show_default=True)
-@device_option
-@click.pass_context
-def residues(ctx: click.Context, model: str, input_path: Path | None, sequences: tuple[str, ...], options: tuple[str, ...], output: Path | None, batch_tokens: int, device: str) -> None:
+@csv_command
+def residues(ctx: click.Context, model: str, input_path: Path | None, sequences: tuple[str, ...], options: tuple[str, ...], output: Path | None, batch_tokens: int | None, device: str) -> None:
     """Per-residue classes of a token-classification model (e.g. secondary structure), one string per record."""
     host = host_of(ctx)
     net, tokenizer, info = load_protein_model(model, host, device)
     records = input_records(host, input_path, sequences, reader_options(host, info, input_path, options))
-    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
-    try:
+    with csv_output(output) as handle:
         writer = csv.writer(handle)
         writer.writerow(["record_id", "prediction", "mean_confidence", "error"])
         for result in predict_residues(net, tokenizer, records, batch_tokens=batch_tokens):
@@ -122,9 +137,6 @@ def residues(ctx: click.Context, model: str, input_path: Path | None, sequences:
                 continue
             joiner = "" if all(len(label) == 1 for label in result.labels) else " "
             writer.writerow([result.record_id, joiner.join(result.labels), f"{result.probabilities.max(-1).mean():.4f}", ""])
-    finally:
-        if output:
-            handle.close()
 
 
 @protein.command()
@@ -136,11 +148,11 @@ def residues(ctx: click.Context, model: str, input_path: Path | None, sequences:
 @click.option("--column", default="mutant", show_default=True, help="Column of --input holding the variants.")
 @click.option("--scan", is_flag=True, help="Score every single substitution (a deep mutational scan).")
 @click.option("--method", type=click.Choice(VARIANT_METHODS), default="masked-marginal", show_default=True)
-@click.option("--output", type=click.Path(path_type=Path), help="CSV to write (default: standard output).")
-@click.option("--batch-tokens", default=DEFAULT_BATCH_TOKENS, show_default=True)
+@csv_path_option
+@batch_tokens_option
 @device_option
 @click.pass_context
-def variants(ctx: click.Context, model: str, sequence: str | None, fasta: Path | None, mutations: tuple[str, ...], input_path: Path | None, column: str, scan: bool, method: str, output: Path | None, batch_tokens: int, device: str) -> None:
+def variants(ctx: click.Context, model: str, sequence: str | None, fasta: Path | None, mutations: tuple[str, ...], input_path: Path | None, column: str, scan: bool, method: str, output: Path | None, batch_tokens: int | None, device: str) -> None:
     """Score variants of a wild-type sequence (log-odds of mutant vs wild type, summed over mutations)."""
     host = host_of(ctx)
     if (sequence is None) == (fasta is None):
@@ -169,36 +181,23 @@ def variants(ctx: click.Context, model: str, sequence: str | None, fasta: Path |
     net, tokenizer, _ = load_protein_model(model, host, device)
     scores = score_variants(net, tokenizer, sequence, wanted, method, batch_tokens)
     fields = list(dict.fromkeys([*(k for row in rows for k in row), method, "error"]))
-    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
-    try:
+    with csv_output(output) as handle:
         writer = csv.DictWriter(handle, fieldnames=fields)
         writer.writeheader()
         for row, result in zip(rows, scores):
             writer.writerow({**row, method: "" if result.score is None else f"{result.score:.6g}", "error": result.error or ""})
-    finally:
-        if output:
-            handle.close()
     bad = sum(r.error is not None for r in scores)
     if bad:
         click.echo(f"{bad} variant(s) could not be scored; see the error column", err=True)
 
 
-@protein.command()
-@model_option
-@input_option
-@sequence_option
-@options_option
-@click.option("--output", type=click.Path(path_type=Path), help="CSV to write (default: standard output).")
-@click.option("--batch-tokens", default=DEFAULT_BATCH_TOKENS, show_default=True)
-@device_option
-@click.pass_context
-def pll(ctx: click.Context, model: str, input_path: Path | None, sequences: tuple[str, ...], options: tuple[str, ...], output: Path | None, batch_tokens: int, device: str) -> None:
+@csv_command
+def pll(ctx: click.Context, model: str, input_path: Path | None, sequences: tuple[str, ...], options: tuple[str, ...], output: Path | None, batch_tokens: int | None, device: str) -> None:
     """Pseudo-log-likelihood and pseudo-perplexity of each sequence."""
     host = host_of(ctx)
     net, tokenizer, info = load_protein_model(model, host, device)
     require_lm(net)  # before the header: a model that cannot answer writes nothing
-    handle = open(output, "w", encoding="utf-8", newline="") if output else sys.stdout  # noqa: SIM115
-    try:
+    with csv_output(output) as handle:
         writer = csv.writer(handle)
         writer.writerow(["record_id", "length", "pll", "pseudo_perplexity", "error"])
         for record in input_records(host, input_path, sequences, reader_options(host, info, input_path, options)):
@@ -207,9 +206,6 @@ def pll(ctx: click.Context, model: str, input_path: Path | None, sequences: tupl
                 writer.writerow([record.id, len(result.per_residue), f"{result.pll:.6g}", f"{result.pseudo_perplexity:.6g}", ""])
             except BadRecordError as error:
                 writer.writerow([record.id, "", "", "", error.reason])
-    finally:
-        if output:
-            handle.close()
 
 
 @protein.command()

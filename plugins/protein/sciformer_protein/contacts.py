@@ -12,15 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
+from sciformer.attention_maps import save_matrix_png
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import ConfigError
+from sciformer.inference import run_encoded
 from sciformer.records import Record
 from torch import Tensor
 
-from .inference import run_batches
 from .tokenizer import ProteinTokenizer
 
 METHODS = ("regression", "apc")
@@ -49,7 +51,7 @@ def contact_features(maps: Tensor) -> Tensor:
 def window_features(model: SciformerModel, tokenizer: ProteinTokenizer, record: Record) -> Iterator[tuple[Tensor, Tensor]]:
     """Per window of one sequence: its residue positions (W,) and their contact features (W, W, layers * heads)."""
     encoding = tokenizer.encode(record)
-    for _, batch, output in run_batches(model, tokenizer, [encoding], [record.id], need_weights=True):
+    for _, batch, output in run_encoded(model, tokenizer, [encoding], [record.id], need_weights=True):
         maps = torch.stack([a[0] for a in output.attentions]).float().cpu()  # (layers, heads, T, T)
         slot = tokenizer.slot if encoding.windows > 1 else maps.shape[-1]
         index = batch.extras["residue_index"][0].cpu()
@@ -78,19 +80,12 @@ def predict_contacts(model: SciformerModel, tokenizer: ProteinTokenizer, record:
 
 def save_contact_png(contacts: np.ndarray, path: str | Path, title: str) -> Path:
     """Write an (L, L) contact map as a PNG heatmap (residue numbers from 1)."""
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def draw(axes: Any) -> Any:
+        length = contacts.shape[0]
+        image = axes.imshow(contacts, cmap="Blues", origin="upper", extent=(0.5, length + 0.5, length + 0.5, 0.5))
+        axes.set_xlabel("residue")
+        axes.set_ylabel("residue")
+        return image
 
-    length = contacts.shape[0]
-    figure, axes = plt.subplots(figsize=(6, 5.2))
-    image = axes.imshow(contacts, cmap="Blues", origin="upper", extent=(0.5, length + 0.5, length + 0.5, 0.5))
-    axes.set_xlabel("residue")
-    axes.set_ylabel("residue")
-    axes.set_title(title)
-    figure.colorbar(image, ax=axes, fraction=0.046)
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
-    return Path(path)
+    return save_matrix_png(draw, path, title, (6, 5.2))

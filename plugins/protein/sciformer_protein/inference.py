@@ -11,17 +11,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 from sciformer.data.batch import TokenBatch
-from sciformer.data.budget import token_budget_batches
 from sciformer.engine.model import ModelOutput, SciformerModel
 from sciformer.errors import BadRecordError, ConfigError
+from sciformer.inference import run_encoded
 from sciformer.records import Record
 from torch import Tensor
 
 from .tokenizer import ProteinEncoding, ProteinTokenizer
-
-DEFAULT_BATCH_TOKENS = 8192
 
 
 def resolve_layer(layer: int, depth: int) -> int:
@@ -70,26 +67,6 @@ def encode_all(tokenizer: ProteinTokenizer, records: Iterable[Record]) -> Iterat
             yield record, None, error.reason
 
 
-def run_batches(
-    model: SciformerModel,
-    tokenizer: ProteinTokenizer,
-    encoded: Sequence[ProteinEncoding],
-    record_ids: Sequence[str],
-    batch_tokens: int = DEFAULT_BATCH_TOKENS,
-    *,
-    hidden_states: bool = False,
-    need_weights: bool = False,
-) -> Iterator[tuple[list[int], TokenBatch, ModelOutput]]:
-    """Run encodings through the model in token-budget batches; yields (indices, batch, output)."""
-    device = next(model.parameters()).device
-    lengths = [tokenizer.num_tokens(e) for e in encoded]
-    for rows in token_budget_batches(lengths, batch_tokens):
-        batch = tokenizer.collate([encoded[i] for i in rows], [record_ids[i] for i in rows]).to(device)
-        with torch.inference_mode():
-            output = model(batch, output_hidden_states=hidden_states, need_weights=need_weights)
-        yield rows, batch, output
-
-
 def embed(
     model: SciformerModel,
     tokenizer: ProteinTokenizer,
@@ -97,7 +74,7 @@ def embed(
     layer: int = -1,
     *,
     per_residue: bool = False,
-    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    batch_tokens: int | None = None,
     chunk: int = 512,
 ) -> Iterator[Embedding]:
     """Embeddings of records in input order (bad records carry `error`); streamed in chunks of records.
@@ -123,13 +100,13 @@ def _embed_chunk(
     items: Sequence[tuple[Record, ProteinEncoding | None, str | None]],
     layer: int,
     per_residue: bool,
-    batch_tokens: int,
+    batch_tokens: int | None,
 ) -> Iterator[Embedding]:
     results = [Embedding(record.id, error=error) for record, _, error in items]
     good = [i for i, (_, encoding, _) in enumerate(items) if encoding is not None]
     encoded = [items[i][1] for i in good]
     inner = resolve_layer(layer, model.config.depth) < model.config.depth
-    for rows, batch, output in run_batches(model, tokenizer, encoded, [items[i][0].id for i in good], batch_tokens, hidden_states=inner):
+    for rows, batch, output in run_encoded(model, tokenizer, encoded, [items[i][0].id for i in good], batch_tokens=batch_tokens, hidden_states=inner):
         hidden = layer_output(output, layer, model.config.depth).float()
         for row, index in enumerate(rows):
             result = results[good[index]]
@@ -151,7 +128,7 @@ class ResiduePrediction:
     error: str | None = None
 
 
-def predict_residues(model: SciformerModel, tokenizer: ProteinTokenizer, records: Iterable[Record], *, batch_tokens: int = DEFAULT_BATCH_TOKENS) -> Iterator[ResiduePrediction]:
+def predict_residues(model: SciformerModel, tokenizer: ProteinTokenizer, records: Iterable[Record], *, batch_tokens: int | None = None) -> Iterator[ResiduePrediction]:
     """Residue-level predictions of a token-classification model, stitched across windows, in input order."""
     if model.config.task != "token-classification":
         raise ConfigError(f"per-residue predictions need a token-classification model; the model's task is {model.config.task!r}")
@@ -160,7 +137,7 @@ def predict_residues(model: SciformerModel, tokenizer: ProteinTokenizer, records
     results = [ResiduePrediction(record.id, error=error) for record, _, error in items]
     good = [i for i, (_, encoding, _) in enumerate(items) if encoding is not None]
     encoded = [items[i][1] for i in good]
-    for rows, batch, output in run_batches(model, tokenizer, encoded, [items[i][0].id for i in good], batch_tokens):
+    for rows, batch, output in run_encoded(model, tokenizer, encoded, [items[i][0].id for i in good], batch_tokens=batch_tokens):
         for row, index in enumerate(rows):
             probabilities = output.prediction[row, residue_positions(batch, row)].float().softmax(-1).cpu().numpy()  # (L, K)
             results[good[index]].probabilities = probabilities

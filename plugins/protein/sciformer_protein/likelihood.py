@@ -9,7 +9,6 @@ import numpy as np
 from sciformer.engine.model import SciformerModel
 from sciformer.records import Record
 
-from .inference import DEFAULT_BATCH_TOKENS
 from .marginals import masked_log_probs
 from .tokenizer import ProteinTokenizer
 
@@ -28,7 +27,7 @@ class PseudoLikelihood:
         return math.exp(-self.pll / len(self.per_residue))
 
 
-def pseudo_log_likelihood(model: SciformerModel, tokenizer: ProteinTokenizer, record: Record, batch_tokens: int = DEFAULT_BATCH_TOKENS) -> PseudoLikelihood:
+def pseudo_log_likelihood(model: SciformerModel, tokenizer: ProteinTokenizer, record: Record, batch_tokens: int | None = None) -> PseudoLikelihood:
     """The pseudo-log-likelihood of one sequence (L forward passes, batched); BadRecordError for a bad sequence."""
     encoding = tokenizer.encode(record)
     ids = encoding.ids[encoding.keep]  # kept residue tokens, in residue order

@@ -1,12 +1,9 @@
-"""Readers of protein records: FASTA (streamed), plain text, CSV / TSV and HDF5 string datasets.
+"""Readers of protein records: CSV / TSV with residue label masks, and HDF5 string datasets.
 
-Every reader yields records lazily; a record the reader cannot read (bytes that are not UTF-8, a
-short table row, a damaged HDF5 chunk) is yielded with `error` set and the others go on. Options
-(all optional):
-- FASTA: none; the record id is the header's first word. A header seen before keeps the records
-  apart by their index in the file: the later one is named `ID#INDEX` (INDEX counts records from 1).
-  A file whose first non-blank line is not a `>` header stops the read.
-- text: one sequence per non-blank line; the id is the line number.
+FASTA (streamed, duplicate headers kept apart by index) and plain text (one sequence per non-blank
+line) are the core's readers, `sciformer.readers`. Every reader yields records lazily; a record the
+reader cannot read (bytes that are not UTF-8, a short table row, a damaged HDF5 chunk) is yielded with
+`error` set and the others go on. Options (all optional):
 - CSV / TSV: `data_column` (default `sequence`), `id_column` (default `id` when the table has it,
   else the row number), `target_column`, and for residue-level labels `label_mask_column` (a
   string of 0/1 per residue; residues marked 0 get the `unlabelled` character, default ".").
@@ -18,7 +15,7 @@ cell in the model's target column means no target.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,51 +23,10 @@ import h5py
 import numpy as np
 from sciformer.errors import InputFileError
 from sciformer.reader_options import DEFAULT_ID_COLUMN
-from sciformer.reading import column_option, csv_table, dataset_rows, not_utf8, open_text, readable
+from sciformer.reading import column_option, csv_table, dataset_rows, not_utf8, readable
 from sciformer.records import Record
 
 HDF5_CHUNK = 4096  # rows read from an HDF5 dataset at a time
-SEQUENCE_SPACE = str.maketrans("", "", " \t\r\n")  # removed from FASTA sequence lines, as Biopython does
-
-
-def read_fasta(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
-    """FASTA records, streamed; duplicate headers are kept apart by their index in the file."""
-    seen: set[str] = set()
-    with open_text(path) as handle:
-        for index, (header, sequence, problem) in enumerate(fasta_entries(handle, path), start=1):
-            words = header.split(maxsplit=1)
-            record_id = readable(words[0]) if words else str(index)
-            if record_id in seen:
-                record_id = f"{record_id}#{index}"
-            seen.add(record_id)
-            yield Record(id=record_id, data=sequence, error=problem)
-
-
-def fasta_entries(lines: Iterable[str], path: Path) -> Iterator[tuple[str, str, str | None]]:
-    """(header without '>', sequence, why the entry is not UTF-8 or None) for each entry of `lines`."""
-    header: str | None = None
-    parts: list[str] = []
-    problem: str | None = None
-    for number, line in enumerate(lines, start=1):
-        if line.startswith(">"):
-            if header is not None:
-                yield header, "".join(parts), problem
-            header, parts, problem = line[1:].strip(), [], not_utf8(line, f"line {number:,}")
-        elif header is not None:
-            parts.append(line.translate(SEQUENCE_SPACE))
-            problem = problem or not_utf8(line, f"line {number:,}")
-        elif line.strip():
-            raise InputFileError(f"{path}: not a FASTA file: line {number:,} does not start with '>'")
-    if header is not None:
-        yield header, "".join(parts), problem
-
-
-def read_lines(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
-    """One sequence per non-blank line; ids are line numbers (from 1)."""
-    with open_text(path) as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                yield Record(id=str(number), data=line.strip(), error=not_utf8(line, f"line {number:,}"))
 
 
 def read_table(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:

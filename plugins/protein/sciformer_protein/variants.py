@@ -19,7 +19,6 @@ from sciformer.errors import BadRecordError, ConfigError
 from sciformer.records import Record
 
 from . import alphabet
-from .inference import DEFAULT_BATCH_TOKENS
 from .marginals import masked_log_probs, wild_type_log_probs
 from .tokenizer import ProteinTokenizer
 
@@ -75,7 +74,7 @@ def score_variants(
     sequence: str,
     variants: Iterable[str],
     method: str = "masked-marginal",
-    batch_tokens: int = DEFAULT_BATCH_TOKENS,
+    batch_tokens: int | None = None,
 ) -> list[VariantScore]:
     """Score variants of the wild-type `sequence`; a malformed or mismatching variant gets an error, not a score."""
     if method not in METHODS:

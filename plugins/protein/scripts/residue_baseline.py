@@ -11,14 +11,12 @@ the validation part; the test part is scored once. Prints a baseline report (JSO
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
-from pathlib import Path
 
 import torch
-from sciformer.baseline_report import BaselineReport, choose
+from sciformer.baseline_report import accuracy_report, recipe_parts
+from sciformer.linear_probe import accuracy
 from sciformer.records import Record
-from sciformer.training.recipe import load_recipe, recipe_records
 from sciformer_protein.alphabet import AMINO_ACIDS
 from sciformer_protein.host import protein_host
 
@@ -60,20 +58,9 @@ def fit(x: torch.Tensor, y: torch.Tensor, classes: int, epochs: int) -> torch.nn
     return model
 
 
-def accuracy(model: torch.nn.Linear, letters: torch.Tensor, truth: torch.Tensor) -> float:
-    """Share of residues whose highest logit is their class."""
-    with torch.no_grad():
-        return float((model(one_hot(letters)).argmax(-1) == truth).float().mean())
-
-
 def main() -> None:
     """Fit a window of each width on train, choose the width on valid, score it on test; print the report."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("recipe")
-    parser.add_argument("--epochs", type=int, default=3)
-    args = parser.parse_args()
-    recipe = load_recipe(args.recipe)
-    parts = recipe_records(recipe, protein_host(), "protein")
+    args, recipe, parts = recipe_parts(__doc__, "protein", protein_host(), lambda parser: parser.add_argument("--epochs", type=int, default=3))
     unlabelled = str(recipe.model.get("domain_options", {}).get("unlabelled", "."))
     labels = sorted({c for r in parts["train"] for c in (r.target or "")} - {unlabelled})
     fitted, valid = {}, {}
@@ -81,27 +68,20 @@ def main() -> None:
         name = f"window of {2 * half + 1} residues"
         data = {part: windows(records, labels, unlabelled, half) for part, records in parts.items()}
         fitted[name] = (fit(*data["train"], len(labels), args.epochs), data)
-        valid[name] = accuracy(fitted[name][0], *data["valid"])
-    chosen = choose(valid, higher_is_better=True)
-    model, data = fitted[chosen]
+        valid[name] = accuracy(fitted[name][0], one_hot(data["valid"][0]), data["valid"][1])
+
+    def test(name: str) -> float:
+        model, scoped = fitted[name]
+        return accuracy(model, one_hot(scoped["test"][0]), scoped["test"][1])
+
     majority = int(torch.bincount(data["train"][1]).argmax())
-    print(BaselineReport(
-        model=Path(args.recipe).stem,
-        baseline="one-hot residue window + logistic regression",
-        metric="accuracy",
-        higher_is_better=True,
-        valid=valid[chosen],
-        test=accuracy(model, *data["test"]),
-        test_records=len(parts["test"]),
-        chosen=chosen,
-        candidates=valid,
-        details={
-            "labels": labels,
-            "records": {part: len(records) for part, records in parts.items()},
-            "labelled_residues": {part: len(truth) for part, (_, truth) in data.items()},
-            "majority_class_test_accuracy": float((data["test"][1] == majority).float().mean()),
-        },
-    ).to_json())
+    details = {
+        "labels": labels,
+        "records": {part: len(records) for part, records in parts.items()},
+        "labelled_residues": {part: len(truth) for part, (_, truth) in data.items()},
+        "majority_class_test_accuracy": float((data["test"][1] == majority).float().mean()),
+    }
+    print(accuracy_report(args.recipe, "one-hot residue window + logistic regression", valid, test, len(parts["test"]), details).to_json())
 
 
 if __name__ == "__main__":

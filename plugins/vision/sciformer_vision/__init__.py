@@ -1,4 +1,4 @@
-"""The `vision` domain: images as patches on sciformer's engine (the Vision Transformer)."""
+"""The `vision` domain: images as patches on sciformer's engine (the Vision Transformer and the Swin transformer)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,14 @@ if TYPE_CHECKING:
     import click
     from sciformer.augmentation import Augmentation
     from sciformer.config import ModelConfig
+    from sciformer.engine.parts import MixerParts
     from sciformer.records import ExampleRecords, Record
 
     from .patches import PatchEmbedder
+    from .swin_attention import WindowAttention
+    from .swin_embedding import SwinEmbedder
+    from .swin_merging import PatchMerging
+    from .swin_v2_attention import CosineWindowAttention
     from .tokenizer import ImageTokenizer
 
 DOMAIN = "vision"
@@ -34,14 +39,18 @@ read_images = LazyFunction("sciformer_vision.image_files:read_images")
 read_pixel_table = LazyFunction("sciformer_vision.pixel_table:read_pixel_table")
 import_hf_vit = LazyFunction("sciformer_vision.hf_vit:import_hf_vit")
 import_timm_vit = LazyFunction("sciformer_vision.timm_vit:import_timm_vit")
+import_hf_swin = LazyFunction("sciformer_vision.hf_swin:import_hf_swin")
+import_hf_swinv2 = LazyFunction("sciformer_vision.hf_swinv2:import_hf_swinv2")
 
 
 class VisionDomain(Domain):
-    """Images as patches: a ViT-style default (pre-norm, CLS pooling, learned positions)."""
+    """Images as patches: a ViT-style default (pre-norm, CLS pooling, learned positions), or a Swin
+    transformer when `domain_options.window_size` is set (stages from `stage_depths` / `stage_heads`;
+    Swin V2 with `domain_options.swin_version: 2`)."""
 
     name = DOMAIN
     record_type = "an image: an array (H, W) or (H, W, C), channels last, any number of channels"
-    summary = "Vision Transformer: patch embedding, [CLS], resampled learned positions; HF / timm ViT import."
+    summary = "Vision Transformer and Swin V1 / V2: patch embedding, [CLS] or shifted windows; HF / timm ViT and HF Swin import."
     tasks = ("sequence-classification", "sequence-regression")
     default_config: ClassVar[Mapping[str, Any]] = {
         "dim": 128,
@@ -76,11 +85,45 @@ class VisionDomain(Domain):
 
         return ImageTokenizer(config)
 
-    def embedder(self, config: ModelConfig) -> PatchEmbedder:
-        """Strided-convolution patches, [CLS] and learned positions resampled to each image's grid."""
+    def embedder(self, config: ModelConfig) -> PatchEmbedder | SwinEmbedder:
+        """Strided-convolution patches, [CLS] and learned positions resampled to each image's grid (a ViT),
+        or normalised patches laid out on their grid (a Swin)."""
+        from .geometry import is_swin
+
+        if is_swin(config):
+            from .swin_embedding import SwinEmbedder
+
+            return SwinEmbedder(config)
         from .patches import PatchEmbedder
 
         return PatchEmbedder(config)
+
+    def token_mixer(self, config: ModelConfig, layer: int, parts: MixerParts) -> WindowAttention | CosineWindowAttention | None:
+        """A Swin's window attention, shifted by half a window in every other block of a stage; None for a ViT."""
+        from .geometry import WINDOW, is_swin, swin_version
+
+        if not is_swin(config):
+            return None
+        stage, index = config.stage_at(layer)
+        if swin_version(config) == 2:
+            from .swin_v2_attention import CosineWindowAttention, pretrained_window, stage_window
+
+            window, shift = stage_window(config, stage, index)
+            return CosineWindowAttention(config, window, shift, pretrained_window(config, stage), parts.positions, parts.norm)
+        from .swin_attention import WindowAttention
+
+        window = int(config.option(WINDOW))
+        return WindowAttention(config, window, window // 2 if index % 2 else 0, parts.positions, parts.norm)
+
+    def downsample(self, config: ModelConfig, stage: int) -> PatchMerging | None:
+        """A Swin's patch merging after each stage but the last (V2: the norm after the reduction); None for a ViT."""
+        from .geometry import is_swin, swin_version
+
+        if not is_swin(config):
+            return None
+        from .swin_merging import PatchMerging
+
+        return PatchMerging(config.stages[stage][0], norm_last=swin_version(config) == 2)
 
     def augmentations(self, config: ModelConfig) -> list[Augmentation]:
         """`random_shift` and `random_affine`: the image moves, its label stays."""
@@ -103,10 +146,12 @@ def sciformer_domains() -> list[Domain]:
 
 @sciformer.hookimpl
 def sciformer_weight_importers() -> list[WeightImporter]:
-    """`hf-vit` (transformers ViT directories) and `timm-vit` (timm ViT state dicts)."""
+    """`hf-vit` and `hf-swin` (transformers directories) and `timm-vit` (timm ViT state dicts)."""
     return [
         WeightImporter("hf-vit", DOMAIN, "transformers ViTModel / ViTForImageClassification directory (config.json + weights)", import_hf_vit),
         WeightImporter("timm-vit", DOMAIN, "timm VisionTransformer state dict (.safetensors / .pth, or a folder with config.json)", import_timm_vit),
+        WeightImporter("hf-swin", DOMAIN, "transformers SwinModel / SwinForImageClassification directory (config.json + weights)", import_hf_swin),
+        WeightImporter("hf-swinv2", DOMAIN, "transformers Swinv2Model / Swinv2ForImageClassification directory", import_hf_swinv2),
     ]
 
 

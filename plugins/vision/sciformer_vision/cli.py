@@ -35,7 +35,7 @@ def attention(ctx: click.Context, model: str, input_path: Path, options: tuple[s
     """Per-layer, per-head attention and attention rollout of images, as arrays and PNG overlays.
 
     For each image writes NAME.attention.npy (layers, heads, T, T), NAME.rollout.npy (rows, cols),
-    NAME.rollout.png (rollout over the image) and NAME.layerL.png ([CLS] attention of each head).
+    NAME.rollout.png (rollout over the image) and NAME.layerL.png ([CLS] attention of each head; a Swin's mean over patches, its maps lifted to the patch grid).
     """
     host = host_of(ctx)
     model_dir = resolve_model(model, host)
@@ -61,6 +61,6 @@ def attention(ctx: click.Context, model: str, input_path: Path, options: tuple[s
         heading = f"{record.id}: {found.prediction}" if found.prediction else record.id
         rollout_title = f"{heading}\nattention rollout ({head_fusion} over heads)"
         save_overlay(found.pixels, rollout, found.patch_size, out / f"{stem}.rollout.png", rollout_title, "rollout weight")
-        heads_title = f"{heading}\n[CLS] attention, layer {chosen}"
+        heads_title = f"{heading}\n{'[CLS]' if found.cls else 'mean patch'} attention, layer {chosen}"
         save_head_grid(found.pixels, found.cls_maps(chosen), found.patch_size, out / f"{stem}.layer{chosen}.png", heads_title)
         click.echo(f"{record.id}: maps {found.maps.shape}, grid {found.grid} -> {out / stem}.*")

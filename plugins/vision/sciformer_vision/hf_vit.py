@@ -132,13 +132,19 @@ def vit_config(hf: dict[str, Any], *, has_classifier: bool, preprocessor: dict[s
         "domain_options": options,
     }
     if has_classifier:
-        id2label = {int(k): str(v) for k, v in (hf.get("id2label") or {}).items()}
-        count = len(id2label) or int(hf.get("num_labels", 2))
-        regression = hf.get("problem_type") == "regression"
-        values.update(task="sequence-regression" if regression else "sequence-classification", num_labels=count)
-        if id2label and not regression:
-            values["labels"] = [id2label[i] for i in range(count)]
+        values.update(head_settings(hf))
     return ModelConfig.from_dict(values)
+
+
+def head_settings(hf: dict[str, Any]) -> dict[str, Any]:
+    """The task, class count and class names of a transformers image classifier's config.json."""
+    id2label = {int(k): str(v) for k, v in (hf.get("id2label") or {}).items()}
+    count = len(id2label) or int(hf.get("num_labels", 2))
+    regression = hf.get("problem_type") == "regression"
+    settings: dict[str, Any] = {"task": "sequence-regression" if regression else "sequence-classification", "num_labels": count}
+    if id2label and not regression:
+        settings["labels"] = [id2label[i] for i in range(count)]
+    return settings
 
 
 def preprocessing(processor: dict[str, Any] | None, image_size: list[int], channels: int) -> dict[str, Any]:

@@ -6,20 +6,11 @@ import json
 from pathlib import Path
 
 import click
-from sciformer.errors import ConfigError, SciformerError
+from sciformer.cli.helpers import SciformerGroup
+from sciformer.errors import ConfigError
 
 from .stats import CLIMATOLOGY_KINDS, MIN_CLIMATOLOGY_DAYS, Climatology, compute_climatology, source_stats
 from .suffixes import NETCDF_SUFFIXES, ZARR_SUFFIXES
-
-
-class _WeatherGroup(click.Group):
-    """Turns sciformer errors into one line and exit code 1, like the core commands."""
-
-    def invoke(self, ctx: click.Context) -> object:
-        try:
-            return super().invoke(ctx)
-        except SciformerError as error:
-            raise click.ClickException(str(error)) from None
 
 
 def _options(variables: str | None, dataset: str | None = None) -> dict:
@@ -41,7 +32,7 @@ def _period(text: str | None) -> tuple[int, int | None]:
     return int(start or 0), int(stop) if stop else None
 
 
-@click.group(name="weather", cls=_WeatherGroup)
+@click.group(name="weather", cls=SciformerGroup)
 def weather() -> None:
     """Weather fields: conversion, statistics, forecast evaluation and maps."""
 

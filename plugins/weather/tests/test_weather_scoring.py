@@ -102,11 +102,11 @@ def test_forecast_at_one_step_is_the_model_one_step_forecast(scored: Path, host:
     """Lead 1 step is the head's de-normalised prediction; without `leads`, score writes just that lead."""
     net = load_checkpoint(model_dir, host).eval()
     records = list(read_records(host, "weather", EXAMPLE, {"lead": 1}))
-    one_step, _ = score_chunk(net, host.tokenizer(net.config), records, batch_tokens=1 << 16, device="cpu", dtype="float32", outputs=["forecast"])
+    one_step, _ = score_chunk(net, host.tokenizer(net.config), records, batch_tokens=1 << 16, outputs=["forecast"])
     assert one_step["forecast"].shape == (HOURS - 1, 1, 33, 49)  # the engine's scorer: the head's own column
     with h5py.File(scored) as results:
         np.testing.assert_allclose(results["forecast"][: HOURS - 1, 0], one_step["forecast"], atol=1e-4)
-    default, _ = score_chunk(net, host.tokenizer(net.config), records, 1 << 16, "cpu", "float32", scorer=scorer_for(host, net, {"lead": 1}, model_dir))
+    default, _ = score_chunk(net, host.tokenizer(net.config), records, batch_tokens=1 << 16, scorer=scorer_for(host, net, {"lead": 1}, model_dir))
     assert set(default) == {"record_id", "status", "error", "embedding", "init_time", "forecast"}  # no truths: no skill columns
     np.testing.assert_array_equal(default["forecast"][:, 0], one_step["forecast"])
     with h5py.File(EXAMPLE) as source:

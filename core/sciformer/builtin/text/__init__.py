@@ -9,9 +9,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import sciformer
 from sciformer.domain import Domain, RecordReader, ShippedModel
 from sciformer.reader_options import table_options
+from sciformer.readers import read_lines, table_reader
 from sciformer.records import ExampleRecords, Record
-
-from .reader import read_lines, read_table
 
 if TYPE_CHECKING:
     from sciformer.config import ModelConfig
@@ -20,6 +19,7 @@ if TYPE_CHECKING:
     from .vocabulary import WordTokenizer
 
 HERE = Path(__file__).parent
+read_table = table_reader("text")
 
 
 class TextDomain(Domain):

@@ -1,0 +1,76 @@
+"""Import of transformers Swin V2 directories (Swinv2Model, Swinv2ForImageClassification) into sciformer checkpoints.
+
+A Swin V2 is the Swin of hf_swin.py with the engine's cosine attention form (`logit_scale` per head),
+res-post-norm blocks (`layernorm_before` normalises the attention output, `layernorm_after` the MLP's),
+the continuous position bias MLP in place of the table and the merging norm after the reduction
+(`domain_options.swin_version: 2`). transformers' key projection has no bias: the fused `qkv` bias
+takes zeros for the keys. `pretrained_window_sizes` is kept per stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from sciformer.config import ModelConfig
+from sciformer.errors import InputFileError
+from sciformer.importing import find_weights, read_json, read_options, read_state_dict, refuse_unused, write_checkpoint
+from sciformer.plugins import PluginHost
+
+from .geometry import SWIN_VERSION
+from .hf_swin import name_table, swin_config
+from .swin_v2_attention import PRETRAINED_WINDOWS
+
+FORMAT = "hf-swinv2"
+PREFIX = "swinv2."  # Swinv2ForImageClassification nests the Swinv2Model under `swinv2`
+MLP = "continuous_position_bias_mlp"
+# sciformer name <- transformers name; {i}: our block, {b}: transformers' stage and block, {p}: weight and bias
+BLOCK = {
+    "blocks.{i}.mixer.qkv.{p}": ("{b}.attention.self.query.{p}", "{b}.attention.self.key.{p}", "{b}.attention.self.value.{p}"),
+    "blocks.{i}.mixer.logit_scale": "{b}.attention.self.logit_scale",
+    f"blocks.{{i}}.mixer.{MLP}.0.{{p}}": f"{{b}}.attention.self.{MLP}.0.{{p}}",
+    f"blocks.{{i}}.mixer.{MLP}.2.weight": f"{{b}}.attention.self.{MLP}.2.weight",
+    "blocks.{i}.mixer.out.{p}": "{b}.attention.output.dense.{p}",
+    "blocks.{i}.norm1.{p}": "{b}.layernorm_before.{p}",
+    "blocks.{i}.mlp.fc1.{p}": "{b}.intermediate.dense.{p}",
+    "blocks.{i}.mlp.fc2.{p}": "{b}.output.dense.{p}",
+    "blocks.{i}.norm2.{p}": "{b}.layernorm_after.{p}",
+}
+DROPPED = ("embeddings.mask_token", "*relative_position_index", "*relative_coords_table")  # buffers older checkpoints saved
+
+
+def import_hf_swinv2(source: Path, out: Path, host: PluginHost, options: Mapping[str, str]) -> Path:
+    """Convert a transformers Swin V2 directory at `source` into a sciformer checkpoint at `out` (no options)."""
+    read_options(FORMAT, options, {})
+    source = Path(source)
+    if not source.is_dir() or not (source / "config.json").is_file():
+        raise InputFileError(f"{source}: hf-swinv2 needs a transformers model directory with config.json and weights")
+    hf = read_json(source / "config.json")
+    if hf.get("model_type") != "swinv2":
+        raise InputFileError(f"{source}: model_type {hf.get('model_type')!r} is not a Swin V2 (expected 'swinv2')")
+    if hf.get("use_absolute_embeddings", False):
+        raise InputFileError(f"{source}: absolute position embeddings (use_absolute_embeddings) are not supported")
+    weights = find_weights(source)
+    foreign = with_key_biases({name.removeprefix(PREFIX): tensor for name, tensor in read_state_dict(weights).items()})
+    preprocessor = read_json(source / "preprocessor_config.json") if (source / "preprocessor_config.json").is_file() else None
+    config = swinv2_config(hf, has_classifier="classifier.weight" in foreign, preprocessor=preprocessor)
+    table = name_table(config, BLOCK)
+    state, used = table.apply(foreign, config.depth)
+    refuse_unused(foreign, used, weights, DROPPED)
+    return write_checkpoint(config, state, out, host, source, FORMAT, origins=table.origins(config.depth))
+
+
+def with_key_biases(foreign: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The tensors plus a zero `key.bias` beside each `query.bias` (V2's key projection has none)."""
+    queries = [name for name in foreign if name.endswith(".query.bias")]
+    return {**foreign, **{name.replace(".query.bias", ".key.bias"): torch.zeros_like(foreign[name]) for name in queries}}
+
+
+def swinv2_config(hf: dict[str, Any], *, has_classifier: bool, preprocessor: dict[str, Any] | None) -> ModelConfig:
+    """The sciformer configuration of a transformers Swinv2Config dictionary."""
+    base = swin_config(hf, has_classifier=has_classifier, preprocessor=preprocessor)
+    pretrained = [int(v) for v in hf.get("pretrained_window_sizes") or [0] * len(base.stages)][: len(base.stages)]
+    options = {**base.domain_options, SWIN_VERSION: 2, PRETRAINED_WINDOWS: pretrained}
+    return base.replace(norm="res-post", attention_form="cosine", domain_options=options)

@@ -1,0 +1,97 @@
+"""The forecasting head: each channel's tokens -> its next H values (transformers' `PatchTSTPredictionHead`).
+
+A channel's patch tokens are flattened (the original PatchTST; transformers' `pooling_type: None`) or
+mean / max pooled, or its CLS token is taken, then one Linear to H steps, shared by the channels or one per
+channel. The instance normalisation is undone, so the prediction (B, H, C) is in the series' units.
+
+Training minimises the MSE on the normalised scale: each error is divided by its window and channel's
+scale, so series of different magnitudes weigh alike (transformers computes the MSE in units instead).
+Missing target values (`extras["target_mask"]`) are left out.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from sciformer.config import ModelConfig
+from sciformer.data.batch import TokenBatch
+from sciformer.engine.context import Embedded
+from sciformer.engine.heads import Head, ScoreColumn
+from sciformer.errors import ConfigError
+from torch import Tensor, nn
+
+from .embedding import SeriesLayout
+from .options import SeriesOptions
+from .revin import instance_statistics
+
+
+class ForecastHead(Head):
+    """(B, C*S, D) tokens -> forecasts (B, H, C) in the series' units."""
+
+    def __init__(self, config: ModelConfig) -> None:
+        super().__init__()
+        self.options = options = SeriesOptions.from_config(config)
+        width = config.dim * options.num_patches if options.head_pooling == "flatten" else config.dim
+        if options.share_projection:
+            self.projection = nn.Linear(width, options.prediction_length)
+        else:
+            self.projections = nn.ModuleList(nn.Linear(width, options.prediction_length) for _ in range(options.num_channels))
+        self.dropout = nn.Dropout(options.head_dropout)
+
+    def forward(self, hidden: Tensor, embedded: Embedded, batch: TokenBatch) -> Tensor:
+        """(B, C*S, D) -> (B, H, C), de-normalised with the statistics in `embedded.layout`."""
+        tokens = hidden.reshape(hidden.shape[0], self.options.num_channels, self.options.tokens_per_channel, hidden.shape[-1])
+        pooled = self._pool(tokens)  # (B, C, width)
+        if self.options.share_projection:
+            out = self.projection(self.dropout(pooled))
+        else:
+            out = torch.stack([layer(self.dropout(pooled[:, c])) for c, layer in enumerate(self.projections)], dim=1)
+        layout: SeriesLayout = embedded.layout
+        return out.float().transpose(1, 2) * layout.scale + layout.loc
+
+    def _pool(self, tokens: Tensor) -> Tensor:
+        """(B, C, S, D) -> (B, C, width) by the configured pooling."""
+        if self.options.head_pooling == "cls":
+            return tokens[:, :, 0]
+        own = tokens[:, :, int(self.options.cls_token) :]
+        if self.options.head_pooling == "mean":
+            return own.mean(dim=2)
+        if self.options.head_pooling == "max":
+            return own.max(dim=2).values
+        return own.flatten(2)
+
+    def _errors(self, prediction: Tensor, batch: TokenBatch) -> tuple[Tensor, Tensor, Tensor]:
+        """Errors in units, errors on the normalised scale and the weights (B, H, C), 0 where the target is unknown."""
+        if batch.targets is None:
+            raise ConfigError("forecast training needs targets: windows with `horizon` steps after their context")
+        _, scale = instance_statistics(batch.features, batch.extras["observed"], self.options.scaling, self.options.scale_floor)
+        weights = batch.extras.get("target_mask", torch.ones_like(batch.targets, dtype=torch.bool)).to(torch.float32)
+        errors = (prediction.float() - batch.targets.float()) * weights
+        return errors, errors / scale, weights
+
+    def loss(self, prediction: Tensor, batch: TokenBatch) -> Tensor:
+        """Mean squared error on the normalised scale over the known target values."""
+        _, normalised, weights = self._errors(prediction, batch)
+        return (normalised**2).sum() / weights.sum().clamp(min=1.0)
+
+    def evaluate(self, prediction: Tensor, batch: TokenBatch) -> dict[str, tuple[float, int]]:
+        """Summed loss per record, and squared and absolute errors in units per known value (mse, mae)."""
+        errors, normalised, weights = self._errors(prediction.detach(), batch)
+        count = round(float(weights.sum()))
+        loss = float((normalised**2).sum() / max(count, 1))
+        return {
+            "loss": (loss * batch.size, batch.size),
+            "mse": (float((errors**2).sum()), count),
+            "mae": (float(errors.abs().sum()), count),
+        }
+
+    def score_columns(self) -> dict[str, ScoreColumn]:
+        """`forecast` (H, C): the next H steps of each channel, in the series' units."""
+        attributes = {"layout": "(step, channel)", "units": "the series' units", "horizon": self.options.prediction_length}
+        if self.options.channels:
+            attributes["channels"] = list(self.options.channels)
+        return {"forecast": ScoreColumn((self.options.prediction_length, self.options.num_channels), attributes=attributes)}
+
+    def score_values(self, prediction: Tensor, embedded: Embedded, batch: TokenBatch) -> dict[str, np.ndarray]:
+        """The forecast of each record."""
+        return {"forecast": prediction.float().cpu().numpy()}

@@ -1,0 +1,110 @@
+"""The timeseries domain's model settings, read from `ModelConfig.domain_options` and validated once.
+
+A window has `context_length` input steps of `channels` series values and `prediction_length` steps to
+forecast. Each channel's context is cut into `num_patches` patches of `patch_length` steps, `patch_stride`
+apart, taken from the END of the context (the first `sequence_start` steps are left out when the patches
+do not tile it), as transformers' `PatchTSTPatchify` does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sciformer.config import ModelConfig
+from sciformer.errors import ConfigError
+
+DOMAIN = "timeseries"
+TASK = "forecast"
+SCALINGS = ("std", "mean", "none")  # reversible instance normalisation: PatchTST's std, mean and no scaler
+POOLINGS = ("flatten", "mean", "max", "cls")  # how the head reduces a channel's tokens
+MINIMUM_SCALE = {"std": 1e-5, "mean": 1e-10, "none": 0.0}  # transformers' defaults
+
+#: Settings a new model starts from: transformers' PatchTSTConfig defaults (d_model 128, 3 layers, 4 heads,
+#: ffn 512, BatchNorm, pre-norm, sin-cos positions), with the original PatchTST's flatten head.
+DEFAULT_CONFIG: dict[str, Any] = {
+    "dim": 128,
+    "depth": 3,
+    "heads": 4,
+    "mlp_ratio": 4.0,
+    "norm": "pre",
+    "norm_layer": "batchnorm",
+    "final_norm": False,
+    "activation": "gelu",
+    "position": "sinusoidal",
+    "task": TASK,
+    "domain_options": {"patch_length": 16, "patch_stride": 8, "scaling": "std"},
+}
+
+
+@dataclass(frozen=True)
+class SeriesOptions:
+    """Validated settings of one model (see the module docstring); `channels` may be unnamed (empty)."""
+
+    context_length: int
+    prediction_length: int
+    num_channels: int
+    channels: tuple[str, ...] = ()
+    patch_length: int = 16
+    patch_stride: int = 8
+    scaling: str = "std"
+    minimum_scale: float | None = None  # None: the scaler's default (MINIMUM_SCALE)
+    cls_token: bool = False
+    share_embedding: bool = True
+    share_projection: bool = True
+    head_pooling: str = "flatten"
+    head_dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("context_length", "prediction_length", "num_channels", "patch_length", "patch_stride"):
+            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
+                raise ConfigError(f"domain_options.{name} must be a positive integer, got {getattr(self, name)!r}")
+        if self.context_length <= self.patch_length:
+            raise ConfigError(f"context_length ({self.context_length}) must exceed patch_length ({self.patch_length})")
+        if self.channels and len(self.channels) != self.num_channels:
+            raise ConfigError(f"domain_options.channels names {len(self.channels)} channels, num_channels is {self.num_channels}")
+        if self.scaling not in SCALINGS:
+            raise ConfigError(f"domain_options.scaling must be one of {list(SCALINGS)}, got {self.scaling!r}")
+        if self.head_pooling not in POOLINGS:
+            raise ConfigError(f"domain_options.head_pooling must be one of {list(POOLINGS)}, got {self.head_pooling!r}")
+        if self.head_pooling == "cls" and not self.cls_token:
+            raise ConfigError("domain_options.head_pooling 'cls' needs domain_options.cls_token: true")
+
+    @classmethod
+    def from_config(cls, config: ModelConfig) -> SeriesOptions:
+        """The settings of `config`; context, horizon and channels must be known (see `prepare.complete_config`)."""
+        options = dict(config.domain_options)
+        missing = [name for name in ("context_length", "prediction_length", "num_channels") if name not in options]
+        if missing:
+            raise ConfigError(f"timeseries models need domain_options {missing} (learned from the training windows, or set them)")
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigError(f"unknown timeseries domain_options {unknown}; known: {sorted(known)}")
+        options["channels"] = tuple(options.get("channels") or ())
+        return cls(**options)
+
+    @property
+    def num_patches(self) -> int:
+        """Patches per channel."""
+        return (self.context_length - self.patch_length) // self.patch_stride + 1
+
+    @property
+    def sequence_start(self) -> int:
+        """Context steps before the first patch (left out)."""
+        return self.context_length - (self.patch_length + self.patch_stride * (self.num_patches - 1))
+
+    @property
+    def tokens_per_channel(self) -> int:
+        """Patches per channel, plus the CLS token when there is one."""
+        return self.num_patches + int(self.cls_token)
+
+    @property
+    def num_tokens(self) -> int:
+        """Tokens per window: every channel's, channel after channel."""
+        return self.num_channels * self.tokens_per_channel
+
+    @property
+    def scale_floor(self) -> float:
+        """The scaler's minimum scale."""
+        return MINIMUM_SCALE[self.scaling] if self.minimum_scale is None else float(self.minimum_scale)

@@ -1,0 +1,155 @@
+"""`sciformer score` for forecasters: the forecast of every window and, where the file holds the truth,
+its errors next to two naive baselines on the same windows.
+
+Per record (N rows), C channels, H steps:
+
+    forecast               (H, C)  the model's forecast, in the series' units
+    truth                  (H, C)  the file's values after the context, NaN where unknown (not by default)
+    mse_<forecaster>       (C,)    forecaster: model, persistence, seasonal (with the option `season`);
+    mae_<forecaster>       (C,)    over the known truth values; NaN without any
+
+and in the finished file `skill/<column>` (C,), the means over the scored rows with a value, `skill/samples`
+(C,) how many, and the same as JSON in the root attribute `skill`. Rows are computed from their own
+window only, so chunks, resumed runs and shards give the same file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import h5py
+import numpy as np
+from sciformer.data.batch import TokenBatch
+from sciformer.data.results import STATUS_SCORED
+from sciformer.engine.heads import ScoreColumn
+from sciformer.engine.model import ModelOutput, SciformerModel
+from sciformer.errors import ConfigError
+from sciformer.scoring.scorer import Scorer
+
+from .baselines import channel_errors, persistence, seasonal_naive
+from .options import SeriesOptions
+
+log = logging.getLogger(__name__)
+
+SKILL_GROUP = "skill"
+METRICS = ("mse", "mae")
+
+
+def season_option(options: Mapping[str, Any], context: int) -> int | None:
+    """Reader option `season`: the seasonal-naive period in time steps (1 to the context length), or None."""
+    value = options.get("season")
+    if value in (None, ""):
+        return None
+    try:
+        season = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"option season must be an integer number of time steps, got {value!r}") from None
+    if not 1 <= season <= context:
+        raise ConfigError(f"option season must be between 1 and the model's context length ({context}), got {season}")
+    return season
+
+
+class ForecastScorer(Scorer):
+    """The engine's columns, the forecast and, for windows with a truth, errors of the model and the baselines."""
+
+    def __init__(self, model: SciformerModel, options: Mapping[str, Any] | None = None) -> None:
+        super().__init__(model, options)
+        self.series = SeriesOptions.from_config(model.config)
+        self.season = season_option(self.options, self.series.context_length)
+        if self.season is None:
+            log.info("no option season: the seasonal-naive baseline is left out")
+
+    @property
+    def forecasters(self) -> tuple[str, ...]:
+        """The forecasters scored against the truth."""
+        return ("model", "persistence", "seasonal") if self.season is not None else ("model", "persistence")
+
+    @property
+    def skill_names(self) -> tuple[str, ...]:
+        """The per-record error columns."""
+        return tuple(f"{metric}_{name}" for metric in METRICS for name in self.forecasters)
+
+    def _attributes(self) -> dict[str, Any]:
+        attributes: dict[str, Any] = {"layout": "(channel,)", "horizon": self.series.prediction_length}
+        if self.series.channels:
+            attributes["channels"] = list(self.series.channels)
+        if self.season is not None:
+            attributes["season"] = self.season
+        return attributes
+
+    def columns(self) -> dict[str, ScoreColumn]:
+        """The engine's and the head's columns, `truth`, and the error columns."""
+        columns = super().columns()
+        forecast = columns["forecast"]
+        columns["truth"] = ScoreColumn(
+            forecast.shape, attributes={**forecast.attributes, "units": "the series' units; NaN where unknown"}, default=False
+        )
+        for name in self.skill_names:
+            metric = "mean squared error" if name.startswith("mse") else "mean absolute error"
+            columns[name] = ScoreColumn(
+                (self.series.num_channels,), attributes={**self._attributes(), "metric": f"{metric} over the horizon, in units"}
+            )
+        return columns
+
+    def values(self, outputs: Sequence[str], result: ModelOutput, batch: TokenBatch) -> dict[str, Any]:
+        """The requested columns of one batch."""
+        out = super().values([name for name in outputs if name not in ("truth", *self.skill_names)], result, batch)
+        wanted = [name for name in outputs if name in ("truth", *self.skill_names)]
+        if not wanted:
+            return out
+        horizon, channels = self.series.prediction_length, self.series.num_channels
+        if batch.targets is None:
+            return {
+                **out,
+                **{
+                    name: np.full(
+                        (batch.size, horizon, channels) if name == "truth" else (batch.size, channels), np.nan, np.float32
+                    )
+                    for name in wanted
+                },
+            }
+        known = batch.extras["target_mask"].cpu().numpy()
+        truth = np.where(known, batch.targets.float().cpu().numpy(), np.nan)
+        if "truth" in wanted:
+            out["truth"] = truth.astype(np.float32)
+        context = batch.features.float().cpu().numpy()
+        guesses = {"model": result.prediction.float().cpu().numpy(), "persistence": persistence(context, horizon)}
+        if self.season is not None:
+            guesses["seasonal"] = seasonal_naive(context, horizon, self.season)
+        for name, guess in guesses.items():
+            for metric, value in channel_errors(guess, truth, known).items():
+                if f"{metric}_{name}" in wanted:
+                    out[f"{metric}_{name}"] = value
+        return out
+
+    def summarise(self, results: h5py.File) -> None:
+        """`skill/<column>` (C,): the mean of each error column over scored rows with a value; `skill/samples`
+        (C,): the rows with the model's MSE; the root attribute `skill` (JSON)."""
+        names = [name for name in self.skill_names if name in results]
+        if not names:
+            return
+        scored = results["status"][:] == STATUS_SCORED
+        group = results.require_group(SKILL_GROUP)
+        means = {}
+        for name in names:
+            values = results[name][:].astype(np.float64)  # (N, C)
+            keep = scored[:, None] & np.isfinite(values)
+            counts = keep.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                means[name] = np.where(counts > 0, np.where(keep, values, 0.0).sum(axis=0) / counts, np.nan)
+            group.create_dataset(name, data=means[name])
+            group[name].attrs.update(self._attributes())
+        samples = (scored[:, None] & np.isfinite(results[names[0]][:])).sum(axis=0)
+        group.create_dataset("samples", data=samples.astype(np.int64))
+        labels = list(self.series.channels) or [str(c) for c in range(self.series.num_channels)]
+        rows = [{"channel": label, **{name: _number(means[name][c]) for name in names}} for c, label in enumerate(labels)]
+        results.attrs[SKILL_GROUP] = json.dumps({**self._attributes(), "samples": samples.tolist(), "scores": rows})
+        log.info("skill over %s scored window(s) per channel written to %s/", samples.tolist(), SKILL_GROUP)
+
+
+def _number(value: float) -> float | None:
+    """A JSON number, None for NaN."""
+    return float(value) if np.isfinite(value) else None

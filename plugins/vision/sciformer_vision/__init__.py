@@ -41,6 +41,7 @@ import_hf_vit = LazyFunction("sciformer_vision.hf_vit:import_hf_vit")
 import_timm_vit = LazyFunction("sciformer_vision.timm_vit:import_timm_vit")
 import_hf_swin = LazyFunction("sciformer_vision.hf_swin:import_hf_swin")
 import_hf_swinv2 = LazyFunction("sciformer_vision.hf_swinv2:import_hf_swinv2")
+import_timm_swin = LazyFunction("sciformer_vision.timm_swin:import_timm_swin")
 
 
 class VisionDomain(Domain):
@@ -146,18 +147,19 @@ def sciformer_domains() -> list[Domain]:
 
 @sciformer.hookimpl
 def sciformer_weight_importers() -> list[WeightImporter]:
-    """`hf-vit` and `hf-swin` (transformers directories) and `timm-vit` (timm ViT state dicts)."""
+    """`hf-vit`, `hf-swin` and `hf-swinv2` (transformers directories), `timm-vit` and `timm-swin` (timm state dicts)."""
     return [
         WeightImporter("hf-vit", DOMAIN, "transformers ViTModel / ViTForImageClassification directory (config.json + weights)", import_hf_vit),
         WeightImporter("timm-vit", DOMAIN, "timm VisionTransformer state dict (.safetensors / .pth, or a folder with config.json)", import_timm_vit),
         WeightImporter("hf-swin", DOMAIN, "transformers SwinModel / SwinForImageClassification directory (config.json + weights)", import_hf_swin),
         WeightImporter("hf-swinv2", DOMAIN, "transformers Swinv2Model / Swinv2ForImageClassification directory", import_hf_swinv2),
+        WeightImporter("timm-swin", DOMAIN, "timm SwinTransformer state dict (.safetensors / .pth, or a folder with config.json)", import_timm_swin),
     ]
 
 
 @sciformer.hookimpl
 def sciformer_models() -> list[ShippedModel]:
-    """Small ViTs trained on MNIST and on scikit-learn's digits (recipes/ in the plugin folder)."""
+    """Small ViTs trained on MNIST and on scikit-learn's digits, and a small Swin on the digits (recipes/ in the plugin folder)."""
     return [
         ShippedModel(
             name="vit-mnist-small",
@@ -172,6 +174,14 @@ def sciformer_models() -> list[ShippedModel]:
             domain=DOMAIN,
             path=HERE / "models" / "vit-digits-small",
             summary="ViT (dim 64, depth 4, 2x2 patches) trained on scikit-learn's 8x8 digits; 10 classes.",
+            example=DATA / "digits_20.csv",
+            example_options={"id_column": "row"},
+        ),
+        ShippedModel(
+            name="swin-digits-small",
+            domain=DOMAIN,
+            path=HERE / "models" / "swin-digits-small",
+            summary="Swin (2 stages, widths 40 / 80, 2x2 patches, 4x4 windows) trained on scikit-learn's 8x8 digits; 10 classes.",
             example=DATA / "digits_20.csv",
             example_options={"id_column": "row"},
         ),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
 from sciformer.data.results import STATUS_SCORED
@@ -23,6 +24,7 @@ from sciformer.engine.model import SciformerModel
 from sciformer.errors import ConfigError
 from sciformer.inference import DTYPES, default_batch_tokens
 from sciformer.plugins import PluginHost
+from sciformer.quantization import quantize_for_inference
 from sciformer.reader_options import inference_options
 from sciformer.reading import read_records
 from sciformer.records import Record
@@ -131,9 +133,13 @@ def load(
     """
     if dtype not in DTYPES:
         raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if dtype == "int8" and torch.device(device).type != "cpu":
+        raise ConfigError(f"dtype int8 runs on the CPU only, got device {device!r}")
     host = host or PluginHost()
     model_dir = resolve_model(str(model), host)
     net = load_checkpoint(model_dir, host, device)
+    if dtype == "int8":
+        net = quantize_for_inference(net)
     return Model(net, host, model_dir, device=device, dtype=dtype, batch_tokens=batch_tokens or default_batch_tokens(device), options=options or {})
 
 

@@ -22,7 +22,7 @@ from sciformer.engine.model import ModelOutput, SciformerModel
 # Token budget per batch when none is given. On the CPU, activations of 4,096 tokens stay in cache:
 # ESM-2 35M scores 1.44x faster than at 16,384, small models up to 1.16x (benchmarks/NOTES.md).
 DEFAULT_BATCH_TOKENS = {"cpu": 4096, "cuda": 16384}
-DTYPES = ("float32", "bfloat16")
+DTYPES = ("float32", "bfloat16", "int8")  # int8: dynamic INT8 Linear layers, CPU (sciformer.quantization)
 
 
 def default_batch_tokens(device: str | torch.device) -> int:

@@ -23,7 +23,8 @@ STOPPED_EXIT_CODE = 3  # `sciformer score` stopped early; its file marks the uns
 @click.option("--outputs", default=None, help="Comma-separated outputs (default: every sequence-level one; tables leave out embedding and logits), e.g. embedding,token_embeddings.")
 @click.option("--batch-tokens", default=None, type=click.IntRange(min=1), help="Token budget per batch (default: 4096 on the CPU, 16384 on CUDA).")
 @click.option("--device", default="cpu", show_default=True, help="cpu or cuda.")
-@click.option("--dtype", type=click.Choice(["float32", "bfloat16"]), default="float32", show_default=True)
+@click.option("--dtype", type=click.Choice(["float32", "bfloat16", "int8"]), default="float32", show_default=True,
+              help="bfloat16: autocast; int8: dynamic INT8 Linear layers of the blocks, CPU only")
 @click.option("--workers", default=None, type=click.IntRange(min=0), help="Tokenizer processes (default: 0 below four cores, else 2).")
 @click.option("--chunk-records", default=1024, type=click.IntRange(min=1), show_default=True, help="Records read, tokenized and written at a time.")
 @click.option("--resume", is_flag=True, help="Continue a stopped run from its last complete chunk.")

@@ -30,7 +30,10 @@ def fused_linear_available() -> bool:
 
 
 def use_fused_linear(x: Tensor, layer: nn.Linear) -> bool:
-    """Whether `linear_gelu` can replace `gelu(layer(x))`: CPU, no autograd, one dtype (autocast's if on)."""
+    """Whether `linear_gelu` can replace `gelu(layer(x))`: a float nn.Linear (not a quantized one), CPU, no
+    autograd, one dtype (autocast's if on)."""
+    if not isinstance(layer, nn.Linear):
+        return False  # a dynamic INT8 Linear (`--dtype int8`) has no float weight for the oneDNN op
     if x.device.type != "cpu" or torch.is_grad_enabled() or x.dtype != layer.weight.dtype:
         return False
     if torch.is_autocast_enabled("cpu") and x.dtype != torch.get_autocast_dtype("cpu"):

@@ -13,6 +13,7 @@ import torch
 
 from sciformer.data.results import STATUS_BAD, STATUS_SCORED, ChunkStore, is_incomplete, read_manifest
 from sciformer.errors import ConfigError, OutputError
+from sciformer.inference import DTYPES
 from sciformer.scoring.agreement import lead_skill
 from sciformer.scoring.manifest import describe_differences
 from sciformer.scoring.summary import ScoreSummary
@@ -22,8 +23,10 @@ def check_request(output: Path, resume: bool, overwrite: bool, dtype: str, devic
     """Refuse a request that cannot work before any work: bad numbers, an unusable output path."""
     if resume and overwrite:
         raise ConfigError("--resume and --overwrite exclude each other")
-    if dtype not in ("float32", "bfloat16"):
-        raise ConfigError(f"dtype must be float32 or bfloat16, got {dtype!r}")
+    if dtype not in DTYPES:
+        raise ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    if dtype == "int8" and not device.startswith("cpu"):
+        raise ConfigError(f"--dtype int8 runs on the CPU only, got --device {device}")
     for name, value, least in (("batch_tokens", batch_tokens, 1), ("chunk_records", chunk_records, 1), ("workers", workers, 0)):
         if isinstance(value, bool) or not isinstance(value, int) or value < least:
             raise ConfigError(f"{name} must be an integer of at least {least}, got {value!r}")

@@ -27,6 +27,7 @@ from sciformer.domain import Tokenizer
 from sciformer.engine.model import ModelOutput, SciformerModel
 from sciformer.inference import default_batch_tokens, inference_context, run_encoded
 from sciformer.plugins import PluginHost
+from sciformer.quantization import quantize_for_inference
 from sciformer.reader_options import inference_options
 from sciformer.reading import read_records
 from sciformer.records import Record
@@ -162,6 +163,8 @@ def _set_up(
     records = read_records(host, info.config.domain, input_path, reader_options)
     first = list(itertools.islice(records, 1))  # file-level problems stop the run before any work
     net = load_checkpoint(model_dir, host, device)
+    if dtype == "int8":
+        net = quantize_for_inference(net)  # once, before any chunk
     scorer = scorer_for(host, net, reader_options, model_dir)
     chosen = scorer.choose(outputs) if outputs else tuple(name for name in scorer.choose(None) if name not in unless_asked)
     plugin = host.domain_plugin(info.config.domain)

@@ -18,18 +18,12 @@ to the float32 reference; the reference under autocast is printed beside it.
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 import torch
-from common import BF16_VARIANTS, alternate, fastest_bf16, min_cosine, perturbed, precision_runs, ratio_line, start
-from sciformer.checkpoint import load_checkpoint
-from sciformer.data.batch import TokenBatch
-from sciformer.engine.model import SciformerModel
-from sciformer.plugins import PluginHost
+from bench_vision import time_against_reference
+from common import BF16_VARIANTS, fastest_bf16, min_cosine, perturbed, ratio_line, start
 from sciformer_vision.hf_swin import import_hf_swin
-from sciformer_vision.tokenizer import ImageEncoding, ImageTokenizer
-from torch import Tensor
 from transformers import SwinConfig, SwinModel
 
 # Swin-T (swin-tiny-patch4-window7-224)
@@ -45,11 +39,6 @@ def reference_model(folder: Path) -> SwinModel:
     return model
 
 
-def collate(tokenizer: ImageTokenizer, pixels: Tensor) -> TokenBatch:
-    """sciformer's batch of already-preprocessed pixels (B, C, H, W)."""
-    return tokenizer.collate([ImageEncoding(p, None) for p in pixels], [str(i) for i in range(len(pixels))])
-
-
 def main() -> None:
     """Print the float32 and bfloat16 comparison lines."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -59,26 +48,8 @@ def main() -> None:
     args = start(parser)
     if args.quick:
         args.batch, args.repeats = QUICK_BATCH, 1
-    host = PluginHost(only={"vision"})
-    with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
-        reference = reference_model(folder / "hf")
-        checkpoint = import_hf_swin(folder / "hf", folder / "ours", host, {})
-        ours = load_checkpoint(checkpoint, host).eval()
-        cast = load_checkpoint(checkpoint, host).eval().to(torch.bfloat16)
-    tokenizer = host.tokenizer(ours.config)
     side = SWIN_TINY["image_size"]
-    pixels = torch.randn(args.batch, 3, side, side, generator=torch.Generator().manual_seed(2))
-
-    def reference_step() -> Tensor:
-        return reference(pixels).pooler_output.float()
-
-    def our_step(model: SciformerModel) -> Tensor:
-        return model(collate(tokenizer, pixels)).pooled.float()
-
-    runs = precision_runs(reference_step, our_step, ours, cast, args.batches)
-    outputs, seconds = alternate(runs, args.repeats)
-    rate = {name: args.batch * args.batches / s for name, s in seconds.items()}
+    outputs, rate = time_against_reference(reference_model, import_hf_swin, side, args, lambda out: out.pooler_output, lambda out: out.pooled)
     reference_rate, expected = rate["reference float32"], outputs["reference float32"]
     label = f"Swin-T {side} px, batch {args.batch}"
 

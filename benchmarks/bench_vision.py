@@ -19,17 +19,19 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import torch
 from common import alternate, bf16_line, fastest_bf16, min_cosine, perturbed, precision_runs, ratio_line, start
 from sciformer.checkpoint import load_checkpoint
 from sciformer.data.batch import TokenBatch
-from sciformer.engine.model import SciformerModel
+from sciformer.engine.model import ModelOutput, SciformerModel
 from sciformer.plugins import PluginHost
 from sciformer_vision.hf_vit import import_hf_vit
 from sciformer_vision.tokenizer import ImageEncoding, ImageTokenizer
-from torch import Tensor
+from torch import Tensor, nn
 from transformers import ViTConfig, ViTModel
 
 # ViT-S/16 (the DeiT-S shape)
@@ -51,32 +53,41 @@ def collate(tokenizer: ImageTokenizer, pixels: Tensor) -> TokenBatch:
     return tokenizer.collate([ImageEncoding(p, None) for p in pixels], [str(i) for i in range(len(pixels))])
 
 
+def time_against_reference(
+    build_reference: Callable[[Path], nn.Module], importer: Callable[..., Path], side: int, args: argparse.Namespace,
+    reference_output: Callable[[Any], Tensor], our_output: Callable[[ModelOutput], Tensor],
+) -> tuple[dict[str, Tensor], dict[str, float]]:
+    """Build and save the reference (`build_reference(folder)`), import it with `importer`, and time both sides,
+    float32 and the bfloat16 variants, on the same random `side` px images, alternating; returns every side's
+    outputs (`reference_output` of the reference's result, `our_output` of sciformer's) and images per second."""
+    host = PluginHost(only={"vision"})
+    with tempfile.TemporaryDirectory() as folder:
+        folder = Path(folder)
+        reference = build_reference(folder / "hf")
+        checkpoint = importer(folder / "hf", folder / "ours", host, {})
+        ours = load_checkpoint(checkpoint, host).eval()
+        cast = load_checkpoint(checkpoint, host).eval().to(torch.bfloat16)
+    tokenizer = host.tokenizer(ours.config)
+    pixels = torch.randn(args.batch, 3, side, side, generator=torch.Generator().manual_seed(2))
+
+    def reference_step() -> Tensor:
+        return reference_output(reference(pixels)).float()
+
+    def our_step(model: SciformerModel) -> Tensor:
+        return our_output(model(collate(tokenizer, pixels))).float()
+
+    outputs, seconds = alternate(precision_runs(reference_step, our_step, ours, cast, args.batches), args.repeats)
+    return outputs, {name: args.batch * args.batches / s for name, s in seconds.items()}
+
+
 def main() -> None:
     """Print the float32 and bfloat16 comparison lines."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=32, help="images per batch")
     parser.add_argument("--batches", type=int, default=1, help="batches per timed measurement")
     args = start(parser)
-    host = PluginHost(only={"vision"})
-    with tempfile.TemporaryDirectory() as folder:
-        folder = Path(folder)
-        reference = reference_model(folder / "hf")
-        checkpoint = import_hf_vit(folder / "hf", folder / "ours", host, {})
-        ours = load_checkpoint(checkpoint, host).eval()
-        cast = load_checkpoint(checkpoint, host).eval().to(torch.bfloat16)
-    tokenizer = host.tokenizer(ours.config)
     side = VIT_SMALL["image_size"]
-    pixels = torch.randn(args.batch, 3, side, side, generator=torch.Generator().manual_seed(2))
-
-    def reference_step() -> Tensor:
-        return reference(pixels).last_hidden_state.float()
-
-    def our_step(model: SciformerModel) -> Tensor:
-        return model(collate(tokenizer, pixels)).hidden.float()
-
-    runs = precision_runs(reference_step, our_step, ours, cast, args.batches)
-    outputs, seconds = alternate(runs, args.repeats)
-    rate = {name: args.batch * args.batches / s for name, s in seconds.items()}
+    outputs, rate = time_against_reference(reference_model, import_hf_vit, side, args, lambda out: out.last_hidden_state, lambda out: out.hidden)
     reference_rate, expected = rate["reference float32"], outputs["reference float32"]
     label = f"ViT-S/16 {side} px, batch {args.batch}"
 

@@ -89,3 +89,38 @@ def resolve_attention(padding_mask: Tensor, causal: bool, terms: list[AttentionT
             allowed = lower if allowed is None else allowed & lower
     mask = allowed if logits is None else (logits if allowed is None else logits.masked_fill(~allowed, float("-inf")))
     return AttentionInputs(mask=mask, is_causal=is_causal, mixture=mixture, attention_weight=weight, need_weights=need_weights)
+
+
+def diagonal_blocks(t: MaybeTensor, batch: int, windows: int, used: Tensor | None = None) -> MaybeTensor:
+    """A (B|1, H|1, T|1, T) mask or bias -> (N, H|1, S|1, S): each window's block on the diagonal, for
+    mixers that fold W windows of S = T / W tokens into the batch. `used` (B*W,) keeps only the windows in
+    use (N of them); without it N = B*W. Numbers and None pass through."""
+    if not isinstance(t, Tensor):
+        return t
+    if t.dim() < 4:
+        t = t.reshape(*([1] * (4 - t.dim())), *t.shape)
+    t = t.expand(batch, *t.shape[1:])
+    heads, queries, keys = t.shape[1:]
+    size = keys // windows
+    if queries == 1:
+        blocks = t.reshape(batch, heads, 1, windows, size).permute(0, 3, 1, 2, 4)  # (B, W, H, 1, S)
+    else:
+        blocks = t.reshape(batch, heads, windows, size, windows, size).diagonal(dim1=2, dim2=4)  # (B, H, S, S, W)
+        blocks = blocks.permute(0, 4, 1, 2, 3)  # (B, W, H, S, S)
+    blocks = blocks.reshape(batch * windows, *blocks.shape[2:])
+    return blocks if used is None else blocks[used]
+
+
+def block_diagonal(maps: Tensor, batch: int, windows: int, used: Tensor | None = None) -> Tensor:
+    """(N, H, S, S) per-window attention maps -> (B, H, T, T), zero between windows (and for unused ones)."""
+    heads, size = maps.shape[1], maps.shape[-1]
+    if used is not None:
+        full = maps.new_zeros(batch * windows, heads, size, size)
+        full[used] = maps
+        maps = full
+    per_window = maps.view(batch, windows, heads, size, size)
+    out = maps.new_zeros(batch, heads, windows * size, windows * size)
+    for window in range(windows):
+        span = slice(window * size, (window + 1) * size)
+        out[:, :, span, span] = per_window[:, window]
+    return out

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from sciformer.engine.attention import Attention
 from sciformer.engine.context import Embedded, LayerContext, Mixed
-from sciformer.engine.masking import AttentionInputs
+from sciformer.engine.masking import AttentionInputs, block_diagonal, diagonal_blocks
 from torch import Tensor
 
 
@@ -33,39 +33,8 @@ class WindowedAttention(Attention):
 
         real = fold(ctx.padding_mask)
         inner = LayerContext(batch=ctx.batch, embedded=Embedded(fold(x), real, real, fold(ctx.embedded.positions)), layer=ctx.layer, state=ctx.state)
-        inside = super().forward(inner.embedded.hidden, inner, attention.map_tensors(lambda t: _diagonal_blocks(t, windows, used)))
+        inside = super().forward(inner.embedded.hidden, inner, attention.map_tensors(lambda t: diagonal_blocks(t, batch, windows, used)))
         y = inside.hidden.new_zeros(batch * windows, size, dim)  # in the autocast dtype if any
         y[used] = inside.hidden
-        maps = None if inside.attention is None else _block_diagonal(inside.attention, batch, windows, used)
+        maps = None if inside.attention is None else block_diagonal(inside.attention, batch, windows, used)
         return Mixed(y.view(batch, length, dim), maps)
-
-
-def _diagonal_blocks(t: Tensor | float | None, windows: int, used: Tensor) -> Tensor | float | None:
-    """A (B|1, H|1, T|1, T) mask or bias -> (N, H|1, S|1, S): each used window's block on the diagonal."""
-    if not isinstance(t, Tensor):
-        return t
-    if t.dim() < 4:
-        t = t.reshape(*([1] * (4 - t.dim())), *t.shape)
-    batch = used.shape[0] // windows
-    t = t.expand(batch, *t.shape[1:])
-    heads, queries, keys = t.shape[1:]
-    size = keys // windows
-    if queries == 1:
-        blocks = t.reshape(batch, heads, 1, windows, size).permute(0, 3, 1, 2, 4)  # (B, W, H, 1, S)
-    else:
-        blocks = t.reshape(batch, heads, windows, size, windows, size).diagonal(dim1=2, dim2=4)  # (B, H, S, S, W)
-        blocks = blocks.permute(0, 4, 1, 2, 3)  # (B, W, H, S, S)
-    return blocks.reshape(batch * windows, *blocks.shape[2:])[used]
-
-
-def _block_diagonal(maps: Tensor, batch: int, windows: int, used: Tensor) -> Tensor:
-    """(N, H, S, S) per-window attention maps -> (B, H, T, T), zero between windows."""
-    heads, size = maps.shape[1], maps.shape[-1]
-    full = maps.new_zeros(batch * windows, heads, size, size)
-    full[used] = maps
-    full = full.view(batch, windows, heads, size, size)
-    out = maps.new_zeros(batch, heads, windows * size, windows * size)
-    for window in range(windows):
-        span = slice(window * size, (window + 1) * size)
-        out[:, :, span, span] = full[:, window]
-    return out

@@ -12,7 +12,7 @@ from __future__ import annotations
 from sciformer.config import ModelConfig
 from sciformer.engine.attention import Attention
 from sciformer.engine.context import Embedded, LayerContext, Mixed
-from sciformer.engine.masking import AttentionInputs
+from sciformer.engine.masking import AttentionInputs, block_diagonal, diagonal_blocks
 from sciformer.engine.parts import NormMaker
 from torch import Tensor, nn
 
@@ -46,32 +46,3 @@ class ChannelAttention(Attention):
         )
         maps = None if inside.attention is None else block_diagonal(inside.attention, batch, self.channels)
         return Mixed(inside.hidden.reshape(batch, length, dim), maps)
-
-
-def diagonal_blocks(t: Tensor | float | None, batch: int, channels: int) -> Tensor | float | None:
-    """A (B|1, H|1, T|1, T) mask or bias -> (B*C, H|1, S|1, S): each channel's block on the diagonal."""
-    if not isinstance(t, Tensor):
-        return t
-    if t.dim() < 4:
-        t = t.reshape(*([1] * (4 - t.dim())), *t.shape)
-    t = t.expand(batch, *t.shape[1:])
-    heads, queries, keys = t.shape[1:]
-    size = keys // channels
-    if queries == 1:
-        blocks = t.reshape(batch, heads, 1, channels, size).permute(0, 3, 1, 2, 4)  # (B, C, H, 1, S)
-    else:
-        blocks = (
-            t.reshape(batch, heads, channels, size, channels, size).diagonal(dim1=2, dim2=4).permute(0, 4, 1, 2, 3)
-        )  # (B, C, H, S, S)
-    return blocks.reshape(batch * channels, *blocks.shape[2:])
-
-
-def block_diagonal(maps: Tensor, batch: int, channels: int) -> Tensor:
-    """(B*C, H, S, S) per-channel maps -> (B, H, C*S, C*S), zero between channels."""
-    heads, size = maps.shape[1], maps.shape[-1]
-    per_channel = maps.view(batch, channels, heads, size, size)
-    out = maps.new_zeros(batch, heads, channels * size, channels * size)
-    for channel in range(channels):
-        span = slice(channel * size, (channel + 1) * size)
-        out[:, :, span, span] = per_channel[:, channel]
-    return out

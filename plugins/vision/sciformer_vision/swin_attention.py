@@ -10,6 +10,7 @@ stitched into one (B, H, T, T) map per block: zero between windows, at the token
 
 from __future__ import annotations
 
+import abc
 from dataclasses import replace
 from typing import Any
 
@@ -28,7 +29,7 @@ from .token_grid import TokenGrid
 TABLE = "relative_position_bias_table"
 
 
-class ShiftedWindowAttention(Attention):
+class ShiftedWindowAttention(Attention, abc.ABC):
     """The engine's `Attention` (same weights and names) inside (shifted) windows; subclasses give the
     relative position bias (`position_bias`) and may fix the window (`window_for`)."""
 
@@ -39,9 +40,9 @@ class ShiftedWindowAttention(Attention):
         self.window = window
         self.shift = shift
 
+    @abc.abstractmethod
     def position_bias(self, window: int) -> Tensor:
         """(1, heads, S, S) relative position logit bias of a `window` window."""
-        raise NotImplementedError
 
     def window_for(self, grid: tuple[int, int]) -> tuple[int, int]:
         """(window, shift) for a record of `grid`: clamped to the grid, as transformers' Swin V1 does at each call."""

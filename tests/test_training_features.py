@@ -83,6 +83,16 @@ def test_loss_options_a_head_ignores_are_refused() -> None:
         TrainingConfig(ema=1.0)
 
 
+def test_rollout_is_refused_where_predictions_cannot_be_fed_back(host, text_config, tmp_path) -> None:
+    from sciformer.build import build_model
+
+    model = build_model(replace(text_config, task="clm", causal=True), host)
+    with pytest.raises(ConfigError, match="domain 'text' cannot feed its predictions back"):
+        trainer_module.Trainer(model, host.domain("text").tokenizer(model.config), host, TrainingConfig(rollout_steps=2), tmp_path)
+    with pytest.raises(ConfigError, match="training.rollout_steps must be at least 1"):
+        TrainingConfig(rollout_steps=0)
+
+
 def test_weight_average_moves_towards_the_weights_and_is_applied_only_inside_its_block() -> None:
     layer = torch.nn.Linear(2, 2)
     start = layer.weight.detach().clone()

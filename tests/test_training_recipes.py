@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from sciformer.cli.main import build_cli
 from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost
-from sciformer.training.recipe import DATA_ENV, load_recipe
+from sciformer.training.recipe import DATA_ENV, load_recipe, recipe_records
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted([*ROOT.glob("core/sciformer/builtin/*/recipes/*.yaml"), *ROOT.glob("plugins/*/recipes/*.yaml")])
@@ -96,3 +96,21 @@ def test_shipped_recipes_name_no_package_output() -> None:
     """`sciformer train` of a shipped recipe never replaces the shipped model."""
     for recipe in RECIPES:
         assert "output" not in yaml.safe_load(recipe.read_text()), recipe
+
+
+def test_a_split_may_read_its_file_with_its_own_options(tmp_path: Path) -> None:
+    """`valid: {path, options}` reads that split with its options over `data.options`; the others keep theirs."""
+    (tmp_path / "train.csv").write_text("text,label\nthe cat,a\nthe dog,b\n")
+    (tmp_path / "valid.csv").write_text("sentence,text,label\na bird,ignored,a\n")
+    recipe = {"model": {"domain": "text", "task": "sequence-classification"},
+              "data": {"train": "train.csv", "valid": {"path": "valid.csv", "options": {"data_column": "sentence"}}, "options": {"target_column": "label"}}}  # fmt: skip
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    parsed = load_recipe(tmp_path / "recipe.yaml")
+    assert parsed.data["valid"] == tmp_path / "valid.csv" and parsed.part_options == {"valid": {"data_column": "sentence"}}
+    parts = recipe_records(parsed, PluginHost(entry_points=False), "text")
+    assert [r.data for r in parts["train"]] == ["the cat", "the dog"] and [(r.data, r.target) for r in parts["valid"]] == [("a bird", "a")]
+    for bad in ({"path": "valid.csv", "stop": 3}, {"options": {"start": 1}}):
+        recipe["data"]["valid"] = bad
+        (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+        with pytest.raises(ConfigError, match="data.valid"):
+            load_recipe(tmp_path / "recipe.yaml")

@@ -99,6 +99,12 @@ class Domain(abc.ABC):
         """What `sciformer score` writes for this domain's models (a `Scorer` subclass), or None for the engine's."""
         return None
 
+    def next_input(self, config: ModelConfig, batch: TokenBatch, prediction: Tensor) -> TokenBatch | None:
+        """For models whose prediction is their own next input (forecasters): the batch one model step
+        later with `prediction` (as the head returned it) as its input, for rollout training
+        (`training.rollout_steps`); None, the default, where predictions cannot be fed back."""
+        return None
+
 
 class Tokenizer(abc.ABC):
     """Turns records into TokenBatches; runs on the CPU, in DataLoader workers.

@@ -13,7 +13,7 @@ from sciformer.training.metrics import metric_mode
 from sciformer.training.objectives import DEFAULT_MASK_RATIO
 
 KINDS = {int: "a whole number", float: "a number", str: "text", bool: "true or false", tuple: "a list", Mapping: "a mapping"}
-AT_LEAST_ONE = ("epochs", "max_steps", "batch_size", "batch_tokens", "accumulate", "eval_every", "patience")
+AT_LEAST_ONE = ("epochs", "max_steps", "batch_size", "batch_tokens", "accumulate", "eval_every", "patience", "rollout_steps")
 NOT_NEGATIVE = ("weight_decay", "warmup_steps")
 FRACTIONS = ("mlm_probability", "mask_ratio")  # each must lie in (0, 1)
 
@@ -43,6 +43,7 @@ class TrainingConfig:
     augment: Mapping = field(default_factory=dict)  # {name: {settings}} of the domain's augmentations
     mlm_probability: float = 0.15
     mask_ratio: float = DEFAULT_MASK_RATIO  # share of patch tokens masked by the masked-patches task
+    rollout_steps: int = 1  # forecasters: model steps rolled out from each record, each trained (training/rollout.py)
     device: str = "cpu"  # "cuda" means each torchrun process's own GPU
     fsdp: bool = False  # shard parameters, gradients and optimizer moments over the ranks (FSDP)
     tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)

@@ -60,6 +60,7 @@ class Recipe:
     init: str | None = None
     source: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
+    part_options: dict[str, dict[str, Any]] = field(default_factory=dict)  # reader options of one split, over data.options
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -130,14 +131,27 @@ def recipe_from_dict(raw: Mapping[str, Any], base: Path, source: Path | None = N
     if not data.get("train"):
         raise ConfigError("recipe needs data.train")
     check_data(data)
+    part_options = {}
     for part in ("train", "valid", "test"):
+        if isinstance(data.get(part), Mapping):
+            data[part], part_options[part] = data_part(part, data[part])
         if data.get(part):
             data[part] = resolve_path(base, data[part])
     init = raw.get("init")
     if init and ((base / os.path.expandvars(init)).is_dir() or str(init).endswith(RECIPE_SUFFIXES)):
         init = str(resolve_path(base, init))
     training = TrainingConfig.from_dict(raw.get("training") or {})
-    return Recipe(model, data, training, recipe_output(raw, base, source), init, source, dict(raw))
+    return Recipe(model, data, training, recipe_output(raw, base, source), init, source, dict(raw), part_options)
+
+
+def data_part(part: str, value: Mapping[str, Any]) -> tuple[str, dict[str, Any]]:
+    """A split given as `{path: FILE, options: {...}}`: its file and its own reader options (a time
+    window such as `{start: 0, stop: 456}`), which override `data.options` for that split alone."""
+    refuse_unknown(f"data.{part} setting(s)", value, ("path", "options"))
+    options = value.get("options") or {}
+    if not value.get("path") or not isinstance(options, Mapping):
+        raise ConfigError(f"data.{part} is a file, or {{path: FILE, options: {{reader options}}}}, got {dict(value)!r}")
+    return str(value["path"]), dict(options)
 
 
 def section(raw: Mapping[str, Any], name: str) -> dict[str, Any]:
@@ -211,12 +225,15 @@ def split_records(records: list[Record], fractions: Mapping[str, float], seed: i
 
 
 def recipe_records(recipe: Recipe, host: PluginHost, domain: str) -> dict[str, list[Record]]:
-    """Train / valid / test records: from files where given (the first `data.limit` of each), the rest
-    split off train by `data.split`."""
+    """Train / valid / test records: from files where given (the first `data.limit` of each, read with
+    `data.options` and the split's own options), the rest split off train by `data.split`."""
     options = recipe.data.get("options") or {}
     limit = recipe.data.get("limit")
     files = {part: recipe.data[part] for part in ("train", "valid", "test") if recipe.data.get(part)}
-    loaded = {part: list(itertools.islice(read_records(host, domain, path, options), limit)) for part, path in files.items()}
+    loaded = {
+        part: list(itertools.islice(read_records(host, domain, path, {**options, **recipe.part_options.get(part, {})}), limit))
+        for part, path in files.items()
+    }
     split = dict(recipe.data.get("split") or {})
     seed = int(split.pop("seed", recipe.training.seed))
     wanted = {part: float(split.get(part, 0.0)) for part in ("valid", "test") if part not in loaded}

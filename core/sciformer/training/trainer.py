@@ -43,6 +43,7 @@ from sciformer.training.metrics import TENSORBOARD_DIR, MetricsLog, tensorboard_
 from sciformer.training.objectives import PRETRAINING_TASKS, build_training_model, encoder_copy, mask_tokens
 from sciformer.training.progress import TrainingProgress, on_terminal
 from sciformer.training.ranking import WHY_MISSING, ranking_metrics
+from sciformer.training.rollout import check_rollout_domain, rolled_out
 from sciformer.training.schedule import warmup_cosine
 from sciformer.training.state import load_training_state, pause_after_step, save_training_state
 from sciformer.world import World
@@ -86,6 +87,7 @@ class Trainer:
         if model.config.task == "mlm" and not isinstance(tokenizer, VocabularyTokenizer):
             raise ConfigError(f"masked LM needs a vocabulary tokenizer; domain {model.config.domain!r} has none")
         check_loss_options(model.head, config)
+        check_rollout_domain(host, model.config, config.rollout_steps)
         self.augmentations = build_augmentations(host, model.config, config.augment)
         self.world = world or World.current()
         self.device = self.world.device(config.device)
@@ -135,6 +137,17 @@ class Trainer:
             batch = mask_tokens(batch, self.tokenizer, self.config.mlm_probability, torch.Generator().manual_seed(mask_seed))
         return batch.to(self.device)
 
+    def predict(self, network: torch.nn.Module, batch: TokenBatch) -> torch.Tensor:
+        """The network's prediction for a batch; with `rollout_steps` above 1, the stacked predictions
+        (B, steps, ...) of a rollout from it (training/rollout.py)."""
+        if self.config.rollout_steps == 1:
+            return network(batch).prediction
+        return rolled_out(lambda current: network(current).prediction, batch, self.config.rollout_steps, self.next_input)
+
+    def next_input(self, batch: TokenBatch, prediction: torch.Tensor) -> TokenBatch | None:
+        """The batch one model step on, with `prediction` as its input (the domain's `next_input`)."""
+        return self.host.domain(self.model.config.domain).next_input(self.model.config, batch, prediction)
+
     def autocast(self) -> torch.autocast:
         """bfloat16 autocast when asked for, a no-op otherwise."""
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.dtype == "bfloat16")
@@ -176,7 +189,7 @@ class Trainer:
                 seed = self.config.seed * 7919 + (number if real else 0)
                 torch.manual_seed(seed)
                 batch = self.collate(encoded, batches[number if real else 0], mask_seed=seed)
-                prediction = self.model(batch).prediction
+                prediction = self.predict(self.model, batch)
                 for name, (total, count) in self.model.head.evaluate(prediction, batch).items():
                     slot = totals.setdefault(name, [0.0, 0])
                     if real:
@@ -299,7 +312,7 @@ class Trainer:
                 torch.manual_seed(self._seed(epoch, position))
                 batch = self.collate(train_enc, batches[position], mask_seed=self._seed(epoch, position), training=True)
                 with self.autocast():
-                    prediction = self.parallel.network(batch).prediction
+                    prediction = self.predict(self.parallel.network, batch)
                 loss = self.model.head.loss(prediction, batch)
                 (loss * weight).backward()
             if mine:

@@ -19,12 +19,13 @@ from .suffixes import HDF5_SUFFIXES, NETCDF_SUFFIXES, SELECTION_SUFFIXES, ZARR_S
 if TYPE_CHECKING:
     import click
     from sciformer.config import ModelConfig
+    from sciformer.data.batch import TokenBatch
     from sciformer.engine.heads import Head
     from sciformer.engine.model import SciformerModel
     from sciformer.engine.parts import MixerParts
     from sciformer.records import ExampleRecords, Record
     from sciformer.scoring.scorer import Scorer
-    from torch import nn
+    from torch import Tensor, nn
 
     from .tokenizer import FieldTokenizer
 
@@ -97,6 +98,12 @@ class WeatherDomain(Domain):
         from .scoring import ForecastScorer
 
         return ForecastScorer(model, options, checkpoint)
+
+    def next_input(self, config: ModelConfig, batch: TokenBatch, prediction: Tensor) -> TokenBatch | None:
+        """The forecast as the next input, one model step (`step_hours`) later."""
+        from .rollout import next_batch
+
+        return next_batch(batch, prediction, WeatherOptions.from_config(config))
 
     def examples(self) -> ExampleRecords:
         """Hours of ERA5 2 m temperature over the UK, and records the tokenizer must reject."""

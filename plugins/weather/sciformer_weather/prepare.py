@@ -11,6 +11,7 @@ from sciformer.config import ModelConfig
 from sciformer.errors import ConfigError
 from sciformer.records import Record
 
+from .reader import RolloutTargets
 from .sources import FieldRef
 from .stats import record_stats
 
@@ -19,7 +20,7 @@ log = logging.getLogger(__name__)
 
 def complete_config(config: ModelConfig, records: Sequence[Record]) -> ModelConfig:
     """Fill in what the records say and the configuration does not: channels, their units, grid, latitudes,
-    longitudes, model step (the records' lead) and per-channel mean / std of the input fields. Given values
+    longitudes, model step (the records' lead, a rollout's first) and per-channel mean / std of the input fields. Given values
     are kept."""
     usable = [r for r in records if not r.error and r.data is not None]
     if not usable:
@@ -36,10 +37,11 @@ def complete_config(config: ModelConfig, records: Sequence[Record]) -> ModelConf
             options.setdefault("latitudes", list(grid.latitudes))
         if grid.longitudes is not None:
             options.setdefault("longitudes", list(grid.longitudes))
-        if isinstance(first.target, FieldRef):
-            options.setdefault("step", first.target.index - first.data.index)
-            if first.target.time is not None and first.data.time is not None:
-                options.setdefault("step_hours", (first.target.time - first.data.time) / 3600.0)
+        target = first.target.fields[0] if isinstance(first.target, RolloutTargets) else first.target
+        if isinstance(target, FieldRef):
+            options.setdefault("step", target.index - first.data.index)
+            if target.time is not None and first.data.time is not None:
+                options.setdefault("step_hours", (target.time - first.data.time) / 3600.0)
     else:
         shape = np.shape(first.data)
         if len(shape) == 2:

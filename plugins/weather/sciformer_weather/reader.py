@@ -4,6 +4,9 @@ Records hold lazy `FieldRef`s, so reading a year of global fields costs nothing 
 loads a record. A folder ending in `.zarr` is a zarr store; any other folder is read as one file (or
 store) per period (FourCastNet stores one HDF5 file per year); pairs never cross from one into the next.
 
+For rollout training, the option `rollout` (k, default 1) gives each record the targets at lead, 2 lead,
+..., k lead (`RolloutTargets`), and only records whose k targets all lie in the file or its window.
+
 For scoring, the option `leads` (e.g. `1,6,24`) yields every time index instead, each with the truths
 at those leads (`LeadTruths`; None where a lead falls beyond the file or its time window), so a
 forecast can be scored at every lead for which the file holds the truth.
@@ -37,6 +40,17 @@ def lead_option(options: Mapping[str, Any]) -> int:
     return lead
 
 
+def rollout_option(options: Mapping[str, Any]) -> int:
+    """Reader option `rollout`: targets per record, one per model step of a rollout (default 1: one target)."""
+    try:
+        steps = int(options.get("rollout", 1))
+    except (TypeError, ValueError):
+        raise ConfigError(f"reader option rollout must be an integer, got {options.get('rollout')!r}") from None
+    if steps < 1:
+        raise ConfigError(f"reader option rollout must be at least 1, got {steps}")
+    return steps
+
+
 def leads_option(options: Mapping[str, Any]) -> tuple[int, ...] | None:
     """Reader option `leads`: lead times to score, in time steps of the file (`1,6,24`, a list or one
     integer), sorted and unique; None when not given."""
@@ -62,10 +76,17 @@ class LeadTruths:
     fields: tuple[FieldRef | None, ...]
 
 
+@dataclass(frozen=True)
+class RolloutTargets:
+    """A rollout-training record's targets: the fields at lead, 2 lead, ..., k lead."""
+
+    fields: tuple[FieldRef, ...]
+
+
 def read_field_records(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
     """Records of a field file or a folder of them.
 
-    Options: `lead` (default 1), `leads` (scoring: every time index, with the truths at these leads;
+    Options: `lead` (default 1), `rollout` (targets at k successive leads, default 1), `leads` (scoring: every time index, with the truths at these leads;
     `lead` is then ignored), `dataset` (HDF5, default `fields`), `variables` (netCDF and zarr, default all
     (time, lat, lon) variables), `start` / `stop` (time window of each file). Record ids are the input's
     time (`2019-03-01T00:00`) when the file has time stamps, else its time index; in a folder they are
@@ -73,6 +94,8 @@ def read_field_records(path: Path, options: Mapping[str, Any]) -> Iterator[Recor
     """
     lead = lead_option(options)
     leads = leads_option(options)
+    if rollout_option(options) > 1 and not lead:
+        raise ConfigError("reader option rollout needs a lead of at least 1")
     if path.is_dir() and path.suffix.lower() not in ZARR_SUFFIXES:
         files = sorted(p for p in path.iterdir() if p.suffix.lower() in (*HDF5_SUFFIXES, *NETCDF_SUFFIXES, *ZARR_SUFFIXES))
         if not files:
@@ -87,19 +110,22 @@ def _file_records(path: Path, options: Mapping[str, Any], lead: int, leads: tupl
     spec = source_spec(path, options)
     with open_source(spec) as source:
         grid, count, spec, offset = source.grid, len(source), source.spec, source.offset
-    if leads is None and count <= lead:
-        log.warning("%s: %d time step(s) give no input-target pair at lead %d", path, count, lead)
+    steps = rollout_option(options)
+    if leads is None and count <= lead * steps:
+        log.warning("%s: %d time step(s) give no input-target pair at lead %d", path, count, lead * steps)
     shape_only = replace(grid, times=None)
     times = grid.times or (None,) * count
 
     def ref(index: int) -> FieldRef | None:
         return FieldRef(spec, index, shape_only, times[index]) if index < count else None
 
-    last = count if leads is not None or not lead else count - lead
+    last = count if leads is not None or not lead else count - lead * steps
     for index in range(last):
         label = grid.time_label(index) or str(offset + index)
         if leads is not None:
             target: Any = LeadTruths(leads, tuple(ref(index + step) for step in leads))
+        elif steps > 1:
+            target = RolloutTargets(tuple(ref(index + lead * step) for step in range(1, steps + 1)))
         else:
             target = ref(index + lead) if lead else None
         yield Record(id=f"{prefix}{label}", data=ref(index), target=target)

@@ -3,6 +3,7 @@ readers so that listing them imports neither h5py nor xarray."""
 
 COMMON = {
     "lead": "time steps between a record's input and its target (default 1)",
+    "rollout": "training: targets at lead, 2 lead, ..., k lead for a k-step rollout loss (default 1)",
     "leads": "scoring: comma-separated lead times in time steps; forecasts and skill at each (default: the model's step)",
     "start": "first time index to use (default 0)",
     "stop": "time index to stop before (default: the end of the file)",

@@ -25,19 +25,29 @@ def rollout(model: SciformerModel, fields: Tensor, steps: int, hours: Tensor | N
         raise ConfigError(f"a rollout needs at least one step, got {steps}")
     options = WeatherOptions.from_config(model.config)
     mask = torch.ones(fields.shape[0], options.num_tokens, dtype=torch.bool, device=fields.device)
-    ids = [str(i) for i in range(fields.shape[0])]
     if options.time_features and hours is None:
         raise ConfigError("this model uses the time of day: give the UTC hours of the initial fields")
+    batch = TokenBatch(padding_mask=mask, record_ids=[str(i) for i in range(fields.shape[0])], features=fields)
+    if hours is not None:
+        batch.extras["hour"] = hours.to(fields.device).float() % 24.0
     outputs = []
-    state = fields
     for step in range(steps):
-        batch = TokenBatch(padding_mask=mask, record_ids=ids, features=state)
-        if hours is not None:
-            batch.extras["hour"] = (hours.to(fields.device).float() + step * (options.step_hours or 0.0)) % 24.0
-        prediction = model(batch).prediction
-        state = prediction.float()
-        outputs.append(state)
+        outputs.append(model(batch).prediction.float())
+        if step + 1 < steps:
+            batch = next_batch(batch, outputs[-1], options)
     return torch.stack(outputs)
+
+
+def next_batch(batch: TokenBatch, prediction: Tensor, options: WeatherOptions) -> TokenBatch:
+    """The batch one model step later: `prediction` (B, C, H, W) as its fields, its UTC hours and input
+    times advanced by the model step (the engine's `next_input` for rollout training)."""
+    following = TokenBatch(padding_mask=batch.padding_mask, record_ids=batch.record_ids, features=prediction)
+    step_hours = options.step_hours or 0.0
+    if "hour" in batch.extras:
+        following.extras["hour"] = (batch.extras["hour"] + step_hours) % 24.0
+    if "init_time" in batch.extras:
+        following.extras["init_time"] = batch.extras["init_time"] + step_hours * 3600.0
+    return following
 
 
 def steps_for(leads: Sequence[int], step: int) -> list[int]:

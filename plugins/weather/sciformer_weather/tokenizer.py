@@ -4,6 +4,8 @@ Non-finite values (NaN, inf) make a record bad by default (`nan_policy: bad`). W
 they are filled with the channel's training mean (0 after normalisation) in the input, and left out of
 the loss in the target (`extras["target_mask"]` is False there).
 
+A record read with the `rollout` option (k) has k targets, encoded as one (k, C, H, W) target.
+
 A scoring record read with the `leads` option carries its truths instead of a target: they are loaded
 as they are, in physical units (NaN where a lead has no truth; points that are not finite are left out
 of the skill scores, not rejected), with the input in physical units for the persistence baseline.
@@ -25,7 +27,7 @@ from torch import Tensor
 
 from .normalise import Normaliser
 from .options import WeatherOptions
-from .reader import LeadTruths
+from .reader import LeadTruths, RolloutTargets
 from .sources import FieldRef
 
 
@@ -39,7 +41,8 @@ class Truths(NamedTuple):
 
 
 class FieldEncoding(NamedTuple):
-    """One encoded record: normalised input (C, H, W), target (C, H, W) or None, target mask or None,
+    """One encoded record: normalised input (C, H, W), target (C, H, W) (a rollout's: (k, C, H, W)) or
+    None, target mask or None,
     the input's UTC hour of day and time (seconds since 1970-01-01 UTC; None when unknown), and a
     scoring record's truths (None otherwise)."""
 
@@ -72,8 +75,19 @@ class FieldTokenizer(Tokenizer):
             return FieldEncoding(features, None, None, hour, self._truths(record, record.target, array), time)
         if record.target is None:
             return FieldEncoding(features, None, None, hour, time=time)
+        if isinstance(record.target, RolloutTargets):
+            target, mask = self._rollout_targets(record, record.target)
+            return FieldEncoding(features, target, mask, hour, time=time)
         target, mask = self._normalise(record, self._load(record, record.target, "target"), "target")
         return FieldEncoding(features, target, mask, hour, time=time)
+
+    def _rollout_targets(self, record: Record, targets: RolloutTargets) -> tuple[Tensor, Tensor | None]:
+        """The normalised targets of each rollout step (k, C, H, W) and, where any has gaps, their mask."""
+        steps = [self._normalise(record, self._load(record, ref, f"target {n}"), f"target {n}") for n, ref in enumerate(targets.fields, 1)]
+        fields = torch.stack([field for field, _ in steps])
+        if all(mask is None for _, mask in steps):
+            return fields, None
+        return fields, torch.stack([torch.ones_like(field, dtype=torch.bool) if mask is None else mask for field, mask in steps])
 
     def _truths(self, record: Record, truths: LeadTruths, input_field: np.ndarray) -> Truths:
         """The truth at each lead as loaded (NaN where there is none), their hours, the physical input."""

@@ -12,13 +12,15 @@ import pytest
 import torch
 import xarray as xr
 from sciformer.config import ModelConfig
-from sciformer.errors import BadRecordError, InputFileError
+from sciformer.errors import BadRecordError, ConfigError, InputFileError
 from sciformer.plugins import PluginHost
 from sciformer.reading import read_records
 from sciformer.records import Record
 from sciformer_weather import EXAMPLE
 from sciformer_weather.convert import write_fields
 from sciformer_weather.grid import latitude_weights
+from sciformer_weather.normalise import Normaliser
+from sciformer_weather.options import WeatherOptions
 from sciformer_weather.prepare import complete_config
 from sciformer_weather.sources import FieldRef, open_fields
 from sciformer_weather.stats import Climatology, compute_climatology, source_stats
@@ -82,6 +84,23 @@ def test_shipped_file_gives_lazy_pairs(era5: dict) -> None:
     assert len(at_six) == 42 and at_six[0].target.index == 6
     inputs_only = list(read_records(PluginHost(), "weather", EXAMPLE, {"lead": 0}))
     assert len(inputs_only) == 48 and inputs_only[0].target is None
+
+
+def test_rollout_records_carry_a_target_per_step(era5: dict) -> None:
+    records = list(read_records(PluginHost(), "weather", EXAMPLE, {"lead": 2, "rollout": 3}))
+    assert len(records) == 42  # every input whose targets at +2, +4 and +6 h lie in the 48 hours
+    assert [ref.index for ref in records[5].target.fields] == [7, 9, 11]
+    config = complete_config(ModelConfig(domain="weather", dim=32), records)
+    assert config.domain_options["step"] == 2 and config.domain_options["step_hours"] == 2.0
+    encoded = FieldTokenizer(config).encode(records[5])
+    assert encoded.target.shape == (3, 1, 33, 49) and encoded.target_mask is None
+    normaliser = Normaliser.of(WeatherOptions.from_config(config))
+    np.testing.assert_allclose(encoded.target[2].numpy(), normaliser.forward(era5["fields"][11]), rtol=1e-6)
+    for bad in ("0", "x"):
+        with pytest.raises(ConfigError, match="rollout"):
+            list(read_records(PluginHost(), "weather", EXAMPLE, {"rollout": bad}))
+    with pytest.raises(ConfigError, match="rollout needs a lead"):
+        list(read_records(PluginHost(), "weather", EXAMPLE, {"lead": 0, "rollout": 2}))
 
 
 def test_netcdf4_and_packed_netcdf3_read_the_same_values(tmp_path: Path, era5: dict) -> None:

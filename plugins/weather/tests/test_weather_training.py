@@ -1,23 +1,31 @@
 """End to end on the shipped ERA5 hours: train a tiny forecaster from a recipe, evaluate it with rollouts
-against persistence and climatology, write forecasts and maps, and batch-score it."""
+against persistence and climatology, write forecasts and maps, batch-score it, and fine-tune it on
+multi-step rollouts."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
+import torch
 import yaml
 from click.testing import CliRunner
-from sciformer.checkpoint import read_checkpoint_info, resolve_model
+from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
 from sciformer.cli.main import build_cli
+from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost
+from sciformer.reading import read_records
 from sciformer.scoring import score
+from sciformer.training.config import TrainingConfig
 from sciformer.training.recipe import train_recipe
+from sciformer.training.trainer import Trainer
 from sciformer_weather import EXAMPLE
 from sciformer_weather.grid import latitude_weights
+from sciformer_weather.rollout import rollout
 from sciformer_weather.scoring import CLIMATOLOGY_FILE
 
 
@@ -88,3 +96,38 @@ def test_batch_scoring_writes_one_embedding_per_hour(trained: Path, host: Plugin
     with h5py.File(tmp_path / "scores.h5") as handle:
         assert handle["embedding"].shape == (47, 16)
         assert handle["record_id"][0].decode() == "2019-03-25T00:00"
+
+
+def test_rollout_training_trains_on_every_step_of_a_rollout(trained: Path, host: PluginHost, tmp_path: Path) -> None:
+    """Fine-tuned from the one-step model on 3-step rollouts: the trainer's predictions are the forecaster's
+    rollout (time of day advancing), and its loss covers all three steps."""
+    records = list(read_records(host, "weather", EXAMPLE, {"lead": 1, "rollout": 3}))[:4]
+    model = load_checkpoint(trained, host)
+    trainer = Trainer(model, host.domain("weather").tokenizer(model.config), host, TrainingConfig(rollout_steps=3), tmp_path / "out")
+    encoded = trainer.encode(records, "train")
+    batch = trainer.collate(encoded, range(4), mask_seed=0)
+    model.eval()
+    with torch.no_grad():
+        predictions = trainer.predict(model, batch)
+        expected = rollout(model, batch.features, 3, hours=batch.extras["hour"])
+    assert predictions.shape == batch.targets.shape == (4, 3, 1, 33, 49)
+    torch.testing.assert_close(predictions, expected.transpose(0, 1))
+    per_step = [model.head.loss(predictions[:, step], replace(batch, targets=batch.targets[:, step])) for step in range(3)]
+    assert model.head.loss(predictions, batch).item() == pytest.approx(float(sum(per_step)) / 3, rel=1e-5)
+    one_target = trainer.collate(trainer.encode(list(read_records(host, "weather", EXAMPLE))[:4], "train"), range(4), mask_seed=0)
+    with pytest.raises(ConfigError, match="reader option rollout: 3"):
+        trainer.predict(model, one_target)
+
+
+def test_rollout_training_from_a_recipe(trained: Path, host: PluginHost, tmp_path: Path) -> None:
+    for name, (start, stop) in {"train": (0, 32), "valid": (32, 48)}.items():
+        (tmp_path / f"{name}.json").write_text(json.dumps({"source": str(EXAMPLE), "start": start, "stop": stop}))
+    recipe = {"model": {"domain": "weather", "task": "forecast"}, "init": str(trained),
+              "data": {"train": "train.json", "valid": "valid.json", "options": {"lead": 1, "rollout": 4}},
+              "training": {"max_steps": 2, "batch_size": 8, "rollout_steps": 4}, "output": "rolled"}  # fmt: skip
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    result = train_recipe(tmp_path / "recipe.yaml", host)
+    assert result.steps == 2 and np.isfinite(result.valid["rmse"])
+    history = [json.loads(line) for line in (result.output / "metrics.jsonl").read_text().splitlines()]
+    assert [row["split"] for row in history].count("train") == 2 and all(np.isfinite(row["loss"]) for row in history if "loss" in row)
+

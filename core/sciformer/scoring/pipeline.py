@@ -314,7 +314,9 @@ def score_encoded(
     columns = scorer.empty(outputs, count)
     padded = 0
     ids = [chunk.record_ids[r] for r in rows]
-    for batch_rows, batch, result in run_encoded(scorer.model, tokenizer, encoded, ids, batch_tokens=batch_tokens, dtype=dtype, between_batches=stop.check if stop else None):
+    for batch_rows, batch, result in run_encoded(
+        scorer.model, tokenizer, encoded, ids, batch_tokens=batch_tokens, dtype=dtype, hidden_states=scorer.hidden_states, between_batches=stop.check if stop else None
+    ):
         chosen = [rows[i] for i in batch_rows]
         padded += max(lengths[i] for i in batch_rows) * len(batch_rows)
         finite = finite_rows(result).tolist()

@@ -30,7 +30,11 @@ class Scorer:
     """The columns of a results file for one model, and how each batch fills them.
 
     `options` are the run's reader options (`--option key=value`), which a plugin's scorer may read.
+    A scorer whose `values` reads `ModelOutput.hidden_states` (every layer's output) sets `hidden_states`,
+    and the pipeline asks the model for them.
     """
+
+    hidden_states = False
 
     def __init__(self, model: SciformerModel, options: Mapping[str, Any] | None = None) -> None:
         self.model = model

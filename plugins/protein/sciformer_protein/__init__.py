@@ -12,7 +12,7 @@ from sciformer.domain import Domain, RecordReader, ShippedModel, WeightImporter
 from sciformer.lazy import LazyFunction
 from sciformer.records import ExampleRecords, Record
 
-from .reader_options import HDF5_OPTIONS, TABLE_MODEL_OPTIONS, TABLE_OPTIONS
+from .reader_options import HDF5_OPTIONS, SCORING_OPTIONS, TABLE_MODEL_OPTIONS, TABLE_OPTIONS
 
 if TYPE_CHECKING:
     import click
@@ -63,14 +63,14 @@ class ProteinDomain(Domain):
     def readers(self) -> list[RecordReader]:
         """FASTA, plain text, CSV / TSV and HDF5 readers, and the training-part `.sources` lists."""
         return [
-            RecordReader("fasta", DOMAIN, (".fasta", ".fa", ".faa", ".fas"), read_fasta, "FASTA, streamed; duplicate headers kept apart by index", options={}),
-            RecordReader("protein-lines", DOMAIN, (".txt",), read_lines, "one sequence per line", options={}),
+            RecordReader("fasta", DOMAIN, (".fasta", ".fa", ".faa", ".fas"), read_fasta, "FASTA, streamed; duplicate headers kept apart by index", options=SCORING_OPTIONS),
+            RecordReader("protein-lines", DOMAIN, (".txt",), read_lines, "one sequence per line", options=SCORING_OPTIONS),
             RecordReader(
                 "protein-table", DOMAIN, (".csv", ".tsv"), read_table, "sequence column with optional id / target columns",
                 options=TABLE_OPTIONS, model_options=TABLE_MODEL_OPTIONS,
             ),
             RecordReader("protein-hdf5", DOMAIN, (".h5", ".hdf5"), read_hdf5, "a 1-D string dataset of sequences", options=HDF5_OPTIONS),
-            RecordReader("protein-sources", DOMAIN, (".sources",), read_sources, "training-part sequences of the recipes it names, held-out ones left out", options={}),
+            RecordReader("protein-sources", DOMAIN, (".sources",), read_sources, "training-part sequences of the recipes it names, held-out ones left out", options=SCORING_OPTIONS),
         ]
 
     def tokenizer(self, config: ModelConfig) -> ProteinTokenizer:
@@ -92,7 +92,7 @@ class ProteinDomain(Domain):
         return WindowedAttention(config, parts.positions, parts.norm)
 
     def scorer(self, model: SciformerModel, options: Mapping[str, Any], checkpoint: Path | None) -> Scorer:
-        """Protein results add `truncated`, whether a record was cut to the model's residue limit."""
+        """Representations of any layer (option `layer`), `bos`, and `truncated`, whether a record was cut to the model's residue limit."""
         from .scoring import ProteinScorer
 
         return ProteinScorer(model, options)

@@ -6,8 +6,9 @@ import csv
 import itertools
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TextIO
 
@@ -21,15 +22,16 @@ from sciformer.plugins import PluginHost
 from sciformer.reader_options import inference_options
 from sciformer.reading import read_records
 from sciformer.records import Record
+from sciformer.scoring import score
+from sciformer.scoring.encoding import default_workers
 
 from .contact_fit import fit_contacts, install_contact_head
 from .contacts import METHODS as CONTACT_METHODS
 from .contacts import predict_contacts, save_contact_png
-from .export import write_embeddings
-from .inference import embed as embed_records
 from .inference import predict_residues
 from .likelihood import pseudo_log_likelihood
 from .marginals import require_lm
+from .scoring import BOS, LAYER, TRUNCATED
 from .structures import read_chains
 from .tokenizer import ProteinTokenizer
 from .variants import METHODS as VARIANT_METHODS
@@ -39,12 +41,18 @@ DOMAIN = "protein"
 BATCH_TOKENS_HELP = "Token budget per batch (default: 4096 on the CPU, 16384 on CUDA)."
 
 
-def load_protein_model(name: str, host: PluginHost, device: str = "cpu") -> tuple[SciformerModel, ProteinTokenizer, CheckpointInfo]:
-    """A protein checkpoint (directory or shipped name), its tokenizer and what its config.json says."""
+def protein_checkpoint(name: str, host: PluginHost) -> tuple[Path, CheckpointInfo]:
+    """The folder of a protein checkpoint (directory or shipped name) and what its config.json says."""
     directory = resolve_model(name, host)
     info = read_checkpoint_info(directory)
     if info.config.domain != DOMAIN:
         raise ConfigError(f"--model {name!r} is a {info.config.domain!r} model, not a protein model")
+    return directory, info
+
+
+def load_protein_model(name: str, host: PluginHost, device: str = "cpu") -> tuple[SciformerModel, ProteinTokenizer, CheckpointInfo]:
+    """A protein checkpoint (directory or shipped name), its tokenizer and what its config.json says."""
+    directory, info = protein_checkpoint(name, host)
     return load_checkpoint(directory, host, device), host.tokenizer(info.config), info
 
 
@@ -104,22 +112,39 @@ def protein() -> None:
 @sequence_option
 @options_option
 @click.option("--output", required=True, type=click.Path(path_type=Path), help="HDF5 file to write.")
-@click.option("--layer", default=-1, show_default=True, help="Layer: 0 = embeddings, -1 = last (after the final norm).")
-@click.option("--per-residue", is_flag=True, help="Also store per-residue representations (ragged, with offsets).")
+@click.option("--layer", default=-1, show_default=True, help="Layer: 0 = embeddings, k = block k, -1 = last (after the final norm).")
+@click.option("--per-residue", is_flag=True, help="Also store per-residue vectors (token_embeddings: residues only, flattened per record).")
 @batch_tokens_option
 @device_option
 @click.option("--overwrite", is_flag=True, help="Replace an existing output file.")
 @click.pass_context
 def embed(ctx: click.Context, model: str, input_path: Path | None, sequences: tuple[str, ...], options: tuple[str, ...], output: Path, layer: int, per_residue: bool, batch_tokens: int | None, device: str, overwrite: bool) -> None:
-    """Mean, BOS and (optionally) per-residue embeddings of every record into HDF5."""
+    """Mean over residues (`embedding`), BOS (`bos`) and with --per-residue each residue's vector
+    (`token_embeddings`) of one layer, for every record, into HDF5: `sciformer score --outputs
+    embedding,bos[,token_embeddings],truncated --option layer=K`, in the results layout of `sciformer score`."""
     host = host_of(ctx)
-    if output.exists() and not overwrite:
-        raise InputFileError(f"output {output} exists; pass --overwrite to replace it")
-    net, tokenizer, info = load_protein_model(model, host, device)
-    records = input_records(host, input_path, sequences, reader_options(host, info, input_path, options))
-    attributes = {"model": model, "layer": layer, "long_sequences": tokenizer.long_sequences, "max_residues": tokenizer.max_residues}
-    counts = write_embeddings(output, embed_records(net, tokenizer, records, layer, per_residue=per_residue, batch_tokens=batch_tokens), net.config.dim, attributes, per_residue)
-    click.echo(f"embedded {counts['scored']}, bad {counts['bad']} -> {output}")
+    if (input_path is None) == (not sequences):
+        raise click.ClickException("give the records as --input or as --sequence (one of them)")
+    protein_checkpoint(model, host)  # another domain's model is refused before its reader sees the options
+    chosen = parse_options(options)
+    if LAYER in chosen:
+        raise click.ClickException("give the layer as --layer, not --option layer=...")
+    outputs = ["embedding", BOS, *(["token_embeddings"] if per_residue else []), TRUNCATED]
+    with sequences_file(sequences) if input_path is None else nullcontext(input_path) as records:
+        summary = score(
+            model, records, output, host, options={**chosen, LAYER: layer}, outputs=outputs, batch_tokens=batch_tokens, device=device,
+            workers=default_workers(), overwrite=overwrite, progress=sys.stderr.isatty(),
+        )
+    click.echo(f"embedded {summary.scored}, bad {summary.bad} -> {output}")
+
+
+@contextmanager
+def sequences_file(sequences: Sequence[str]) -> Iterator[Path]:
+    """--sequence values as a temporary FASTA file (ids seq-1, seq-2, ...), removed on exit."""
+    with tempfile.TemporaryDirectory(prefix="sciformer-sequences-") as folder:
+        path = Path(folder) / "sequences.fasta"
+        path.write_text("".join(f">seq-{number}\n{sequence}\n" for number, sequence in enumerate(sequences, start=1)), encoding="utf-8")
+        yield path
 
 
 @csv_command

@@ -1,4 +1,4 @@
-"""Running a protein model on records: layer representations, per-residue stitching, batching.
+"""Reading a protein model's outputs: layer representations, per-residue stitching, per-residue classes.
 
 Layers are numbered as ESM numbers them: 0 is the embedding output, i the output of block i, and the
 last layer (`depth`, or -1) is taken after the final layer norm, as ESM's `representations` and
@@ -7,7 +7,7 @@ transformers' last `hidden_states` entry are.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -47,17 +47,6 @@ def residue_positions(batch: TokenBatch, row: int) -> Tensor:
     return positions[order]
 
 
-@dataclass
-class Embedding:
-    """Representations of one record at one layer: mean over residues, BOS token, per residue (L, D)."""
-
-    record_id: str
-    mean: np.ndarray | None = None
-    bos: np.ndarray | None = None
-    residues: np.ndarray | None = None
-    error: str | None = None
-
-
 def encode_all(tokenizer: ProteinTokenizer, records: Iterable[Record]) -> Iterator[tuple[Record, ProteinEncoding | None, str | None]]:
     """Each record with its encoding, or None and the reason it is bad."""
     for record in records:
@@ -65,57 +54,6 @@ def encode_all(tokenizer: ProteinTokenizer, records: Iterable[Record]) -> Iterat
             yield record, tokenizer.encode(record), None
         except BadRecordError as error:
             yield record, None, error.reason
-
-
-def embed(
-    model: SciformerModel,
-    tokenizer: ProteinTokenizer,
-    records: Iterable[Record],
-    layer: int = -1,
-    *,
-    per_residue: bool = False,
-    batch_tokens: int | None = None,
-    chunk: int = 512,
-) -> Iterator[Embedding]:
-    """Embeddings of records in input order (bad records carry `error`); streamed in chunks of records.
-
-    `mean` averages the kept residue tokens (no BOS / EOS / padding), `bos` is the first window's BOS
-    token, `residues` (L, D) the stitched per-residue representations when `per_residue` is set.
-    """
-    depth = model.config.depth
-    resolve_layer(layer, depth)
-    pending: list[tuple[Record, ProteinEncoding | None, str | None]] = []
-    for item in encode_all(tokenizer, records):
-        pending.append(item)
-        if len(pending) == chunk:
-            yield from _embed_chunk(model, tokenizer, pending, layer, per_residue, batch_tokens)
-            pending = []
-    if pending:
-        yield from _embed_chunk(model, tokenizer, pending, layer, per_residue, batch_tokens)
-
-
-def _embed_chunk(
-    model: SciformerModel,
-    tokenizer: ProteinTokenizer,
-    items: Sequence[tuple[Record, ProteinEncoding | None, str | None]],
-    layer: int,
-    per_residue: bool,
-    batch_tokens: int | None,
-) -> Iterator[Embedding]:
-    results = [Embedding(record.id, error=error) for record, _, error in items]
-    good = [i for i, (_, encoding, _) in enumerate(items) if encoding is not None]
-    encoded = [items[i][1] for i in good]
-    inner = resolve_layer(layer, model.config.depth) < model.config.depth
-    for rows, batch, output in run_encoded(model, tokenizer, encoded, [items[i][0].id for i in good], batch_tokens=batch_tokens, hidden_states=inner):
-        hidden = layer_output(output, layer, model.config.depth).float()
-        for row, index in enumerate(rows):
-            result = results[good[index]]
-            residues = hidden[row, residue_positions(batch, row)]  # (L, D)
-            result.mean = residues.mean(dim=0).cpu().numpy()
-            result.bos = hidden[row, 0].cpu().numpy()
-            if per_residue:
-                result.residues = residues.cpu().numpy()
-    yield from results
 
 
 @dataclass

@@ -13,10 +13,12 @@ from sciformer.build import build_model
 from sciformer.checkpoint import load_checkpoint
 from sciformer.errors import CheckpointError, InputFileError
 from sciformer.records import Record
+from sciformer.scoring import score_chunk
+from sciformer.scoring.scorer import scorer_for
 from sciformer_protein.contacts import predict_contacts
 from sciformer_protein.import_esm import import_fair_esm
 from sciformer_protein.import_hf import import_hf_esm
-from sciformer_protein.inference import embed, layer_output, residue_positions
+from sciformer_protein.inference import layer_output, residue_positions
 from sciformer_protein.marginals import masked_log_probs
 from sciformer_protein.windows import kept_window, window_starts
 
@@ -44,7 +46,7 @@ def _max_diff(ours: torch.Tensor, theirs: torch.Tensor, mask: torch.Tensor) -> f
     return (ours - theirs)[mask].abs().max().item()
 
 
-def test_logits_layers_and_mean_embedding_match_transformers(model, tokenizer, hf_model) -> None:
+def test_logits_layers_and_mean_embedding_match_transformers(model, tokenizer, hf_model, host) -> None:
     batch = tokenizer(RECORDS)
     with torch.no_grad():
         ours = model(batch, output_hidden_states=True)
@@ -60,7 +62,7 @@ def test_logits_layers_and_mean_embedding_match_transformers(model, tokenizer, h
     weights = residues[..., None].float()
     reference_mean = (theirs.hidden_states[-1] * weights).sum(1) / weights.sum(1)
     assert (ours.pooled - reference_mean).abs().max().item() < HF_TOLERANCE["mean"]
-    streamed = torch.stack([torch.from_numpy(e.mean) for e in embed(model, tokenizer, RECORDS)])
+    streamed = torch.from_numpy(score_chunk(model, tokenizer, RECORDS, outputs=["embedding"], scorer=scorer_for(host, model, {}))[0]["embedding"])
     assert (streamed - reference_mean).abs().max().item() < HF_TOLERANCE["mean"]
 
 

@@ -14,7 +14,6 @@ from sciformer.cli.main import build_cli
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer.records import Record
 from sciformer_protein import alphabet
-from sciformer_protein.inference import embed
 from sciformer_protein.likelihood import pseudo_log_likelihood
 from sciformer_protein.variants import all_substitutions, parse_variant, score_variants
 
@@ -85,20 +84,6 @@ def test_pseudo_log_likelihood(model, tokenizer, hf_model) -> None:
     assert result.pseudo_perplexity == pytest.approx(np.exp(-sum(expected) / len(WILD_TYPE)), rel=1e-4)
 
 
-def test_embeddings_of_any_layer(model, tokenizer, hf_model) -> None:
-    records = [Record("a", WILD_TYPE), Record("bad", "MK1"), Record("b", "GGSWL")]
-    first, bad, second = embed(model, tokenizer, records, layer=1, per_residue=True)
-    assert bad.error.startswith("invalid character '1' at position 3") and bad.mean is None
-    with torch.no_grad():
-        hidden = hf_model(input_ids=tokenizer([records[0]]).ids, output_hidden_states=True).hidden_states[1][0]
-    assert np.allclose(first.residues, hidden[1:-1].numpy(), atol=1e-4)
-    assert np.allclose(first.bos, hidden[0].numpy(), atol=1e-4)
-    assert np.allclose(first.mean, hidden[1:-1].mean(0).numpy(), atol=1e-4)
-    assert second.residues.shape == (5, 64)
-    with pytest.raises(ConfigError, match=r"layer 5 does not exist: the model has layers 0..2"):
-        list(embed(model, tokenizer, records, layer=5))
-
-
 def _run(host, args: list[str]) -> str:
     result = CliRunner().invoke(build_cli(host), args, obj=host, catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -113,8 +98,8 @@ def test_cli_embed_variants_pll_contacts(host, imported, tmp_path) -> None:
     with h5py.File(out) as results:
         assert [s.decode() for s in results["record_id"][:]] == ["wt", "bad", "short"]
         assert results["status"][:].tolist() == [0, 1, 0]
-        assert results["residue_offsets"][:].tolist() == [0, 22, 22, 27]
-        assert np.allclose(results["residues"][:22].mean(0), results["mean"][0], atol=1e-5)
+        assert [len(vectors) for vectors in results["token_embeddings"][:]] == [22 * 64, 0, 5 * 64]
+        assert np.allclose(results["token_embeddings"][0].reshape(22, 64).mean(0), results["embedding"][0], atol=1e-5)
     table = _run(host, ["protein", "variants", "--model", str(imported), "--sequence", WILD_TYPE, "--mutations", "K2R", "--mutations", "A2G"])
     rows = list(csv.DictReader(io.StringIO(table)))
     assert rows[0]["mutant"] == "K2R" and rows[0]["masked-marginal"] and rows[1]["error"].startswith("mutation A2G")

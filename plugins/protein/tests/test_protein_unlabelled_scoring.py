@@ -64,7 +64,7 @@ def test_residue_labels_and_their_mask_are_used_when_present(host, tmp_path: Pat
 def test_options_the_reader_does_not_accept_are_refused(host, tmp_path: Path) -> None:
     """An unknown key names the accepted ones; `unlabelled` belongs to the model."""
     path = subset(DATA / "deeploc_sample.csv", tmp_path / "new.csv", ["id", "sequence"])
-    with pytest.raises(ConfigError, match="does not accept option.s. bogus; it accepts: data_column, id_column, label_mask_column, target_column$"):
+    with pytest.raises(ConfigError, match="does not accept option.s. bogus; it accepts: data_column, id_column, label_mask_column, layer, target_column$"):
         score("esm2-deeploc-small", path, tmp_path / "out.h5", host, options={"bogus": 1})
     with pytest.raises(ConfigError, match="option unlabelled of reader protein-table is a setting of the model"):
         score("esm2-deeploc-small", path, tmp_path / "out.h5", host, options={"unlabelled": "-"})

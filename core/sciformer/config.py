@@ -52,6 +52,7 @@ class ModelConfig:
     domain_options: Mapping[str, Any] = field(default_factory=dict)  # the plugin's own settings
     stage_depths: tuple[int, ...] = ()  # blocks per stage (Swin); empty: one stage of `depth` blocks at width `dim`
     stage_heads: tuple[int, ...] = ()  # attention heads per stage; stage s has width dim * 2**s
+    decoder_depth: int = 0  # blocks of a decoder over the domain's decoder tokens (causal self-attention, cross-attention over the encoder's output, feed-forward); 0: none
 
     def __post_init__(self) -> None:
         _check_choice("norm", self.norm, NORMS)
@@ -78,6 +79,10 @@ class ModelConfig:
         object.__setattr__(self, "stage_depths", tuple(self.stage_depths))
         object.__setattr__(self, "stage_heads", tuple(self.stage_heads))
         _check_stages(self)
+        if not isinstance(self.decoder_depth, int) or self.decoder_depth < 0:
+            raise ConfigError(f"model.decoder_depth must be a non-negative integer, got {self.decoder_depth!r}")
+        if self.decoder_depth and self.stage_depths:
+            raise ConfigError("model.decoder_depth is not supported with model.stage_depths (a decoder attends to one stage's tokens)")
         object.__setattr__(self, "domain_options", dict(self.domain_options))
 
     @property
@@ -127,11 +132,11 @@ class ModelConfig:
         """A JSON-ready dictionary."""
         data = dataclasses.asdict(self)
         data["labels"] = list(self.labels)
-        for name in ("stage_depths", "stage_heads"):  # single-stage models keep their configuration files unchanged
-            if data[name]:
-                data[name] = list(data[name])
-            else:
+        for name in ("stage_depths", "stage_heads", "decoder_depth"):  # encoder-only, single-stage models keep their files unchanged
+            if not data[name]:
                 del data[name]
+            elif name != "decoder_depth":
+                data[name] = list(data[name])
         return data
 
     @classmethod

@@ -83,6 +83,12 @@ class Domain(abc.ABC):
         """
         return None
 
+    def decoder_embedder(self, config: ModelConfig) -> nn.Module | None:
+        """For encoder-decoder models (`config.decoder_depth` > 0): TokenBatch -> `Embedded` of the
+        decoder's tokens (a forecast horizon, a target sequence), which attend causally to each other
+        and to the encoder's output; None, the default, where this domain has no decoder."""
+        return None
+
     def head(self, config: ModelConfig, embedder: nn.Module) -> Head | None:
         """A head for `config.task` beyond the engine's (forecasting, AST's head), or None for the engine's."""
         return None

@@ -85,17 +85,24 @@ class Attention(nn.Module):
 
     def _reference(self, q: Tensor, k: Tensor, v: Tensor, attention: AttentionInputs, dropout: float) -> tuple[Tensor, Tensor]:
         """Explicit softmax attention; returns the output and the (B, H, T, T) map actually applied to V."""
-        scores = (q @ k.transpose(-2, -1)).float()  # (B, H, T, T)
-        if self.logit_scale is None:  # the cosine form's scale is in q already
-            scores = scores / math.sqrt(self.head_dim)
-        bias = attention.additive(scores.shape[-1], scores.dtype, scores.device)
-        if bias is not None:
-            scores = scores + bias
-        weights = scores.softmax(dim=-1).nan_to_num(nan=0.0)  # rows with every key masked: zeros, as from SDPA
-        weights = F.dropout(weights, p=dropout, training=dropout > 0)
-        if attention.mixture is not None:
-            weights = attention.attention_weight * weights + attention.mixture.float()
-        return weights.to(v.dtype) @ v, weights.detach()
+        divisor = 1.0 if self.logit_scale is not None else math.sqrt(self.head_dim)  # the cosine form's scale is in q already
+        return reference_attention(q, k, v, attention, dropout, divisor)
+
+
+def reference_attention(q: Tensor, k: Tensor, v: Tensor, attention: AttentionInputs, dropout: float, divisor: float) -> tuple[Tensor, Tensor]:
+    """Explicit softmax of `q k^T / divisor` plus the mask, in float32, applied to V (with MAT-style
+    mixtures); returns the output and the (B, H, Tq, Tk) map actually applied."""
+    scores = (q @ k.transpose(-2, -1)).float()  # (B, H, Tq, Tk)
+    if divisor != 1.0:
+        scores = scores / divisor
+    bias = attention.additive(scores.shape[-1], scores.dtype, scores.device)
+    if bias is not None:
+        scores = scores + bias
+    weights = scores.softmax(dim=-1).nan_to_num(nan=0.0)  # rows with every key masked: zeros, as from SDPA
+    weights = F.dropout(weights, p=dropout, training=dropout > 0)
+    if attention.mixture is not None:
+        weights = attention.attention_weight * weights + attention.mixture.float()
+    return weights.to(v.dtype) @ v, weights.detach()
 
 
 def cosine_form(q: Tensor, k: Tensor, logit_scale: Tensor) -> tuple[Tensor, Tensor]:

@@ -1,8 +1,9 @@
-"""SciformerModel: embedder -> stages of blocks (with the domain's downsampling between them) -> final norm -> head."""
+"""SciformerModel: embedder -> stages of blocks (with the domain's downsampling between them) -> final norm
+-> (a decoder attending to that output, when the model has one) -> head."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor, nn
@@ -12,6 +13,7 @@ from sciformer.data.batch import TokenBatch
 from sciformer.engine.bias import AttentionBias
 from sciformer.engine.blocks import Block
 from sciformer.engine.context import Embedded, LayerContext
+from sciformer.engine.decoder import Decoded, Decoder
 from sciformer.engine.heads import Head, pool
 from sciformer.engine.masking import resolve_attention
 
@@ -24,7 +26,9 @@ class ModelOutput:
     `embedded` the tokens of the last stage (the embedder's output for single-stage models);
     `prediction` the head's output (None without a head); `hidden_states` the embedder output and
     each block's output when asked for; `attentions` one (B, H, T, T) map per attention layer when asked.
-    In a model with stages, T and D are those of each block's stage.
+    In a model with stages, T and D are those of each block's stage. In an encoder-decoder model,
+    `hidden`, `pooled` and `embedded` are the encoder's, `decoded` the decoder's output, and the head
+    reads the decoder's.
     """
 
     hidden: Tensor
@@ -33,6 +37,7 @@ class ModelOutput:
     prediction: Tensor | None = None
     hidden_states: list[Tensor] | None = None
     attentions: list[Tensor] | None = None
+    decoded: Decoded | None = None
 
     @property
     def padding_mask(self) -> Tensor:
@@ -52,6 +57,7 @@ class SciformerModel(nn.Module):
         head: Head | None,
         final_norm: nn.Module,
         downsamples: dict[str, nn.Module] | None = None,
+        decoder: Decoder | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -63,6 +69,7 @@ class SciformerModel(nn.Module):
         self.downsamples = nn.ModuleDict(downsamples or {})  # "s": the step after stage s (Domain.downsample)
         ends = [sum(depth for _, _, depth in config.stages[: stage + 1]) for stage in range(len(config.stages))]
         self.downsample_after = {ends[int(stage)] - 1: stage for stage in self.downsamples}  # last block of a stage -> its step
+        self.decoder = decoder
 
     @property
     def compute_dtype(self) -> torch.dtype:
@@ -71,6 +78,24 @@ class SciformerModel(nn.Module):
 
     def forward(self, batch: TokenBatch, *, need_weights: bool = False, output_hidden_states: bool = False) -> ModelOutput:
         """Run the model on a batch; `need_weights` takes the reference attention path and returns maps."""
+        encoded = self.encode(batch, need_weights=need_weights, output_hidden_states=output_hidden_states)
+        if self.decoder is not None:
+            return self.decode(batch, encoded, need_weights=need_weights)
+        if self.head is None:
+            return encoded
+        return replace(encoded, prediction=self.head(encoded.hidden, encoded.embedded, batch))
+
+    def decode(self, batch: TokenBatch, encoded: ModelOutput, *, need_weights: bool = False) -> ModelOutput:
+        """The decoder over `batch`'s decoder tokens, attending to `encoded` (this model's `encode` output),
+        and the head on its output: a step of autoregressive decoding reuses one encoding."""
+        if self.decoder is None:
+            raise ValueError("this model has no decoder (model.decoder_depth is 0)")
+        decoded = self.decoder(batch, encoded.hidden, encoded.padding_mask, need_weights)
+        prediction = self.head(decoded.hidden, decoded.embedded, batch) if self.head is not None else None
+        return replace(encoded, decoded=decoded, prediction=prediction)
+
+    def encode(self, batch: TokenBatch, *, need_weights: bool = False, output_hidden_states: bool = False) -> ModelOutput:
+        """The embedder, blocks and final norm (no head): the model's representation of the batch."""
         embedded = self.embedder(batch)
         x = embedded.hidden.to(self.compute_dtype)  # a model cast to bfloat16 runs its blocks in bfloat16
         state: dict = {}
@@ -92,12 +117,10 @@ class SciformerModel(nn.Module):
                 x = embedded.hidden
                 shared = None if self.biases else resolve_attention(embedded.padding_mask, causal, [], need_weights)
         hidden = self.final_norm(x)
-        prediction = self.head(hidden, embedded, batch) if self.head is not None else None
         return ModelOutput(
             hidden=hidden,
             pooled=pool(hidden, embedded, self.config.pooling),
             embedded=embedded,
-            prediction=prediction,
             hidden_states=hidden_states,
             attentions=attentions if need_weights else None,
         )

@@ -5,6 +5,11 @@ res-post-norm blocks (`layernorm_before` normalises the attention output, `layer
 the continuous position bias MLP in place of the table and the merging norm after the reduction
 (`domain_options.swin_version: 2`). transformers' key projection has no bias: the fused `qkv` bias
 takes zeros for the keys. `pretrained_window_sizes` is kept per stage.
+
+The option `window_size=N` imports the model for windows of N x N: the bias MLP takes any window, and
+a stage without a pretrained window size gets the one it was trained at, so that its relative
+coordinates are normalised as in training (transformers' `pretrained_window_sizes`, the V2 paper's
+transfer to larger windows).
 """
 
 from __future__ import annotations
@@ -42,8 +47,8 @@ DROPPED = ("embeddings.mask_token", "*relative_position_index", "*relative_coord
 
 
 def import_hf_swinv2(source: Path, out: Path, host: PluginHost, options: Mapping[str, str]) -> Path:
-    """Convert a transformers Swin V2 directory at `source` into a sciformer checkpoint at `out` (no options)."""
-    read_options(FORMAT, options, {})
+    """Convert a transformers Swin V2 directory at `source` into a sciformer checkpoint at `out` (option: window_size)."""
+    chosen = read_options(FORMAT, options, {"window_size": int})
     source = Path(source)
     if not source.is_dir() or not (source / "config.json").is_file():
         raise InputFileError(f"{source}: hf-swinv2 needs a transformers model directory with config.json and weights")
@@ -55,7 +60,7 @@ def import_hf_swinv2(source: Path, out: Path, host: PluginHost, options: Mapping
     weights = find_weights(source)
     foreign = with_key_biases({name.removeprefix(PREFIX): tensor for name, tensor in read_state_dict(weights).items()})
     preprocessor = read_json(source / "preprocessor_config.json") if (source / "preprocessor_config.json").is_file() else None
-    config = swinv2_config(hf, has_classifier="classifier.weight" in foreign, preprocessor=preprocessor)
+    config = swinv2_config(hf, has_classifier="classifier.weight" in foreign, preprocessor=preprocessor, window=chosen.get("window_size"))
     table = name_table(config, BLOCK)
     state, used = table.apply(foreign, config.depth)
     refuse_unused(foreign, used, weights, DROPPED)
@@ -68,9 +73,13 @@ def with_key_biases(foreign: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]
     return {**foreign, **{name.replace(".query.bias", ".key.bias"): torch.zeros_like(foreign[name]) for name in queries}}
 
 
-def swinv2_config(hf: dict[str, Any], *, has_classifier: bool, preprocessor: dict[str, Any] | None) -> ModelConfig:
-    """The sciformer configuration of a transformers Swinv2Config dictionary."""
-    base = swin_config(hf, has_classifier=has_classifier, preprocessor=preprocessor)
+def swinv2_config(hf: dict[str, Any], *, has_classifier: bool, preprocessor: dict[str, Any] | None, window: int | None = None) -> ModelConfig:
+    """The sciformer configuration of a transformers Swinv2Config dictionary (`window` overrides its window
+    size; stages without a pretrained window size then keep the published one as theirs)."""
+    base = swin_config(hf, has_classifier=has_classifier, preprocessor=preprocessor, window=window)
     pretrained = [int(v) for v in hf.get("pretrained_window_sizes") or [0] * len(base.stages)][: len(base.stages)]
+    published = int(hf.get("window_size", 7))
+    if window is not None and window != published:
+        pretrained = [size or published for size in pretrained]
     options = {**base.domain_options, SWIN_VERSION: 2, PRETRAINED_WINDOWS: pretrained}
     return base.replace(norm="res-post", attention_form="cosine", domain_options=options)

@@ -12,7 +12,7 @@ import torch
 from click.testing import CliRunner
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info
 from sciformer.cli.main import build_cli
-from sciformer.errors import InputFileError
+from sciformer.errors import ConfigError, InputFileError
 from sciformer_vision.hf_swinv2 import import_hf_swinv2
 from sciformer_vision.swin_v2_attention import CosineWindowAttention
 from transformers import Swinv2Config, Swinv2ForImageClassification, Swinv2Model
@@ -84,6 +84,22 @@ def test_pretrained_window_sizes_and_no_qv_biases(tmp_path, host):
     assert model.config.option("pretrained_window_sizes") == [6, 6, 6, 4] and model.blocks[0].mixer.qkv.bias is None
     expected, ours = run_both(reference, model, host, (240, 200), seed=4)
     assert (ours.hidden - expected.last_hidden_state).abs().max() < TOLERANCE
+
+
+def test_import_option_window_size_transfers_the_bias_mlp(tmp_path, host, encoder):
+    """Imported at 4 x 4 windows, the model equals transformers' at window 4 with the published window (8)
+    as each stage's pretrained window size, on the same weights."""
+    folder, reference = encoder
+    model = load_checkpoint(import_hf_swinv2(folder, tmp_path / "imported", host, {"window_size": "4"}), host)
+    assert model.config.option("window_size") == 4 and model.config.option("pretrained_window_sizes") == [8, 8, 8, 8]
+    config = Swinv2Config(**{**SMALL, "window_size": 4, "pretrained_window_sizes": [8, 8, 8, 8]}, **LABELS)
+    config._attn_implementation = "eager"
+    smaller = Swinv2Model(config).eval()
+    smaller.load_state_dict(reference.state_dict())
+    expected, ours = run_both(smaller, model, host, (256, 192), seed=6)
+    assert (ours.hidden - expected.last_hidden_state).abs().max() < TOLERANCE
+    with pytest.raises(ConfigError, match="window_size"):
+        import_hf_swinv2(folder, tmp_path / "bad", host, {"window_size": "four"})
 
 
 def test_fused_and_reference_paths_agree(tmp_path, host, encoder):

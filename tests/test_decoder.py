@@ -29,7 +29,7 @@ class Steps(nn.Module):
         self.key = key
         self.linear = nn.Linear(1, config.dim)
 
-    def forward(self, batch: TokenBatch) -> Embedded:
+    def forward(self, batch: TokenBatch, encoded: Embedded | None = None) -> Embedded:
         values = batch.extras[self.key]
         mask = batch.extras.get(f"{self.key}_mask", torch.ones(values.shape[:2], dtype=torch.bool))
         positions = torch.arange(values.shape[1]).expand(values.shape[0], -1)

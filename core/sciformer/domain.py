@@ -84,9 +84,11 @@ class Domain(abc.ABC):
         return None
 
     def decoder_embedder(self, config: ModelConfig) -> nn.Module | None:
-        """For encoder-decoder models (`config.decoder_depth` > 0): TokenBatch -> `Embedded` of the
-        decoder's tokens (a forecast horizon, a target sequence), which attend causally to each other
-        and to the encoder's output; None, the default, where this domain has no decoder."""
+        """For encoder-decoder models (`config.decoder_depth` > 0): a module called as
+        `embedder(batch, encoded)` -> `Embedded` of the decoder's tokens (a forecast horizon, a target
+        sequence), `encoded` being the encoder embedder's `Embedded` (its `layout` may carry what both
+        share, such as scaling statistics); the decoder's tokens attend causally to each other and to
+        the encoder's output. None, the default, where this domain has no decoder."""
         return None
 
     def head(self, config: ModelConfig, embedder: nn.Module) -> Head | None:

@@ -76,12 +76,13 @@ class Decoder(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.final_norm = final_norm
 
-    def forward(self, batch: TokenBatch, memory: Tensor, memory_mask: Tensor, need_weights: bool = False) -> Decoded:
-        """Decode `batch`'s decoder tokens attending to `memory` (B, Tk, D), whose real tokens `memory_mask` (B, Tk) marks."""
-        embedded = self.embedder(batch)
+    def forward(self, batch: TokenBatch, memory: Tensor, encoded: Embedded, need_weights: bool = False) -> Decoded:
+        """Decode `batch`'s decoder tokens attending to `memory` (B, Tk, D), the encoder's output for its
+        tokens `encoded` (whose padding mask marks the real ones; the decoder embedder sees it too)."""
+        embedded = self.embedder(batch, encoded)
         x = embedded.hidden.to(memory.dtype)
         attention = resolve_attention(embedded.padding_mask, True, [], need_weights)
-        cross = memory_inputs(memory_mask, need_weights)
+        cross = memory_inputs(encoded.padding_mask, need_weights)
         state: dict = {}
         maps: list[Tensor] = []
         cross_maps: list[Tensor] = []

@@ -90,7 +90,7 @@ class SciformerModel(nn.Module):
         and the head on its output: a step of autoregressive decoding reuses one encoding."""
         if self.decoder is None:
             raise ValueError("this model has no decoder (model.decoder_depth is 0)")
-        decoded = self.decoder(batch, encoded.hidden, encoded.padding_mask, need_weights)
+        decoded = self.decoder(batch, encoded.hidden, encoded.embedded, need_weights)
         prediction = self.head(decoded.hidden, decoded.embedded, batch) if self.head is not None else None
         return replace(encoded, decoded=decoded, prediction=prediction)
 

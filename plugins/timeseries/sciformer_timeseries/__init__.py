@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sciformer
+from sciformer.cli.lazy import LazyCommand
 from sciformer.domain import Domain, RecordReader, WeightImporter
 from sciformer.lazy import LazyFunction
 
@@ -15,6 +16,7 @@ from .reader_options import HDF5_OPTIONS, MODEL_OPTIONS, TABLE_OPTIONS
 from .suffixes import HDF5_SUFFIXES, PARQUET_SUFFIXES, TABLE_SUFFIXES
 
 if TYPE_CHECKING:
+    import click
     from sciformer.config import ModelConfig
     from sciformer.engine.heads import Head
     from sciformer.engine.model import SciformerModel
@@ -108,7 +110,7 @@ class TimeSeriesDomain(Domain):
         return ForecastHead(config)
 
     def scorer(self, model: SciformerModel, options: Mapping[str, Any], checkpoint: Path | None) -> Scorer | None:
-        """Forecasts and, where the file holds the truth, errors next to persistence and seasonal naive."""
+        """Forecasts and, where the file holds the truth, errors next to persistence, seasonal naive and ETS."""
         if model.config.task != TASK:
             return None
         from .scoring import ForecastScorer
@@ -146,3 +148,9 @@ def sciformer_weight_importers() -> list[WeightImporter]:
             "hf-patchtst", DOMAIN, "transformers PatchTSTForPrediction folder (config.json + safetensors)", import_hf_patchtst
         )
     ]
+
+
+@sciformer.hookimpl
+def sciformer_cli_commands() -> list[click.Command]:
+    """`sciformer timeseries plot`."""
+    return [LazyCommand("timeseries", "sciformer_timeseries.cli:timeseries", "Time series: forecast plots.")]

@@ -1,15 +1,16 @@
 """`sciformer score` for forecasters: the forecast of every window and, where the file holds the truth,
-its errors next to two naive baselines on the same windows.
+its errors next to two naive baselines and, with the option `ets`, exponential smoothing on the same windows.
 
 Per record (N rows), C channels, H steps:
 
     forecast               (H, C)  the model's forecast, in the series' units
     truth                  (H, C)  the file's values after the context, NaN where unknown (not by default)
-    mse_<forecaster>       (C,)    forecaster: model, persistence, seasonal (with the option `season`);
-    mae_<forecaster>       (C,)    over the known truth values; NaN without any
+    mse_<forecaster>       (C,)    forecaster: model, persistence, seasonal (with the option `season`),
+    mae_<forecaster>       (C,)    ets (with `ets: true`); over the known truth values; NaN without any
 
 and in the finished file `skill/<column>` (C,), the means over the scored rows with a value, `skill/samples`
-(C,) how many, and the same as JSON in the root attribute `skill`. Rows are computed from their own
+(C,) how many, `skill/ets_failed` (C,) the rows with a truth whose ETS fit failed (NaN, left out of the
+means), and the same as JSON in the root attribute `skill`. Rows are computed from their own
 window only, so chunks, resumed runs and shards give the same file.
 """
 
@@ -30,6 +31,7 @@ from sciformer.errors import ConfigError
 from sciformer.scoring.scorer import Scorer
 
 from .baselines import channel_errors, persistence, seasonal_naive
+from .ets import ets_forecast, seasonal_period
 from .options import SeriesOptions
 
 log = logging.getLogger(__name__)
@@ -52,6 +54,14 @@ def season_option(options: Mapping[str, Any], context: int) -> int | None:
     return season
 
 
+def ets_option(options: Mapping[str, Any]) -> bool:
+    """Reader option `ets`: whether to score the exponential-smoothing baseline (default false)."""
+    value = str(options.get("ets", "false")).lower()
+    if value not in ("true", "false", "1", "0"):
+        raise ConfigError(f"option ets must be true or false, got {options.get('ets')!r}")
+    return value in ("true", "1")
+
+
 class ForecastScorer(Scorer):
     """The engine's columns, the forecast and, for windows with a truth, errors of the model and the baselines."""
 
@@ -59,13 +69,16 @@ class ForecastScorer(Scorer):
         super().__init__(model, options)
         self.series = SeriesOptions.from_config(model.config)
         self.season = season_option(self.options, self.series.context_length)
+        self.ets = ets_option(self.options)
+        self.ets_failure: str | None = None  # the first failed ETS fit of this run, for the summary's warning
         if self.season is None:
             log.info("no option season: the seasonal-naive baseline is left out")
 
     @property
     def forecasters(self) -> tuple[str, ...]:
         """The forecasters scored against the truth."""
-        return ("model", "persistence", "seasonal") if self.season is not None else ("model", "persistence")
+        seasonal = ("seasonal",) if self.season is not None else ()
+        return ("model", "persistence", *seasonal, *(("ets",) if self.ets else ()))
 
     @property
     def skill_names(self) -> tuple[str, ...]:
@@ -78,6 +91,10 @@ class ForecastScorer(Scorer):
             attributes["channels"] = list(self.series.channels)
         if self.season is not None:
             attributes["season"] = self.season
+        if self.ets:
+            period = seasonal_period(self.series.context_length, self.season)
+            season = f"additive season of {period} steps" if period else "no season"
+            attributes["ets"] = f"Holt-Winters exponential smoothing, additive damped trend, {season}"
         return attributes
 
     def columns(self) -> dict[str, ScoreColumn]:
@@ -119,15 +136,31 @@ class ForecastScorer(Scorer):
         guesses = {"model": result.prediction.float().cpu().numpy(), "persistence": persistence(context, horizon)}
         if self.season is not None:
             guesses["seasonal"] = seasonal_naive(context, horizon, self.season)
+        if self.ets and any(name.endswith("_ets") for name in wanted):
+            guesses["ets"] = self._ets(context, known, batch.record_ids)
         for name, guess in guesses.items():
             for metric, value in channel_errors(guess, truth, known).items():
                 if f"{metric}_{name}" in wanted:
                     out[f"{metric}_{name}"] = value
         return out
 
+    def _ets(self, context: np.ndarray, known: np.ndarray, record_ids: list[str]) -> np.ndarray:
+        """ETS forecasts (B, H, C) of the records with a known truth value (NaN for the others and failed fits)."""
+        rows = np.flatnonzero(known.any(axis=(1, 2)))
+        guess = np.full(known.shape, np.nan, np.float32)
+        fitted = ets_forecast(context[rows], self.series.prediction_length, self.season)
+        guess[rows] = fitted.values
+        for (row, channel), reason in fitted.failures.items():
+            label = self.series.channels[channel] if self.series.channels else channel
+            where = f"record {record_ids[rows[row]]!r}, channel {label!r}: {reason}"
+            log.debug("ETS baseline: %s", where)
+            self.ets_failure = self.ets_failure or where
+        return guess
+
     def summarise(self, results: h5py.File) -> None:
         """`skill/<column>` (C,): the mean of each error column over scored rows with a value; `skill/samples`
-        (C,): the rows with the model's MSE; the root attribute `skill` (JSON)."""
+        (C,): the rows with the model's MSE; `skill/ets_failed` (C,) with the option `ets`; the root attribute
+        `skill` (JSON)."""
         names = [name for name in self.skill_names if name in results]
         if not names:
             return
@@ -144,10 +177,33 @@ class ForecastScorer(Scorer):
             group[name].attrs.update(self._attributes())
         samples = (scored[:, None] & np.isfinite(results[names[0]][:])).sum(axis=0)
         group.create_dataset("samples", data=samples.astype(np.int64))
+        summary: dict[str, Any] = {**self._attributes(), "samples": samples.tolist()}
+        failed = self._ets_failures(results, scored, names)
+        if failed is not None:
+            group.create_dataset("ets_failed", data=failed)
+            summary["ets_failed"] = failed.tolist()
         labels = list(self.series.channels) or [str(c) for c in range(self.series.num_channels)]
         rows = [{"channel": label, **{name: _number(means[name][c]) for name in names}} for c, label in enumerate(labels)]
-        results.attrs[SKILL_GROUP] = json.dumps({**self._attributes(), "samples": samples.tolist(), "scores": rows})
+        results.attrs[SKILL_GROUP] = json.dumps({**summary, "scores": rows})
         log.info("skill over %s scored window(s) per channel written to %s/", samples.tolist(), SKILL_GROUP)
+
+    def _ets_failures(self, results: h5py.File, scored: np.ndarray, names: Sequence[str]) -> np.ndarray | None:
+        """(C,) scored rows with a truth (an error of another forecaster) but no ETS error, with a warning
+        when there are any; None without an ETS column, or another forecaster's to tell which rows have a truth."""
+        ets = next((name for name in names if name.endswith("_ets")), None)
+        other = next((name for name in names if not name.endswith("_ets")), None)
+        if ets is None or other is None:
+            return None
+        failed = (scored[:, None] & np.isfinite(results[other][:]) & ~np.isfinite(results[ets][:])).sum(axis=0)
+        if failed.any():
+            first = f"; the first: {self.ets_failure}" if self.ets_failure else ""
+            log.warning(
+                "ETS baseline: %s fit(s) per channel failed or did not converge; their ETS errors are NaN and left "
+                "out of skill/mse_ets and skill/mae_ets%s",
+                failed.tolist(),
+                first,
+            )
+        return failed.astype(np.int64)
 
 
 def _number(value: float) -> float | None:

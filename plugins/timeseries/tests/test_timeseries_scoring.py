@@ -8,29 +8,13 @@ from pathlib import Path
 import h5py
 import numpy as np
 import pytest
-from sciformer.build import build_model
-from sciformer.checkpoint import save_checkpoint
-from sciformer.config import ModelConfig, merge_settings
 from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost
 from sciformer.reading import read_records
 from sciformer.scoring import score
 from sciformer_timeseries import EXAMPLE
 from sciformer_timeseries.baselines import channel_errors, persistence, seasonal_naive
-from sciformer_timeseries.examples import HARNESS_CONFIG, READ
 from sciformer_timeseries.scoring import season_option
-
-
-@pytest.fixture(scope="module")
-def model_dir(tmp_path_factory: pytest.TempPathFactory, host: PluginHost) -> Path:
-    """An untrained forecaster of the example windows, saved with their context and horizon as model options."""
-    domain = host.domain("timeseries")
-    config = ModelConfig.from_dict(merge_settings(domain.default_config, HARNESS_CONFIG, {"domain": "timeseries"}))
-    config = host.prepare_config(config, list(read_records(host, "timeseries", EXAMPLE, READ)))
-    folder = tmp_path_factory.mktemp("forecaster")
-    return save_checkpoint(
-        build_model(config, host).eval(), folder, host, extra={"model_options": {"context": 48, "horizon": 12}}
-    )
 
 
 def test_baselines() -> None:

@@ -2,8 +2,10 @@
 
 Scores rollouts from the initial times of the recipe's validation and test records (its selection
 files, or `data.split` with its seed) whose longest lead still lies in the same file or window, with
-the weather plugin's own evaluation: latitude-weighted RMSE per lead, of the model, persistence and
-the model folder's climatology (for the shipped model, the mean per UTC hour of the training hours).
+the weather plugin's evaluation (`sciformer_weather.evaluate`, a scoring run over each file or window):
+latitude-weighted RMSE per lead of each record, of the model, persistence and the model folder's
+climatology (for the shipped model, the mean per UTC hour of the training hours), averaged over the
+part's records.
 For each lead the better of persistence and climatology on validation is the baseline scored on test;
 the model's RMSE on the same test initial times comes with it (its summary.json holds only one-step
 errors in normalised units). Prints a baseline report (JSON).
@@ -14,58 +16,58 @@ errors in normalised units). Prints a baseline report (JSON).
 from __future__ import annotations
 
 import argparse
+import tempfile
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 
+import h5py
 import numpy as np
 from sciformer.baseline_report import BaselineReport, choose
-from sciformer.checkpoint import load_checkpoint, resolve_model
+from sciformer.checkpoint import resolve_model
+from sciformer.data.results import STATUS_SCORED
 from sciformer.errors import ConfigError, InputFileError
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
 from sciformer.training.recipe import load_recipe, recipe_records
-from sciformer_weather.evaluate import FORECASTERS, evaluate
-from sciformer_weather.rollout import Forecaster
-from sciformer_weather.scoring import CLIMATOLOGY_FILE
-from sciformer_weather.sources import open_source
+from sciformer_weather.evaluate import evaluate
+from sciformer_weather.scoring import CLIMATOLOGY_FILE, FORECASTERS
+from sciformer_weather.sources import SourceSpec, open_source
 from sciformer_weather.stats import Climatology
 
 LEADS = (1, 6, 24)  # time steps of the file: hours for hourly data
 BASELINES = ("persistence", "climatology")
 
 
-def runs(indices: Sequence[int]) -> list[tuple[int, int]]:
-    """Sorted time indices as runs of consecutive ones: [(first, last), ...]."""
-    found: list[tuple[int, int]] = []
-    for index in sorted(set(indices)):
-        if found and index == found[-1][1] + 1:
-            found[-1] = (found[-1][0], index)
-        else:
-            found.append((index, index))
-    return found
+def reader_options(spec: SourceSpec) -> dict[str, str]:
+    """The reader options that open the same data as `spec`, apart from its time window."""
+    if spec.kind == "hdf5":
+        return {"dataset": spec.dataset}
+    return {"variables": ",".join(spec.variables)} if spec.variables else {}
 
 
-def part_rmse(forecaster: Forecaster, records: Sequence[Record], climatology: Climatology, leads: Sequence[int]) -> tuple[dict[str, np.ndarray], int]:
+def part_rmse(model: Path, records: Sequence[Record], climatology: Path, host: PluginHost, scratch: Path) -> tuple[dict[str, np.ndarray], int]:
     """Mean RMSE (leads, channels) of each forecaster over the records' initial times that have a truth
     at the longest lead, and how many initial times that is."""
-    by_source: dict = defaultdict(list)
+    by_source: dict[SourceSpec, set[str]] = defaultdict(set)
     for record in records:
         if record.data is not None and not record.error:
-            by_source[record.data.spec].append(record.data.index)
-    totals = {name: np.zeros((len(leads), len(forecaster.options.channels))) for name in FORECASTERS}
-    samples = 0
-    for spec, indices in by_source.items():
+            by_source[record.data.spec].add(record.id)
+    scores: dict[str, list[np.ndarray]] = {name: [] for name in FORECASTERS}
+    for number, (spec, ids) in enumerate(by_source.items()):
         with open_source(spec) as source:
-            usable = [index for index in indices if index + max(leads) < len(source)]
-            for first, last in runs(usable):
-                result = evaluate(forecaster, source, leads, climatology, start=first, stop=last + max(leads) + 1)
-                for name in FORECASTERS:
-                    totals[name] += result.rmse[name] * result.samples
-                samples += result.samples
+            if len(source) <= max(LEADS):
+                continue
+        output = scratch / f"part-{number}.h5"
+        evaluate(model, Path(spec.path), LEADS, climatology, output, host, options=reader_options(spec), start=spec.start, stop=spec.stop, overwrite=True)
+        with h5py.File(output, "r") as results:
+            keep = np.isin(results["record_id"].asstr()[:], sorted(ids)) & (results["status"][:] == STATUS_SCORED)
+            for name in FORECASTERS:
+                scores[name].append(results[f"rmse_{name}"][keep].astype(np.float64))  # (n, L, C)
+    samples = sum(len(values) for values in scores["model"])
     if samples == 0:
-        raise InputFileError(f"no initial time among {len(records)} records has a truth {max(leads)} steps ahead")
-    return {name: total / samples for name, total in totals.items()}, samples
+        raise InputFileError(f"no initial time among {len(records)} records has a truth {max(LEADS)} steps ahead")
+    return {name: np.concatenate(values).mean(axis=0) for name, values in scores.items()}, samples
 
 
 def main() -> None:
@@ -81,11 +83,11 @@ def main() -> None:
     if not (folder / CLIMATOLOGY_FILE).is_file():
         raise ConfigError(f"{folder} holds no {CLIMATOLOGY_FILE}, the climatology this baseline scores")
     climatology = Climatology.load(folder / CLIMATOLOGY_FILE)
-    forecaster = Forecaster(load_checkpoint(folder, host))
     parts = recipe_records(recipe, host, "weather")
-    valid, _ = part_rmse(forecaster, parts["valid"], climatology, LEADS)
-    test, samples = part_rmse(forecaster, parts["test"], climatology, LEADS)
-    channels = forecaster.options.channels
+    with tempfile.TemporaryDirectory(prefix="weather-baseline-") as scratch:
+        valid, _ = part_rmse(folder, parts["valid"], folder / CLIMATOLOGY_FILE, host, Path(scratch))
+        test, samples = part_rmse(folder, parts["test"], folder / CLIMATOLOGY_FILE, host, Path(scratch))
+    channels = climatology.channels
     labels = {(i, c): f"lead {lead}" if len(channels) == 1 else f"{channel}, lead {lead}" for i, lead in enumerate(LEADS) for c, channel in enumerate(channels)}
     candidates = {f"{name}, {label}": float(valid[name][key]) for key, label in labels.items() for name in BASELINES}
     chosen = {label: choose({name: float(valid[name][key]) for name in BASELINES}, higher_is_better=False) for key, label in labels.items()}

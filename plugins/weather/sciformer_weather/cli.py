@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import click
@@ -87,7 +88,7 @@ def stats(source: Path, variables: str | None, period: str | None, climatology_o
 @click.option("--climatology", "climatology_file", type=click.Path(exists=True, path_type=Path), help="Climatology file from `weather stats --climatology` (default: the model folder's climatology.h5).")
 @click.option("--climatology-period", help=f"Or compute the climatology from these time indices START:STOP of the input (e.g. the training period; at least {MIN_CLIMATOLOGY_DAYS:g} days).")
 @click.option("--climatology-kind", type=click.Choice(CLIMATOLOGY_KINDS), default="mean", show_default=True)
-@click.option("--output", type=click.Path(path_type=Path), help="HDF5 file for forecasts, truths and scores.")
+@click.option("--output", type=click.Path(path_type=Path), help="Results HDF5 (the `sciformer score` layout): forecasts, truths, skill per record and in skill/.")
 @click.option("--png", type=click.Path(path_type=Path), help="Maps of the first forecast at the longest lead.")
 @click.option("--batch-size", default=16, show_default=True, help="Initial times forecast together.")
 @click.option("--device", default="cpu", show_default=True)
@@ -97,15 +98,14 @@ def stats(source: Path, variables: str | None, period: str | None, climatology_o
 @click.pass_obj
 def evaluate_command(host: object, model: str, input_path: Path, variables: str | None, leads: str, period: str | None, climatology_file: Path | None, climatology_period: str | None, climatology_kind: str, output: Path | None, png: Path | None, batch_size: int, device: str, dtype: str, overwrite: bool, as_json: bool) -> None:
     """Roll a forecaster out from every initial time of INPUT; latitude-weighted RMSE and ACC per lead and
-    channel, next to persistence and climatology."""
-    from sciformer.checkpoint import load_checkpoint, resolve_model
+    channel, next to persistence and climatology (a `sciformer score` run: one layout, one loop)."""
+    from sciformer.checkpoint import read_checkpoint_info, resolve_model
     from sciformer.plugins import PluginHost
 
-    from .evaluate import evaluate
+    from .evaluate import evaluate, period_climatology
+    from .options import WeatherOptions
     from .plots import maps_from_results
-    from .rollout import Forecaster
     from .scoring import CLIMATOLOGY_FILE
-    from .sources import open_fields
 
     host = host if isinstance(host, PluginHost) else PluginHost()
     try:
@@ -115,24 +115,27 @@ def evaluate_command(host: object, model: str, input_path: Path, variables: str 
     if png is not None and output is None:
         raise click.BadParameter("--png draws from the evaluation file: give --output too")
     folder = resolve_model(model, host)
-    forecaster = Forecaster(load_checkpoint(folder, host, device), device=device, dtype=dtype)
-    options = _options(variables or ",".join(forecaster.options.channels)) if input_path.suffix.lower() in (*NETCDF_SUFFIXES, *ZARR_SUFFIXES) else {}
+    channels = WeatherOptions.from_config(read_checkpoint_info(folder).config).channels
+    options = _options(variables or ",".join(channels)) if input_path.suffix.lower() in (*NETCDF_SUFFIXES, *ZARR_SUFFIXES) else {}
     start, stop = _period(period)
     climatology_file = climatology_file or (folder / CLIMATOLOGY_FILE if climatology_period is None else None)
     if climatology_file is not None and not climatology_file.is_file():
         raise ConfigError(f"{folder} holds no {CLIMATOLOGY_FILE}: give --climatology FILE or --climatology-period START:STOP (ACC and the climatology baseline need one)")
-    with open_fields(input_path, options) as fields:
-        if climatology_file is not None:
-            climatology = Climatology.load(climatology_file)
+    with tempfile.TemporaryDirectory(prefix="sciformer-evaluate-") as scratch:
+        if climatology_file is None:
+            climatology_file = Path(scratch) / CLIMATOLOGY_FILE
+            climatology = period_climatology(input_path, options, *_period(climatology_period), climatology_kind, climatology_file)
+            origin = f"time indices {climatology_period} of the input"
         else:
-            climatology = compute_climatology(fields, *_period(climatology_period), climatology_kind)
-        result = evaluate(forecaster, fields, lead_steps, climatology, start=start, stop=stop, output=output, batch_size=batch_size, overwrite=overwrite)
-    if png is not None and result.output is not None:
-        maps_from_results(result.output, png)
+            climatology = Climatology.load(climatology_file)
+            origin = str(climatology_file)
+        result = evaluate(folder, input_path, lead_steps, climatology_file, output or Path(scratch) / "evaluation.h5", host, options=options,
+                          start=start, stop=stop, batch_size=batch_size, device=device, dtype=dtype, overwrite=overwrite)  # fmt: skip
+    if png is not None and output is not None:
+        maps_from_results(output, png)
     if as_json:
         click.echo(json.dumps(result.to_dict(), indent=2))
         return
-    origin = str(climatology_file) if climatology_file is not None else f"time indices {climatology_period} of the input"
     span = f", {climatology.days:g} days" if climatology.days is not None else ""
     click.echo(f"climatology: {origin} ({climatology.kind}{span})")
     click.echo(f"{result.samples} initial times ({result.skipped} skipped); RMSE / ACC per lead (time steps) and channel:")
@@ -140,19 +143,19 @@ def evaluate_command(host: object, model: str, input_path: Path, variables: str 
     for row in result.rows():
         cells = [f"{row[f'rmse_{n}']:8.4g} / {row[f'acc_{n}']:5.3f}" for n in ("model", "persistence", "climatology")]
         click.echo(f"{row['lead']:>5} {row['channel']:<10} " + " ".join(f"{c:>16}" for c in cells))
-    if result.output is not None:
-        click.echo(f"forecasts -> {result.output}" + (f", maps -> {png}" if png else ""))
+    if output is not None:
+        click.echo(f"results -> {output}" + (f", maps -> {png}" if png else ""))
 
 
 @weather.command()
 @click.argument("results", type=click.Path(exists=True, path_type=Path))
 @click.option("--out", required=True, type=click.Path(path_type=Path), help="PNG to write.")
 @click.option("--init", "row", default=0, show_default=True, help="Row of the file (an initial time).")
-@click.option("--record", help="Record id of a `sciformer score` file (e.g. 2019-03-25T06:00), instead of --init.")
+@click.option("--record", help="Record id (e.g. 2019-03-25T06:00), instead of --init.")
 @click.option("--lead", type=int, help="Lead time in time steps (default: the longest in the file).")
 @click.option("--channel", help="Channel name (default: the first).")
 def plot(results: Path, out: Path, row: int, record: str | None, lead: int | None, channel: str | None) -> None:
-    """Forecast, truth and error maps from RESULTS: an evaluation file of `weather evaluate`, or a file of
+    """Forecast, truth and error maps from RESULTS: a file of `weather evaluate --output`, or of
     `sciformer score --option leads=... --outputs forecast,truth`."""
     from .plots import maps_from_results
 

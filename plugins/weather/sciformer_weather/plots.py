@@ -68,33 +68,27 @@ def maps_from_results(
 def results_figure(
     results: Path, *, row: int = 0, record: str | None = None, lead: int | None = None, channel: str | None = None
 ) -> Figure:
-    """Maps of one forecast, its truth and their difference, from an evaluation file of `sciformer weather
-    evaluate` or a results file of `sciformer score` written with `--option leads=... --outputs forecast,truth`.
+    """Maps of one forecast, its truth and their difference, from a results file of `sciformer score`
+    written with `--option leads=... --outputs forecast,truth` (or of `sciformer weather evaluate --output`).
 
-    `row` is the file's row (an initial time); in a score file `record` picks a record by id instead.
-    `lead` (in time steps of the input) defaults to the longest in the file, `channel` to the first. The
-    title gives the lead in hours and the colour bars the channel's units when the file records them.
+    `row` is the file's row (an initial time); `record` picks a record by id instead. `lead` (in time
+    steps of the input) defaults to the longest in the file, `channel` to the first. The title gives the
+    lead in hours and the colour bars the channel's units when the file records them.
     """
     try:
         handle = h5py.File(results, "r")
     except OSError as error:
         raise InputFileError(f"{results}: not a readable HDF5 file ({error})") from error
     with handle:
-        if "forecast" not in handle or "truth" not in handle:
+        if not {"forecast", "truth", "record_id"} <= set(handle):
             raise InputFileError(
-                f"{results}: needs forecast and truth datasets (`sciformer weather evaluate --output`, or "
+                f"{results}: needs record_id, forecast and truth datasets (`sciformer weather evaluate --output`, or "
                 "`sciformer score --option leads=... --outputs forecast,truth`)"
             )
-        if "record_id" in handle:
-            channels = [str(c) for c in handle["forecast"].attrs["channels"]]
-            leads = [int(v) for v in handle["forecast"].attrs["leads"]]
-            row, start = _score_row(handle, results, row, record)
-        else:
-            channels = [str(c) for c in handle.attrs["channels"]]
-            leads = [int(v) for v in handle["lead"][:]]
-            _check_row(row, handle["forecast"].shape[0])
-            when = handle["init_time"][row]
-            start = (when.decode() if isinstance(when, bytes) else str(when)) or f"index {int(handle['init_index'][row])}"
+        attributes = handle["forecast"].attrs
+        channels = [_text(c) for c in attributes["channels"]]
+        leads = [int(v) for v in attributes["leads"]]
+        row, start = _score_row(handle, results, row, record)
         lead = leads[-1] if lead is None else lead
         channel = channels[0] if channel is None else channel
         if lead not in leads:
@@ -103,11 +97,9 @@ def results_figure(
             raise ConfigError(f"channel {channel!r} is not in {results} (channels: {channels})")
         i, c = leads.index(lead), channels.index(channel)
         forecast, truth = handle["forecast"][row, i, c], handle["truth"][row, i, c]
-        hours = handle["forecast"].attrs.get("lead_hours")
-        units = handle["forecast"].attrs.get("channel_units")
-        coordinates = handle["forecast"].attrs if "record_id" in handle else {}
-        lat = handle["latitude"][:] if "latitude" in handle else coordinates.get("latitudes")
-        lon = handle["longitude"][:] if "longitude" in handle else coordinates.get("longitudes")
+        hours = attributes.get("lead_hours")
+        units = attributes.get("channel_units")
+        lat, lon = attributes.get("latitudes"), attributes.get("longitudes")
     if not np.isfinite(truth).any():
         raise ConfigError(f"the forecast from {start} has no truth at lead {lead} (it lies beyond the scored file)")
     unit = _text(units[c]) if units is not None else ""
@@ -121,19 +113,15 @@ def _text(value: str | bytes) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _check_row(row: int, count: int) -> None:
-    if not 0 <= row < count:
-        raise ConfigError(f"row {row} outside 0..{count - 1}")
-
-
 def _score_row(handle: h5py.File, results: Path, row: int, record: str | None) -> tuple[int, str]:
-    """The row of a score file to draw (by record id when given) and its record id; it must be scored."""
+    """The row of a results file to draw (by record id when given) and its record id; it must be scored."""
     ids = list(handle["record_id"].asstr()[:])
     if record is not None:
         if record not in ids:
             raise ConfigError(f"record {record!r} is not in {results} (first ids: {ids[:3]})")
         row = ids.index(record)
-    _check_row(row, len(ids))
+    if not 0 <= row < len(ids):
+        raise ConfigError(f"row {row} outside 0..{len(ids) - 1}")
     status = int(handle["status"][row])
     if status != 0:
         error = handle["error"].asstr()[row] if "error" in handle else ""

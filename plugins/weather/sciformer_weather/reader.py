@@ -9,7 +9,9 @@ For rollout training, the option `rollout` (k, default 1) gives each record the 
 
 For scoring, the option `leads` (e.g. `1,6,24`) yields every time index instead, each with the truths
 at those leads (`LeadTruths`; None where a lead falls beyond the file or its time window), so a
-forecast can be scored at every lead for which the file holds the truth.
+forecast can be scored at every lead for which the file holds the truth. With `all_leads` (true), only
+the time indices whose truth at every lead lies in the file or its window are yielded, so every lead is
+scored on the same initial times (`sciformer weather evaluate`).
 """
 
 from __future__ import annotations
@@ -67,6 +69,18 @@ def leads_option(options: Mapping[str, Any]) -> tuple[int, ...] | None:
     return tuple(leads)
 
 
+def all_leads_option(options: Mapping[str, Any]) -> bool:
+    """Reader option `all_leads`: with `leads`, yield only the time indices that have the truth at every lead
+    (true / false, default false)."""
+    value = options.get("all_leads", False)
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text not in ("true", "false", "1", "0"):
+        raise ConfigError(f"reader option all_leads must be true or false, got {value!r}")
+    return text in ("true", "1")
+
+
 @dataclass(frozen=True)
 class LeadTruths:
     """A scoring record's target: the truth at each lead (time steps of the file), None where the lead
@@ -87,8 +101,8 @@ def read_field_records(path: Path, options: Mapping[str, Any]) -> Iterator[Recor
     """Records of a field file or a folder of them.
 
     Options: `lead` (default 1), `rollout` (targets at k successive leads, default 1), `leads` (scoring: every time index, with the truths at these leads;
-    `lead` is then ignored), `dataset` (HDF5, default `fields`), `variables` (netCDF and zarr, default all
-    (time, lat, lon) variables), `start` / `stop` (time window of each file). Record ids are the input's
+    `lead` is then ignored), `all_leads` (with `leads`: only the time indices with every lead's truth), `dataset` (HDF5, default `fields`),
+    `variables` (netCDF and zarr, default all (time, lat, lon) variables), `start` / `stop` (time window of each file). Record ids are the input's
     time (`2019-03-01T00:00`) when the file has time stamps, else its time index; in a folder they are
     prefixed with the file's stem.
     """
@@ -119,7 +133,10 @@ def _file_records(path: Path, options: Mapping[str, Any], lead: int, leads: tupl
     def ref(index: int) -> FieldRef | None:
         return FieldRef(spec, index, shape_only, times[index]) if index < count else None
 
-    last = count if leads is not None or not lead else count - lead * steps
+    if leads is not None:
+        last = max(count - leads[-1], 0) if all_leads_option(options) else count
+    else:
+        last = count - lead * steps if lead else count
     for index in range(last):
         label = grid.time_label(index) or str(offset + index)
         if leads is not None:

@@ -5,6 +5,7 @@ COMMON = {
     "lead": "time steps between a record's input and its target (default 1)",
     "rollout": "training: targets at lead, 2 lead, ..., k lead for a k-step rollout loss (default 1)",
     "leads": "scoring: comma-separated lead times in time steps; forecasts and skill at each (default: the model's step)",
+    "all_leads": "scoring with leads: only the time indices whose truth at every lead lies in the file or window (default false)",
     "start": "first time index to use (default 0)",
     "stop": "time index to stop before (default: the end of the file)",
     "climatology": "scoring: a climatology file for ACC and the climatology baseline (default: the model's own)",

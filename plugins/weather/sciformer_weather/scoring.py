@@ -34,7 +34,6 @@ from sciformer.engine.model import ModelOutput, SciformerModel
 from sciformer.errors import ConfigError, InputFileError
 from sciformer.scoring.scorer import ENGINE_COLUMNS, Scorer
 
-from .evaluate import FORECASTERS
 from .grid import latitude_weights
 from .metrics import weighted_acc, weighted_rmse
 from .normalise import Normaliser
@@ -45,6 +44,7 @@ from .stats import Climatology
 
 log = logging.getLogger(__name__)
 
+FORECASTERS = ("model", "persistence", "climatology")  # scored against the truth, in this order
 CLIMATOLOGY_FILE = "climatology.h5"  # a checkpoint folder's climatology, used when no `climatology` option is given
 SKILL_GROUP = "skill"
 TIME_UNITS = "seconds since 1970-01-01 00:00:00"

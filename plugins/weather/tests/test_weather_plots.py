@@ -6,7 +6,8 @@ from pathlib import Path
 
 import h5py
 import numpy as np
-from sciformer_weather.evaluate import _lead_hours
+import pytest
+from sciformer.errors import InputFileError
 from sciformer_weather.plots import maps_from_results, results_figure
 
 LATITUDES = [52.0, 51.5, 51.0]
@@ -47,7 +48,9 @@ def test_maps_of_a_file_without_hours_or_units_say_so(tmp_path: Path) -> None:
     assert [bar.get_ylabel() for bar in figure.axes[3:]] == ["t2m", "t2m", "error"]
 
 
-def test_evaluation_leads_in_hours_need_evenly_spaced_times() -> None:
-    assert _lead_hours((0, 3600, 7200, 10800), [1, 6]) == [1.0, 6.0]
-    assert _lead_hours((0, 21600, 43200), [2]) == [12.0]
-    assert _lead_hours((0, 3600, 10800), [1]) is None and _lead_hours(None, [1]) is None
+def test_maps_need_a_results_file_with_record_ids(tmp_path: Path) -> None:
+    """Only the score layout (`sciformer score`, `weather evaluate --output`) is read: rows are records."""
+    with h5py.File(tmp_path / "bare.h5", "w") as handle:
+        handle["forecast"] = handle["truth"] = np.zeros((1, 1, 1, 3, 4), dtype=np.float32)
+    with pytest.raises(InputFileError, match="needs record_id, forecast and truth"):
+        results_figure(tmp_path / "bare.h5")

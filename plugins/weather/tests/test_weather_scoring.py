@@ -1,7 +1,8 @@
 """`sciformer score` on a forecaster: forecasts at each lead, per-record skill and its file-level means.
 
-The cross-check is `sciformer weather evaluate`, which scores the same rollouts over whole files: on
-the same initial times, with the same climatology, both must give the same numbers."""
+The cross-check is a direct computation: `Forecaster` rollouts of whole arrays and the metrics over
+them, on the same initial times with the same climatology, must give the same numbers. `sciformer
+weather evaluate` is a score run on the initial times that have every lead's truth (`all_leads`)."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ from sciformer.reading import read_records
 from sciformer.scoring import score, score_chunk
 from sciformer.scoring.scorer import scorer_for
 from sciformer_weather import EXAMPLE
-from sciformer_weather.evaluate import FORECASTERS, evaluate
-from sciformer_weather.reader import LeadTruths, leads_option
+from sciformer_weather.evaluate import evaluate
+from sciformer_weather.grid import latitude_weights
+from sciformer_weather.metrics import weighted_acc, weighted_rmse
+from sciformer_weather.reader import LeadTruths, all_leads_option, leads_option
 from sciformer_weather.rollout import Forecaster, steps_for
-from sciformer_weather.scoring import CLIMATOLOGY_FILE
+from sciformer_weather.scoring import CLIMATOLOGY_FILE, FORECASTERS
 from sciformer_weather.sources import open_fields
 from sciformer_weather.stats import Climatology, compute_climatology
 
@@ -53,11 +56,24 @@ def scored(tmp_path_factory: pytest.TempPathFactory, host: PluginHost) -> Path:
     return output
 
 
-def evaluated(host: PluginHost, model_dir: Path, path: Path) -> tuple:
-    """`weather evaluate` of `path` at LEADS with the shipped climatology."""
+def reference(host: PluginHost, model_dir: Path, path: Path) -> tuple[dict[str, np.ndarray], int]:
+    """The mean of each skill column (L, C) over the initial times whose longest lead is in the file and whose
+    input is finite, computed directly on whole arrays; and how many initial times had a non-finite input."""
     forecaster = Forecaster(load_checkpoint(model_dir, host))
+    climatology = Climatology.load(model_dir / CLIMATOLOGY_FILE)
     with open_fields(path) as fields:
-        return evaluate(forecaster, fields, LEADS, Climatology.load(model_dir / CLIMATOLOGY_FILE), start=0, stop=HOURS)
+        data, hours = fields.read(0, HOURS), fields.grid.hours_of_day()
+        weights = latitude_weights(fields.grid.latitudes, fields.grid.shape[0])
+    inits = np.array([t for t in range(HOURS - max(LEADS)) if np.isfinite(data[t]).all()])
+    rollouts = forecaster.forecast(data[inits], max(LEADS), hours[inits])  # (steps, n, C, H, W); one step is one hour
+    truths = np.stack([data[inits + lead] for lead in LEADS], axis=1)  # (n, L, C, H, W)
+    normal = np.stack([climatology.at(hours[inits + lead], len(inits)) for lead in LEADS], axis=1)
+    persistence = np.broadcast_to(data[inits][:, None], truths.shape)
+    means = {}
+    for name, guess in (("model", np.stack([rollouts[lead - 1] for lead in LEADS], axis=1)), ("persistence", persistence), ("climatology", normal)):
+        means[f"rmse_{name}"] = weighted_rmse(guess, truths, weights).mean(axis=0)
+        means[f"acc_{name}"] = weighted_acc(guess, truths, normal, weights).mean(axis=0)
+    return means, HOURS - max(LEADS) - len(inits)
 
 
 def read_all(path: Path) -> dict[str, np.ndarray]:
@@ -68,18 +84,33 @@ def read_all(path: Path) -> dict[str, np.ndarray]:
     return values
 
 
-def test_mean_record_skill_equals_evaluate_at_every_lead(scored: Path, host: PluginHost, model_dir: Path) -> None:
+def test_mean_record_skill_equals_the_direct_computation_at_every_lead(scored: Path, host: PluginHost, model_dir: Path) -> None:
     """Over the initial times whose 6 h truth is in the file (0..41), the mean of each per-record score is
-    `weather evaluate`'s score, for the model and both baselines, RMSE and ACC, at every lead."""
-    reference = evaluated(host, model_dir, EXAMPLE)
-    assert reference.samples == HOURS - max(LEADS)
+    the directly computed one, for the model and both baselines, RMSE and ACC, at every lead."""
+    expected, skipped = reference(host, model_dir, EXAMPLE)
+    assert skipped == 0
     with h5py.File(scored) as results:
         for name in COLUMNS:
-            forecaster = name.split("_", 1)[1]
-            expected = reference.rmse[forecaster] if name.startswith("rmse") else reference.acc[forecaster]
-            mean = results[name][: reference.samples].astype(np.float64).mean(axis=0)  # (L, C)
-            np.testing.assert_allclose(mean, expected, atol=1e-5, err_msg=name)
+            mean = results[name][: HOURS - max(LEADS)].astype(np.float64).mean(axis=0)  # (L, C)
+            np.testing.assert_allclose(mean, expected[name], atol=1e-5, err_msg=name)
         assert results["rmse_model"][0, 1, 0] < results["rmse_persistence"][0, 1, 0]  # the scores differ between forecasters
+
+
+def test_evaluate_is_a_score_run_on_the_initial_times_with_every_lead(scored: Path, host: PluginHost, model_dir: Path, tmp_path: Path) -> None:
+    """`weather evaluate` writes the score layout for initial times 0..41 only; its skill/ means are the
+    means of the full score file's rows 0..41, and its rows are those rows."""
+    result = evaluate(MODEL, EXAMPLE, LEADS, model_dir / CLIMATOLOGY_FILE, tmp_path / "eval.h5", host, batch_size=5)
+    assert result.samples == HOURS - max(LEADS) and result.skipped == 0 and result.leads == list(LEADS) and result.channels == ("t2m",)
+    with h5py.File(scored) as whole, h5py.File(tmp_path / "eval.h5") as part:
+        rows = HOURS - max(LEADS)
+        assert list(part["record_id"].asstr()[:]) == list(whole["record_id"].asstr()[:rows])
+        assert list(part["skill/samples"][:]) == [rows, rows]
+        np.testing.assert_array_equal(part["forecast"][:], whole["forecast"][:rows])
+        for name in COLUMNS:
+            np.testing.assert_array_equal(part[name][:], whole[name][:rows], err_msg=name)
+            forecaster = name.split("_", 1)[1]
+            value = result.rmse[forecaster] if name.startswith("rmse") else result.acc[forecaster]
+            np.testing.assert_allclose(value, whole[name][:rows].astype(np.float64).mean(axis=0), rtol=1e-12, err_msg=name)
 
 
 def test_leads_beyond_the_file_are_nan_and_left_out_of_the_means(scored: Path) -> None:
@@ -114,8 +145,8 @@ def test_forecast_at_one_step_is_the_model_one_step_forecast(scored: Path, host:
 
 
 def test_bad_records_are_marked_and_left_out(tmp_path: Path, host: PluginHost, model_dir: Path) -> None:
-    """An hour with a NaN is status 1 and has no skill; the others match `weather evaluate`, which skips it
-    as an initial time and leaves the NaN point out where it is a truth."""
+    """An hour with a NaN is status 1 and has no skill; the others match the direct computation, which skips
+    it as an initial time and leaves the NaN point out where it is a truth; `weather evaluate` counts it skipped."""
     broken = tmp_path / "broken.h5"
     shutil.copy(EXAMPLE, broken)
     with h5py.File(broken, "r+") as handle:
@@ -123,18 +154,18 @@ def test_bad_records_are_marked_and_left_out(tmp_path: Path, host: PluginHost, m
     output = tmp_path / "scores.h5"
     summary = score(MODEL, broken, output, host, options={"leads": "1,6"})
     assert summary.bad == 1 and summary.scored == HOURS - 1
-    reference = evaluated(host, model_dir, broken)
-    assert reference.skipped == 1
+    expected, skipped = reference(host, model_dir, broken)
+    assert skipped == 1
     with h5py.File(output) as results:
         assert results["status"][10] == 1 and "non-finite" in results["error"].asstr()[10]
         assert np.isnan(results["rmse_model"][10]).all() and np.isnan(results["forecast"][10]).all()
         assert list(results["skill/samples"][:]) == [HOURS - lead - 1 for lead in LEADS]
         rows = [row for row in range(HOURS - max(LEADS)) if row != 10]
         for name in COLUMNS:
-            forecaster = name.split("_", 1)[1]
-            expected = reference.rmse[forecaster] if name.startswith("rmse") else reference.acc[forecaster]
-            np.testing.assert_allclose(results[name][rows].astype(np.float64).mean(axis=0), expected, atol=1e-5, err_msg=name)
+            np.testing.assert_allclose(results[name][rows].astype(np.float64).mean(axis=0), expected[name], atol=1e-5, err_msg=name)
             assert np.isfinite(results[f"skill/{name}"][:]).all()
+    evaluated = evaluate(MODEL, broken, LEADS, model_dir / CLIMATOLOGY_FILE, tmp_path / "eval.h5", host)
+    assert evaluated.samples == HOURS - max(LEADS) - 1 and evaluated.skipped == 1
 
 
 def test_forecast_and_truth_outputs_and_their_maps(tmp_path: Path, host: PluginHost) -> None:
@@ -210,6 +241,11 @@ def test_leads_option_and_lead_records() -> None:
     assert len(records) == HOURS and isinstance(records[0].target, LeadTruths)
     assert [ref.index for ref in records[0].target.fields] == [1, 6]
     assert records[44].target.fields[1] is None and records[44].target.fields[0].index == 45
+    complete = list(read_records(PluginHost(), "weather", EXAMPLE, {"leads": "1,6", "all_leads": "true", "start": 10, "stop": 30}))
+    assert len(complete) == 14 and all(ref is not None for record in complete for ref in record.target.fields)
+    assert all_leads_option({}) is False and all_leads_option({"all_leads": True}) and not all_leads_option({"all_leads": "0"})
+    with pytest.raises(ConfigError, match="all_leads"):
+        all_leads_option({"all_leads": "sometimes"})
 
 
 def test_float64_fields_give_the_float32_forecast(tmp_path: Path, host: PluginHost, scored: Path) -> None:

@@ -10,10 +10,10 @@ from sciformer.checkpoint import load_checkpoint, resolve_model
 from sciformer.plugins import PluginHost
 from sciformer_weather import EXAMPLE
 from sciformer_weather.evaluate import evaluate
-from sciformer_weather.rollout import Forecaster
+from sciformer_weather.options import WeatherOptions
 from sciformer_weather.scoring import CLIMATOLOGY_FILE
 from sciformer_weather.sources import open_fields
-from sciformer_weather.stats import Climatology, compute_climatology
+from sciformer_weather.stats import compute_climatology
 
 
 @pytest.fixture(scope="module")
@@ -34,13 +34,11 @@ def test_shipped_model_is_listed_with_its_example(host: PluginHost) -> None:
         assert fields.grid.channels == ("t2m",) and len(fields) == 48
 
 
-def test_shipped_model_beats_persistence_one_hour_ahead(host: PluginHost, model_dir: Path) -> None:
+def test_shipped_model_beats_persistence_one_hour_ahead(host: PluginHost, model_dir: Path, tmp_path: Path) -> None:
     """The shipped hours (2019-03-25/26) lie in the held-out test period of the model's recipe."""
-    model = load_checkpoint(model_dir, host)
-    forecaster = Forecaster(model)
-    assert forecaster.options.time_features and forecaster.options.residual
-    with open_fields(EXAMPLE) as fields:
-        result = evaluate(forecaster, fields, [1], Climatology.load(model_dir / CLIMATOLOGY_FILE), start=0, stop=48)
+    options = WeatherOptions.from_config(load_checkpoint(model_dir, host).config)
+    assert options.time_features and options.residual
+    result = evaluate(model_dir, EXAMPLE, [1], model_dir / CLIMATOLOGY_FILE, tmp_path / "eval.h5", host)
     assert result.samples == 47
     assert result.rmse["model"][0, 0] < result.rmse["persistence"][0, 0]
     assert result.acc["model"][0, 0] > result.acc["persistence"][0, 0]

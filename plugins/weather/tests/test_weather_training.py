@@ -60,7 +60,8 @@ def test_trained_checkpoint_stores_what_preprocessing_needs(trained: Path) -> No
 
 
 def test_evaluate_command_scores_rollouts_against_baselines(trained: Path, host: PluginHost, tmp_path: Path) -> None:
-    """Against the shipped model's climatology (21 days per UTC hour: the tiny model's folder has none)."""
+    """Against the shipped model's climatology (21 days per UTC hour: the tiny model's folder has none);
+    the output is a `sciformer score` results file whose skill/ means are the printed scores."""
     out, png = tmp_path / "eval.h5", tmp_path / "maps.png"
     climatology = resolve_model("afno-era5-uk-t2m", host) / CLIMATOLOGY_FILE
     args = ["weather", "evaluate", "--model", str(trained), "--input", str(EXAMPLE), "--leads", "1,3", "--period", "32:48",
@@ -73,16 +74,29 @@ def test_evaluate_command_scores_rollouts_against_baselines(trained: Path, host:
         assert handle["forecast"].shape == (13, 2, 1, 33, 49) and handle["truth"].shape == (13, 2, 1, 33, 49)
         fields = source["fields"][:]
         np.testing.assert_array_equal(handle["truth"][0, 1], fields[35])
-        assert handle["init_time"][0].decode() == "2019-03-26T08:00"
+        assert handle["record_id"].asstr()[0] == "2019-03-26T08:00" and handle["record_id"].asstr()[-1] == "2019-03-26T20:00"
+        assert list(handle["skill/samples"][:]) == [13, 13]
         weights = latitude_weights(source["latitude"][:], 33)[:, None]
         persistence = np.mean([np.sqrt((weights * (fields[t] - fields[t + 3]) ** 2).mean()) for t in range(32, 45)])
-        assert handle["rmse_persistence"][1, 0] == pytest.approx(persistence, rel=1e-5)
-        assert handle["acc_climatology"][:].max() == 0.0
+        assert handle["skill/rmse_persistence"][1, 0] == pytest.approx(persistence, rel=1e-5)
+        assert summary["scores"][1]["rmse_persistence"] == handle["skill/rmse_persistence"][1, 0]
+        assert handle["skill/acc_climatology"][:].max() == 0.0
         assert np.isfinite(handle["forecast"][:]).all()
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     again = CliRunner().invoke(build_cli(host), ["weather", "plot", str(out), "--out", str(tmp_path / "other.png"), "--init", "2", "--lead", "1"], obj=host)
     assert again.exit_code == 0, again.output
     assert (tmp_path / "other.png").stat().st_size > 1000
+    refused = CliRunner().invoke(build_cli(host), args, obj=host)
+    assert refused.exit_code == 1 and "--overwrite" in refused.output
+    replaced = CliRunner().invoke(build_cli(host), [*args[:-3], "--overwrite", "--json"], obj=host)
+    assert replaced.exit_code == 0 and json.loads(replaced.output) == summary
+
+
+def test_evaluate_period_must_leave_room_for_the_longest_lead(trained: Path, host: PluginHost) -> None:
+    climatology = resolve_model("afno-era5-uk-t2m", host) / CLIMATOLOGY_FILE
+    args = ["weather", "evaluate", "--model", str(trained), "--input", str(EXAMPLE), "--leads", "1,24", "--period", "30:48", "--climatology", str(climatology)]
+    result = CliRunner().invoke(build_cli(host), args, obj=host)
+    assert result.exit_code == 1 and "no initial time in [30, 48) leaves room for a 24-step lead" in result.output
 
 
 def test_evaluate_needs_a_climatology(trained: Path, host: PluginHost) -> None:

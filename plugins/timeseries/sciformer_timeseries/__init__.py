@@ -14,6 +14,7 @@ from sciformer.lazy import LazyFunction
 from .options import DEFAULT_CONFIG, DOMAIN, TASK
 from .reader_options import HDF5_OPTIONS, MODEL_OPTIONS, TABLE_OPTIONS
 from .suffixes import HDF5_SUFFIXES, PARQUET_SUFFIXES, TABLE_SUFFIXES
+from .transformer_options import is_transformer
 
 if TYPE_CHECKING:
     import click
@@ -33,6 +34,7 @@ EXAMPLE = Path(__file__).parent.parent / "data" / "era5_t2m_uk_hourly.csv"
 read_table_windows = LazyFunction("sciformer_timeseries.reader:read_table_windows")
 read_hdf5_windows = LazyFunction("sciformer_timeseries.reader:read_hdf5_windows")
 import_hf_patchtst = LazyFunction("sciformer_timeseries.importer:import_hf_patchtst")
+import_hf_timeseries = LazyFunction("sciformer_timeseries.import_timeseries:import_hf_timeseries")
 
 
 class TimeSeriesDomain(Domain):
@@ -89,22 +91,43 @@ class TimeSeriesDomain(Domain):
         return WindowTokenizer(config)
 
     def embedder(self, config: ModelConfig) -> nn.Module:
-        """Instance normalisation, patches from the end of each channel, linear embedding and positions."""
+        """PatchTST: instance normalisation, patches from the end of each channel, linear embedding and
+        positions; the encoder-decoder: each context step's scaled lags, statistics and time features."""
+        if is_transformer(config):
+            from .transformer_embedding import EncoderEmbedder
+
+            return EncoderEmbedder(config)
         from .embedding import PatchEmbedder
 
         return PatchEmbedder(config)
 
-    def token_mixer(self, config: ModelConfig, layer: int, parts: MixerParts) -> nn.Module:
-        """The engine's attention within each channel (channels folded into the batch)."""
+    def decoder_embedder(self, config: ModelConfig) -> nn.Module | None:
+        """The encoder-decoder's forecast steps (their lags read the context and the values before them)."""
+        if not is_transformer(config):
+            return None
+        from .transformer_embedding import DecoderEmbedder
+
+        return DecoderEmbedder(config)
+
+    def token_mixer(self, config: ModelConfig, layer: int, parts: MixerParts) -> nn.Module | None:
+        """PatchTST: the engine's attention within each channel (channels folded into the batch); the
+        encoder-decoder: the engine's attention."""
+        if is_transformer(config):
+            return None
         from .attention import ChannelAttention
         from .options import SeriesOptions
 
         return ChannelAttention(config, SeriesOptions.from_config(config).num_channels, parts.positions, parts.norm)
 
     def head(self, config: ModelConfig, embedder: nn.Module) -> Head | None:
-        """The forecasting head (tokens to the next H steps of each channel)."""
+        """PatchTST: the forecasting head (tokens to the next H steps of each channel); the encoder-decoder:
+        a predictive distribution per forecast step."""
         if config.task != TASK:
             return None
+        if is_transformer(config):
+            from .distribution_head import DistributionHead
+
+            return DistributionHead(config)
         from .head import ForecastHead
 
         return ForecastHead(config)
@@ -142,11 +165,14 @@ def sciformer_block_parts() -> BlockParts:
 
 @sciformer.hookimpl
 def sciformer_weight_importers() -> list[WeightImporter]:
-    """transformers PatchTSTForPrediction directories."""
+    """transformers PatchTSTForPrediction and TimeSeriesTransformerForPrediction directories."""
     return [
         WeightImporter(
             "hf-patchtst", DOMAIN, "transformers PatchTSTForPrediction folder (config.json + safetensors)", import_hf_patchtst
-        )
+        ),
+        WeightImporter(
+            "hf-timeseries", DOMAIN, "transformers TimeSeriesTransformerForPrediction folder (config.json + safetensors)", import_hf_timeseries
+        ),
     ]
 
 

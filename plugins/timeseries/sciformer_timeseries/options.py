@@ -21,7 +21,9 @@ POOLINGS = ("flatten", "mean", "max", "cls")  # how the head reduces a channel's
 MINIMUM_SCALE = {"std": 1e-5, "mean": 1e-10, "none": 0.0}  # transformers' defaults
 
 #: Settings a new model starts from: transformers' PatchTSTConfig defaults (d_model 128, 3 layers, 4 heads,
-#: ffn 512, BatchNorm, pre-norm, sin-cos positions), with the original PatchTST's flatten head.
+#: ffn 512, BatchNorm, pre-norm, sin-cos positions; patches of 16 steps, 8 apart, std scaling: the
+#: defaults of `SeriesOptions`), with the original PatchTST's flatten head. A recipe for the encoder-decoder
+#: gives its own settings (the plugin README has transformers' defaults).
 DEFAULT_CONFIG: dict[str, Any] = {
     "dim": 128,
     "depth": 3,
@@ -33,7 +35,6 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "activation": "gelu",
     "position": "sinusoidal",
     "task": TASK,
-    "domain_options": {"patch_length": 16, "patch_stride": 8, "scaling": "std"},
 }
 
 
@@ -85,6 +86,11 @@ class SeriesOptions:
         return cls(**options)
 
     @property
+    def context_steps(self) -> int:
+        """Steps of a record's context (the reader's `context`)."""
+        return self.context_length
+
+    @property
     def num_patches(self) -> int:
         """Patches per channel."""
         return (self.context_length - self.patch_length) // self.patch_stride + 1
@@ -100,6 +106,11 @@ class SeriesOptions:
         return self.num_patches + int(self.cls_token)
 
     @property
+    def token_positions(self) -> tuple[int, ...]:
+        """Each token's position within its channel, channel after channel."""
+        return tuple(range(self.tokens_per_channel)) * self.num_channels
+
+    @property
     def num_tokens(self) -> int:
         """Tokens per window: every channel's, channel after channel."""
         return self.num_channels * self.tokens_per_channel
@@ -108,3 +119,11 @@ class SeriesOptions:
     def scale_floor(self) -> float:
         """The scaler's minimum scale."""
         return MINIMUM_SCALE[self.scaling] if self.minimum_scale is None else float(self.minimum_scale)
+
+
+def window_options(config: ModelConfig) -> Any:
+    """The settings of either forecaster: `SeriesOptions` (PatchTST) or, for `architecture: transformer`,
+    `TransformerOptions`; both tell `context_steps`, `prediction_length`, `num_channels`, `channels`."""
+    from .transformer_options import TransformerOptions, is_transformer
+
+    return TransformerOptions.from_config(config) if is_transformer(config) else SeriesOptions.from_config(config)

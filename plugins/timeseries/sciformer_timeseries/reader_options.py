@@ -13,6 +13,8 @@ WINDOW_OPTIONS = {
     "nan_policy": "'bad' (default): a window with a missing value is a bad record; 'fill': filled, kept out of the loss",
     "future": "'true': also a last window per series ending at its end, without target (a forecast of the unknown future)",
     "season": "scoring: period of the seasonal-naive baseline in time steps (e.g. 24 for hourly data; default: none)",
+    "samples": "scoring, encoder-decoder models: sampled paths per window whose mean is the forecast (default: the model's num_parallel_samples)",
+    "seed": "scoring, encoder-decoder models: seed of the sampled paths, with each record's id (default 0)",
     "ets": "scoring: 'true' adds the exponential-smoothing baseline, fitted per window and channel (statsmodels; default false)",
 }
 TABLE_OPTIONS = {

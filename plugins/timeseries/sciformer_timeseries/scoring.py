@@ -32,7 +32,9 @@ from sciformer.scoring.scorer import Scorer
 
 from .baselines import channel_errors, persistence, seasonal_naive
 from .ets import ets_forecast, seasonal_period
-from .options import SeriesOptions
+from .generate import record_seed, sample_paths
+from .options import window_options
+from .transformer_options import is_transformer
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +56,18 @@ def season_option(options: Mapping[str, Any], context: int) -> int | None:
     return season
 
 
+def positive_option(options: Mapping[str, Any], name: str, default: int, minimum: int = 1) -> int:
+    """An integer scoring option (`samples`, `seed`) of at least `minimum`, or its default."""
+    value = options.get(name, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"option {name} must be an integer, got {value!r}") from None
+    if number < minimum:
+        raise ConfigError(f"option {name} must be at least {minimum}, got {number}")
+    return number
+
+
 def ets_option(options: Mapping[str, Any]) -> bool:
     """Reader option `ets`: whether to score the exponential-smoothing baseline (default false)."""
     value = str(options.get("ets", "false")).lower()
@@ -67,10 +81,14 @@ class ForecastScorer(Scorer):
 
     def __init__(self, model: SciformerModel, options: Mapping[str, Any] | None = None) -> None:
         super().__init__(model, options)
-        self.series = SeriesOptions.from_config(model.config)
-        self.season = season_option(self.options, self.series.context_length)
+        self.series = window_options(model.config)
+        self.season = season_option(self.options, self.series.context_steps)
         self.ets = ets_option(self.options)
         self.ets_failure: str | None = None  # the first failed ETS fit of this run, for the summary's warning
+        self.sampled = is_transformer(model.config)  # forecasts are means of sampled paths (generate.py)
+        if self.sampled:
+            self.samples = positive_option(self.options, "samples", self.series.num_parallel_samples)
+            self.seed = positive_option(self.options, "seed", 0, minimum=0)
         if self.season is None:
             log.info("no option season: the seasonal-naive baseline is left out")
 
@@ -92,7 +110,7 @@ class ForecastScorer(Scorer):
         if self.season is not None:
             attributes["season"] = self.season
         if self.ets:
-            period = seasonal_period(self.series.context_length, self.season)
+            period = seasonal_period(self.series.context_steps, self.season)
             season = f"additive season of {period} steps" if period else "no season"
             attributes["ets"] = f"Holt-Winters exponential smoothing, additive damped trend, {season}"
         return attributes
@@ -111,9 +129,20 @@ class ForecastScorer(Scorer):
             )
         return columns
 
+    def model_forecast(self, result: ModelOutput, batch: TokenBatch) -> np.ndarray:
+        """(B, H, C) the model's forecasts: the head's, or the mean of each record's sampled paths."""
+        if not self.sampled:
+            return result.prediction.float().cpu().numpy()
+        seeds = [record_seed(self.seed, record_id) for record_id in batch.record_ids]
+        return sample_paths(self.model, batch, self.samples, seeds, result).mean(dim=1).float().cpu().numpy()
+
     def values(self, outputs: Sequence[str], result: ModelOutput, batch: TokenBatch) -> dict[str, Any]:
         """The requested columns of one batch."""
-        out = super().values([name for name in outputs if name not in ("truth", *self.skill_names)], result, batch)
+        own = ("truth", *self.skill_names, *(("forecast",) if self.sampled else ()))
+        out = super().values([name for name in outputs if name not in own], result, batch)
+        forecast = self.model_forecast(result, batch) if "forecast" in outputs or any(name.endswith("_model") for name in outputs) else None
+        if self.sampled and "forecast" in outputs:
+            out["forecast"] = forecast
         wanted = [name for name in outputs if name in ("truth", *self.skill_names)]
         if not wanted:
             return out
@@ -133,7 +162,7 @@ class ForecastScorer(Scorer):
         if "truth" in wanted:
             out["truth"] = truth.astype(np.float32)
         context = batch.features.float().cpu().numpy()
-        guesses = {"model": result.prediction.float().cpu().numpy(), "persistence": persistence(context, horizon)}
+        guesses = {"persistence": persistence(context, horizon), **({"model": forecast} if forecast is not None else {})}
         if self.season is not None:
             guesses["seasonal"] = seasonal_naive(context, horizon, self.season)
         if self.ets and any(name.endswith("_ets") for name in wanted):

@@ -41,11 +41,29 @@ class Series:
 
 @dataclass(frozen=True)
 class Window:
-    """A record's data: the context (L, C) in the series' units, its channel names and its forecast origin."""
+    """A record's data: the context (L, C) in the series' units, its channel names, its forecast origin and,
+    when the series has evenly spaced time stamps, `times` (L + H,) datetime64[s] of its context and forecast
+    steps (past the end of the series, continued at that spacing); None otherwise."""
 
     context: np.ndarray
     channels: tuple[str, ...]
     origin: str
+    times: np.ndarray | None = None
+
+
+def series_stamps(series: Series, length: int) -> np.ndarray | None:
+    """(length,) datetime64[s] stamps of the series' steps, continued past its end at its spacing; None when its
+    time labels are not date-times or not evenly spaced."""
+    if series.times is None or len(series.times) < 2:
+        return None
+    try:
+        stamps = np.array(series.times, dtype="datetime64[s]")
+    except ValueError:
+        return None
+    spacing = np.diff(stamps)
+    if not (spacing == spacing[0]).all() or spacing[0] <= np.timedelta64(0, "s"):
+        return None
+    return stamps[0] + spacing[0] * np.arange(max(length, len(stamps)))
 
 
 @dataclass(frozen=True)
@@ -102,18 +120,20 @@ def _series_windows(series: Series, options: WindowOptions) -> Iterator[Record]:
     count = len(series.values)
     stop = count if options.stop is None else min(count, options.stop if options.stop >= 0 else count + options.stop)
     span = options.context + options.horizon
+    stamps = series_stamps(series, stop + options.horizon)
     starts = list(range(options.start, stop - span + 1, options.stride))
     for begin in starts:
-        yield _record(series, begin, begin + options.context, begin + span, options)
+        yield _record(series, begin, begin + options.context, begin + span, options, stamps)
     last = stop - options.context
     if options.future and last >= options.start:
-        yield _record(series, last, stop, None, options)
+        yield _record(series, last, stop, None, options, stamps)
 
 
-def _record(series: Series, begin: int, origin: int, end: int | None, options: WindowOptions) -> Record:
+def _record(series: Series, begin: int, origin: int, end: int | None, options: WindowOptions, stamps: np.ndarray | None) -> Record:
     context = series.values[begin:origin]
     target = None if end is None else series.values[origin:end]
-    window = Window(context, series.channels, series.label(origin))
+    times = None if stamps is None else stamps[begin : origin + options.horizon]
+    window = Window(context, series.channels, series.label(origin), times)
     return Record(
         id=f"{series.name}@{window.origin}", data=window, target=target, error=_problem(series, begin, end or origin, options)
     )

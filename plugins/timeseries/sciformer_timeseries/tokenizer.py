@@ -21,17 +21,21 @@ from sciformer.errors import BadRecordError
 from sciformer.records import Record
 from torch import Tensor
 
-from .options import SeriesOptions
+from .options import window_options
 from .series import Window
+from .time_features import time_features
+from .transformer_embedding import FUTURE_TIME, PAST_TIME
 
 
 class WindowEncoding(NamedTuple):
-    """One encoded window: context (L, C) filled, its observed mask, and the target (H, C) with its mask (or None)."""
+    """One encoded window: context (L, C) filled, its observed mask, the target (H, C) with its mask (or None),
+    and for a model with time features those of its context and forecast steps (L + H, F)."""
 
     context: Tensor
     observed: Tensor
     target: Tensor | None
     target_mask: Tensor | None
+    times: Tensor | None = None
 
 
 def fill_missing(values: np.ndarray, observed: np.ndarray) -> np.ndarray:
@@ -47,7 +51,8 @@ class WindowTokenizer(Tokenizer):
     """Checks, fills and stacks windows; every window of a model has the same shape, so nothing is padded."""
 
     def __init__(self, config: ModelConfig) -> None:
-        self.options = SeriesOptions.from_config(config)
+        self.options = window_options(config)
+        self.time_features: tuple[str, ...] = getattr(self.options, "time_features", ())
 
     def _array(self, record: Record, value: Any, steps: int, role: str) -> np.ndarray:
         """A (steps, C) float32 array of `value` (a univariate (steps,) one is taken as one channel)."""
@@ -71,26 +76,37 @@ class WindowTokenizer(Tokenizer):
         if record.error:
             raise BadRecordError(record.id, record.error)
         data = record.data.context if isinstance(record.data, Window) else record.data
-        context = self._array(record, data, self.options.context_length, "context")
+        context = self._array(record, data, self.options.context_steps, "context")
         observed = np.isfinite(context)
         empty = np.flatnonzero(~observed.any(axis=0))
         if empty.size:
             names = self.options.channels or tuple(str(c) for c in range(self.options.num_channels))
             raise BadRecordError(record.id, f"channel {names[empty[0]]!r} has no observed value in the context")
         values = torch.from_numpy(fill_missing(context, observed) if not observed.all() else context)
+        times = self._times(record)
         if record.target is None:
-            return WindowEncoding(values, torch.from_numpy(observed), None, None)
+            return WindowEncoding(values, torch.from_numpy(observed), None, None, times)
         target = self._array(record, record.target, self.options.prediction_length, "target")
         known = np.isfinite(target)
         return WindowEncoding(
-            values, torch.from_numpy(observed), torch.from_numpy(np.where(known, target, 0.0)), torch.from_numpy(known)
+            values, torch.from_numpy(observed), torch.from_numpy(np.where(known, target, 0.0)), torch.from_numpy(known), times
         )
 
+    def _times(self, record: Record) -> Tensor | None:
+        """The time features of the window's context and forecast steps, for a model that uses them."""
+        if not self.time_features:
+            return None
+        stamps = record.data.times if isinstance(record.data, Window) else None
+        if stamps is None:
+            raise BadRecordError(record.id, f"the model uses time features {list(self.time_features)}, but the series has no evenly spaced date-time stamps")
+        return torch.from_numpy(time_features(stamps, self.time_features))
+
     def collate(self, encoded: Sequence[WindowEncoding], record_ids: Sequence[str]) -> TokenBatch:
-        """features (B, L, C) in the series' units, `extras["observed"]` (B, L, C); when any record has a
+        """features (B, L, C) in the series' units, `extras["observed"]` (B, L, C); for a model with time
+        features `extras["past_time"]` (B, L, F) and `extras["future_time"]` (B, H, F); when any record has a
         target, targets (B, H, C) (0 where unknown) and `extras["target_mask"]` (B, H, C)."""
         count = len(encoded)
-        per_channel = torch.arange(self.options.tokens_per_channel).repeat(self.options.num_channels)
+        per_channel = torch.tensor(self.options.token_positions)
         batch = TokenBatch(
             padding_mask=torch.ones(count, self.options.num_tokens, dtype=torch.bool),
             record_ids=list(record_ids),
@@ -98,6 +114,9 @@ class WindowTokenizer(Tokenizer):
             positions=per_channel.expand(count, -1).clone(),
             extras={"observed": torch.stack([e.observed for e in encoded])},
         )
+        if self.time_features:
+            times = torch.stack([e.times for e in encoded])
+            batch.extras[PAST_TIME], batch.extras[FUTURE_TIME] = times[:, : self.options.context_steps], times[:, self.options.context_steps :]
         if any(e.target is not None for e in encoded):
             shape = (self.options.prediction_length, self.options.num_channels)
             batch.targets = torch.stack([torch.zeros(shape) if e.target is None else e.target for e in encoded])
@@ -107,5 +126,5 @@ class WindowTokenizer(Tokenizer):
         return batch
 
     def num_tokens(self, encoded: WindowEncoding) -> int:
-        """Patch tokens of every channel (the same for every window of a model)."""
+        """The encoder's tokens (the same for every window of a model)."""
         return self.options.num_tokens

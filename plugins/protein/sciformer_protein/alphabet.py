@@ -7,6 +7,7 @@ The order follows ESM's alphabet construction: four tokens prepended (`<cls>`, `
 
 from __future__ import annotations
 
+import numpy as np
 from sciformer.errors import BadRecordError
 
 PREPENDED = ("<cls>", "<pad>", "<eos>", "<unk>")
@@ -24,13 +25,33 @@ AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
 INLINE_TOKENS = ("<mask>", "<unk>")
 
 
-def residue_ids(sequence: str, record_id: str) -> list[int]:
-    """Token ids of a residue string (no BOS / EOS); lower case is accepted.
+def _lookup_table() -> np.ndarray:
+    """(256,) token id of each ASCII byte that is a sequence symbol (either case), -1 for any other byte."""
+    table = np.full(256, -1, dtype=np.int64)
+    for symbol in SYMBOLS:
+        table[ord(symbol)] = table[ord(symbol.lower())] = TOKEN_IDS[symbol]
+    return table
+
+
+BYTE_IDS = _lookup_table()
+
+
+def residue_ids(sequence: str, record_id: str) -> np.ndarray:
+    """Token ids (int64) of a residue string (no BOS / EOS); lower case is accepted.
 
     Every symbol of the ESM alphabet maps to its own id (including `X B U Z O` and the gaps `.` `-`),
     and `<mask>` / `<unk>` may appear inline. Any other character raises BadRecordError naming its
-    1-based position and the character.
+    1-based position and the character. A plain ASCII sequence is looked up a whole array at a time.
     """
+    if sequence.isascii() and "<" not in sequence:
+        ids = BYTE_IDS[np.frombuffer(sequence.encode("ascii"), dtype=np.uint8)]
+        if (ids >= 0).all():
+            return ids
+    return np.asarray(_scanned_ids(sequence, record_id), dtype=np.int64)
+
+
+def _scanned_ids(sequence: str, record_id: str) -> list[int]:
+    """`residue_ids` one character at a time: inline tokens, and the error naming the first bad character."""
     ids: list[int] = []
     upper = sequence.upper()
     position = 0

@@ -51,6 +51,27 @@ class ProteinEncoding:
     truncated_from: int | None = None  # the record's residues when `long_sequences: truncate` cut it
 
 
+def window_layout(residues: Tensor, starts: list[int], size: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Token ids, residue index and keep flags (N,) of `<cls> window <eos>` for each window start, windows
+    back to back; each residue is kept in the window that holds it most centrally."""
+    length = len(residues)
+    if len(starts) == 1:  # the common case: one window of the whole sequence
+        index = torch.cat([torch.tensor([-1]), torch.arange(length), torch.tensor([-1])])
+        ids = torch.cat([torch.tensor([alphabet.CLS]), residues, torch.tensor([alphabet.EOS])])
+        keep = index >= 0
+        return ids, index, keep
+    owner = kept_window(length, starts, size)
+    spans = [torch.arange(start, min(start + size, length)) for start in starts]
+    edge = torch.tensor([-1])
+    index = torch.cat([part for span in spans for part in (edge, span, edge)])
+    number = torch.cat([torch.full((len(span) + 2,), window) for window, span in enumerate(spans)])
+    keep = (index >= 0) & (owner[index.clamp(min=0)] == number)
+    ids = torch.where(index >= 0, residues[index.clamp(min=0)], torch.tensor(alphabet.CLS))
+    ends = torch.cumsum(torch.tensor([len(span) + 2 for span in spans]), 0) - 1
+    ids[ends] = alphabet.EOS
+    return ids, index, keep
+
+
 class ProteinTokenizer(VocabularyTokenizer):
     """ESM tokenization of protein sequences (see the module docstring for the layout).
 
@@ -99,16 +120,7 @@ class ProteinTokenizer(VocabularyTokenizer):
             labels = labels[: self.max_residues] if labels is not None else None
         length = len(residues)
         starts = window_starts(length, self.max_residues, self.overlap)
-        owner = kept_window(length, starts, self.max_residues) if len(starts) > 1 else None
-        ids, index, keep = [], [], []
-        for number, start in enumerate(starts):
-            span = range(start, min(start + self.max_residues, length))
-            ids += [alphabet.CLS, *residues[span.start : span.stop], alphabet.EOS]
-            index += [-1, *span, -1]
-            keep += [False, *((owner is None or int(owner[r]) == number) for r in span), False]
-        ids_t = torch.tensor(ids, dtype=torch.long)
-        index_t = torch.tensor(index, dtype=torch.long)
-        keep_t = torch.tensor(keep, dtype=torch.bool)
+        ids_t, index_t, keep_t = window_layout(torch.from_numpy(residues), starts, self.max_residues)
         if labels is not None:
             target: Any = torch.where(keep_t, labels[index_t.clamp(min=0)], torch.full_like(index_t, IGNORE_INDEX))
         else:

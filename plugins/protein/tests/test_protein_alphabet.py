@@ -8,7 +8,7 @@ from sciformer.engine.heads import IGNORE_INDEX
 from sciformer.errors import BadRecordError, ConfigError
 from sciformer.records import Record
 from sciformer_protein import alphabet
-from sciformer_protein.tokenizer import ProteinTokenizer
+from sciformer_protein.tokenizer import ProteinTokenizer, window_layout
 from sciformer_protein.windows import kept_window, window_starts
 
 #: fair-esm's Alphabet.from_architecture("ESM-2").all_toks, pinned token by token.
@@ -122,3 +122,37 @@ def test_sequence_targets_use_label_names(small_config) -> None:
     batch = tokenizer([Record("a", "MKV", target="Nucleus"), Record("b", "MK", target="Cytoplasm")])
     assert batch.targets.tolist() == [1, 0]
     assert torch.equal(batch.padding_mask.sum(1), torch.tensor([5, 4]))
+
+
+def test_array_lookup_and_window_layout_equal_a_residue_by_residue_build() -> None:
+    """The byte lookup and the vectorised layout against the plain construction, on random sequences of 1 to 70
+    residues (lower case and inline tokens too) in windows of 20 with overlap 6."""
+    generator = torch.Generator().manual_seed(0)
+    symbols = alphabet.SYMBOLS
+    for length in [1, 2, 19, 20, 21, 33, 50, 70]:
+        picks = torch.randint(len(symbols), (length,), generator=generator).tolist()
+        sequence = "".join(symbols[i] for i in picks)
+        for text in (sequence, sequence.lower(), sequence[:1] + "<mask>" + sequence[1:]):
+            ids = alphabet.residue_ids(text, "r")
+            assert ids.tolist() == [alphabet.TOKEN_IDS[t] for t in _symbols(text)]
+        residues = alphabet.residue_ids(sequence, "r")
+        starts = window_starts(length, 20, 6)
+        owner = kept_window(length, starts, 20) if len(starts) > 1 else None
+        ids, index, keep = [], [], []
+        for number, start in enumerate(starts):
+            span = range(start, min(start + 20, length))
+            ids += [alphabet.CLS, *residues[span.start : span.stop].tolist(), alphabet.EOS]
+            index += [-1, *span, -1]
+            keep += [False, *((owner is None or int(owner[r]) == number) for r in span), False]
+        layout = window_layout(torch.from_numpy(residues), starts, 20)
+        assert [part.tolist() for part in layout] == [ids, index, keep]
+
+
+def _symbols(text: str) -> list[str]:
+    """The tokens of a sequence string, one character or inline token at a time."""
+    tokens, position = [], 0
+    while position < len(text):
+        token = "<mask>" if text.startswith("<mask>", position) else text[position].upper()
+        tokens.append(token)
+        position += len(token)
+    return tokens

@@ -9,11 +9,12 @@ do not tile it), as transformers' `PatchTSTPatchify` does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sciformer.config import ModelConfig
 from sciformer.errors import ConfigError
 
+Settings = TypeVar("Settings")
 DOMAIN = "timeseries"
 TASK = "forecast"
 SCALINGS = ("std", "mean", "none")  # reversible instance normalisation: PatchTST's std, mean and no scaler
@@ -74,16 +75,7 @@ class SeriesOptions:
     @classmethod
     def from_config(cls, config: ModelConfig) -> SeriesOptions:
         """The settings of `config`; context, horizon and channels must be known (see `prepare.complete_config`)."""
-        options = dict(config.domain_options)
-        missing = [name for name in ("context_length", "prediction_length", "num_channels") if name not in options]
-        if missing:
-            raise ConfigError(f"timeseries models need domain_options {missing} (learned from the training windows, or set them)")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(f"unknown timeseries domain_options {unknown}; known: {sorted(known)}")
-        options["channels"] = tuple(options.get("channels") or ())
-        return cls(**options)
+        return read_settings(cls, config, "PatchTST", ("channels",))
 
     @property
     def context_steps(self) -> int:
@@ -119,6 +111,20 @@ class SeriesOptions:
     def scale_floor(self) -> float:
         """The scaler's minimum scale."""
         return MINIMUM_SCALE[self.scaling] if self.minimum_scale is None else float(self.minimum_scale)
+
+
+def read_settings(cls: type[Settings], config: ModelConfig, model: str, sequences: tuple[str, ...]) -> Settings:
+    """The dataclass `cls` of a forecaster's `domain_options`: context, horizon and channels must be known,
+    unknown keys are refused naming the `model`, and the fields `sequences` become tuples."""
+    options = dict(config.domain_options)
+    missing = [name for name in ("context_length", "prediction_length", "num_channels") if name not in options]
+    if missing:
+        raise ConfigError(f"timeseries models need domain_options {missing} (learned from the training windows, or set them)")
+    known = set(cls.__dataclass_fields__)
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise ConfigError(f"unknown domain_options {unknown} of the {model} forecaster; known: {sorted(known)}")
+    return cls(**{**options, **{name: tuple(options[name] or ()) for name in sequences if name in options}})
 
 
 def window_options(config: ModelConfig) -> Any:

@@ -62,18 +62,9 @@ class TransformerOptions:
     @classmethod
     def from_config(cls, config: ModelConfig) -> TransformerOptions:
         """The settings of `config`; context, horizon and channels must be known."""
-        options = dict(config.domain_options)
-        missing = [name for name in ("context_length", "prediction_length", "num_channels") if name not in options]
-        if missing:
-            raise ConfigError(f"timeseries models need domain_options {missing} (learned from the training windows, or set them)")
-        known = set(cls.__dataclass_fields__)
-        unknown = sorted(set(options) - known)
-        if unknown:
-            raise ConfigError(f"unknown domain_options {unknown} of the encoder-decoder forecaster; known: {sorted(known)}")
-        for name in ("channels", "lags_sequence", "time_features"):
-            if name in options:
-                options[name] = tuple(options[name] or ())
-        return cls(**options)
+        from .options import read_settings
+
+        return read_settings(cls, config, "encoder-decoder", ("channels", "lags_sequence", "time_features"))
 
     @property
     def past_length(self) -> int:

@@ -33,24 +33,23 @@ log = logging.getLogger(__name__)
 
 def lead_option(options: Mapping[str, Any]) -> int:
     """Reader option `lead`: time steps between input and target (default 1; 0 yields inputs without targets)."""
-    try:
-        lead = int(options.get("lead", 1))
-    except (TypeError, ValueError):
-        raise ConfigError(f"reader option lead must be an integer, got {options.get('lead')!r}") from None
-    if lead < 0:
-        raise ConfigError(f"reader option lead must not be negative, got {lead}")
-    return lead
+    return _count_option(options, "lead", 1, 0)
 
 
 def rollout_option(options: Mapping[str, Any]) -> int:
     """Reader option `rollout`: targets per record, one per model step of a rollout (default 1: one target)."""
+    return _count_option(options, "rollout", 1, 1)
+
+
+def _count_option(options: Mapping[str, Any], name: str, default: int, minimum: int) -> int:
+    """An integer reader option of at least `minimum`, or its default."""
     try:
-        steps = int(options.get("rollout", 1))
+        value = int(options.get(name, default))
     except (TypeError, ValueError):
-        raise ConfigError(f"reader option rollout must be an integer, got {options.get('rollout')!r}") from None
-    if steps < 1:
-        raise ConfigError(f"reader option rollout must be at least 1, got {steps}")
-    return steps
+        raise ConfigError(f"reader option {name} must be an integer, got {options.get(name)!r}") from None
+    if value < minimum:
+        raise ConfigError(f"reader option {name} must be at least {minimum}, got {value}")
+    return value
 
 
 def leads_option(options: Mapping[str, Any]) -> tuple[int, ...] | None:

@@ -93,7 +93,7 @@ def test_mean_record_skill_equals_the_direct_computation_at_every_lead(scored: P
         for name in COLUMNS:
             mean = results[name][: HOURS - max(LEADS)].astype(np.float64).mean(axis=0)  # (L, C)
             np.testing.assert_allclose(mean, expected[name], atol=1e-5, err_msg=name)
-        assert results["rmse_model"][0, 1, 0] < results["rmse_persistence"][0, 1, 0]  # the scores differ between forecasters
+        assert results["rmse_model"][0, 1, 0] != results["rmse_persistence"][0, 1, 0]  # the scores differ between forecasters
 
 
 def test_evaluate_is_a_score_run_on_the_initial_times_with_every_lead(scored: Path, host: PluginHost, model_dir: Path, tmp_path: Path) -> None:

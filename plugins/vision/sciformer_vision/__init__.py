@@ -159,7 +159,7 @@ def sciformer_weight_importers() -> list[WeightImporter]:
 
 @sciformer.hookimpl
 def sciformer_models() -> list[ShippedModel]:
-    """Small ViTs trained on MNIST and on scikit-learn's digits, and a small Swin on the digits (recipes/ in the plugin folder)."""
+    """Small ViTs and Swins trained on MNIST and on scikit-learn's digits (recipes/ in the plugin folder)."""
     return [
         ShippedModel(
             name="vit-mnist-small",
@@ -176,6 +176,14 @@ def sciformer_models() -> list[ShippedModel]:
             summary="ViT (dim 64, depth 4, 2x2 patches) trained on scikit-learn's 8x8 digits; 10 classes.",
             example=DATA / "digits_20.csv",
             example_options={"id_column": "row"},
+        ),
+        ShippedModel(
+            name="swin-mnist-small",
+            domain=DOMAIN,
+            path=HERE / "models" / "swin-mnist-small",
+            summary="Swin (2 stages, widths 40 / 80, 4x4 patches, 7x7 windows) trained on MNIST 28x28; 10 digit classes.",
+            example=DATA / "mnist_100.npz",
+            example_options={"id_column": "t10k_index"},
         ),
         ShippedModel(
             name="swin-digits-small",

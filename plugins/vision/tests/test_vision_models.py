@@ -9,7 +9,7 @@ from sciformer.checkpoint import read_checkpoint_info
 from sciformer.reading import read_records
 from sciformer.scoring import score
 
-SHIPPED = ["vit-mnist-small", "vit-digits-small", "swin-digits-small"]
+SHIPPED = ["vit-mnist-small", "vit-digits-small", "swin-digits-small", "swin-mnist-small"]
 
 
 @pytest.mark.parametrize("name", SHIPPED)

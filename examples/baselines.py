@@ -20,6 +20,7 @@ BASELINES = {
     ("protein", "sequence-classification"): "plugins/protein/scripts/composition_baseline.py",
     ("protein", "token-classification"): "plugins/protein/scripts/residue_baseline.py",
     ("vision", "sequence-classification"): "plugins/vision/scripts/baseline_logreg.py",
+    ("timeseries", "forecast"): "plugins/timeseries/scripts/forecast_baseline.py",
     ("weather", "forecast"): "examples/weather_baseline.py",
 }
 

@@ -1,14 +1,18 @@
-"""The shipped yearly sunspot numbers and the baselines script's time split."""
+"""The shipped yearly sunspot numbers and the baselines script's time split; the baseline script of forecast recipes."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
+import yaml
 from sciformer.plugins import PluginHost
 from sciformer.reading import read_records
+from sciformer.testing.baselines import sample_data_report
 from sciformer_timeseries import EXAMPLE
 
 SUNSPOTS = EXAMPLE.parent / "sunspots.csv"
@@ -46,3 +50,27 @@ def test_baselines_script_scores_the_last_years() -> None:
     ets = baselines["ETS (damped trend, season 11)"]
     assert ets["windows"] + ets["failed"] == 10 and np.isfinite(ets["mse"])
     assert "--option start=245 --option season=11 --option ets=true" in report["score_options"]
+
+
+def test_forecast_baseline_chooses_on_validation_and_scores_test_once(tmp_path: Path) -> None:
+    """On a recipe splitting the shipped hourly table by time (its own options per split): every candidate's
+    validation MSE, the best one's test MSE, recomputed here from the same windows."""
+    recipe = {
+        "model": {"domain": "timeseries", "task": "forecast"},
+        "data": {"train": {"path": str(EXAMPLE), "options": {"stop": 480}}, "valid": {"path": str(EXAMPLE), "options": {"start": 312, "stop": 528}},
+                 "test": {"path": str(EXAMPLE), "options": {"start": 360, "stride": 24}}, "options": {"context": 168, "horizon": 24}},
+    }  # fmt: skip
+    (tmp_path / "hourly.yaml").write_text(yaml.safe_dump(recipe))
+    report = sample_data_report(SCRIPT.parent / "forecast_baseline.py", tmp_path / "hourly.yaml")
+    assert set(report.candidates) == {"persistence", "seasonal naive (24)", "seasonal naive (168)"}
+    assert report.chosen == min(report.candidates, key=report.candidates.get) and report.test_records == 4
+    contexts = np.genfromtxt(EXAMPLE, delimiter=",", skip_header=1)[:, 1:]  # (624, 4)
+    starts = [360, 384, 408, 432]
+    truth = np.stack([contexts[s + 168 : s + 192] for s in starts])
+    if report.chosen == "seasonal naive (24)":
+        guess = np.stack([contexts[s + 144 : s + 168] for s in starts])
+    elif report.chosen == "persistence":
+        guess = np.stack([np.repeat(contexts[s + 167 : s + 168], 24, axis=0) for s in starts])
+    else:
+        guess = np.stack([contexts[s : s + 24] for s in starts])
+    assert report.test == pytest.approx(float(np.mean((guess - truth) ** 2)), rel=1e-3)

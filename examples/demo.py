@@ -77,11 +77,16 @@ def _agreement(host: PluginHost, model, path: Path) -> str:
 
 
 def _forecast_skill(path: Path) -> str:
-    """RMSE of the forecasts against persistence at each lead, where the file held the truth."""
+    """RMSE of field forecasts against persistence at each lead, or the MSE of series forecasts against the
+    naive baselines, where the file held the truth."""
     with h5py.File(path) as results:
         if "skill" not in results:
             return ""
         skill = results["skill"]
+        if "mse_model" in skill:  # series: MSE per channel over the horizon
+            named = {"persistence": "persistence", "seasonal": "seasonal naive", "ets": "ETS"}
+            others = ", ".join(f"{label} {float(skill[f'mse_{name}'][0]):.4g}" for name, label in named.items() if f"mse_{name}" in skill)
+            return f"MSE {float(skill['mse_model'][0]):.4g} ({others})"
         attributes = skill["rmse_model"].attrs
         leads = [f"+{h:g} h" for h in attributes["lead_hours"]] if "lead_hours" in attributes else [f"+{s} steps" for s in attributes["leads"]]
         model, persistence = skill["rmse_model"][:, 0], skill["rmse_persistence"][:, 0]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import sciformer
 from sciformer.cli.lazy import LazyCommand
-from sciformer.domain import Domain, RecordReader, WeightImporter
+from sciformer.domain import Domain, RecordReader, ShippedModel, WeightImporter
 from sciformer.lazy import LazyFunction
 
 from .options import DEFAULT_CONFIG, DOMAIN, TASK
@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from .tokenizer import WindowTokenizer
 
 EXAMPLE = Path(__file__).parent.parent / "data" / "era5_t2m_uk_hourly.csv"
+SUNSPOTS = EXAMPLE.parent / "sunspots.csv"
+MODELS = Path(__file__).parent / "models"
 
 # readers and the importer are imported when used, so that listing them imports neither h5py nor torch
 read_table_windows = LazyFunction("sciformer_timeseries.reader:read_table_windows")
@@ -151,6 +153,21 @@ class TimeSeriesDomain(Domain):
 def sciformer_domains() -> list[Domain]:
     """Declare the timeseries domain."""
     return [TimeSeriesDomain()]
+
+
+@sciformer.hookimpl
+def sciformer_models() -> list[ShippedModel]:
+    """A PatchTST forecasting the yearly sunspot number (recipes/patchtst-sunspots.yaml in the plugin folder)."""
+    return [
+        ShippedModel(
+            name="patchtst-sunspots",
+            domain=DOMAIN,
+            path=MODELS / "patchtst-sunspots",
+            summary="PatchTST (dim 32, 2 blocks, 11-year patches) forecasting the yearly sunspot number 11 years from 44.",
+            example=SUNSPOTS,
+            example_options={"start": 205, "season": 11},
+        )
+    ]
 
 
 @sciformer.hookimpl

@@ -8,7 +8,7 @@ about 0.1 s per window and channel), keeps the one with the lowest validation MS
 value of every window; an ETS fit that failed leaves its window's values out, and `details` counts them)
 and scores it once on test. Prints a baseline report (JSON).
 
-    python plugins/timeseries/scripts/forecast_baseline.py plugins/timeseries/recipes/patchtst-era5-t2m.yaml
+    python plugins/timeseries/scripts/forecast_baseline.py RECIPE [--ets] [--seasons 24,168]
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from sciformer_timeseries.baselines import persistence, seasonal_naive
 from sciformer_timeseries.ets import ets_forecast
 from sciformer_timeseries.series import Window
 
-SEASONS = (24, 168)  # a day and a week of hourly steps; periods longer than the context are left out
+SEASONS = "24,168"  # a day and a week of hourly steps (the default); periods longer than the context are left out
 
 
 def windows(records: list[Record]) -> tuple[np.ndarray, np.ndarray]:
@@ -42,10 +42,10 @@ def mse(forecast: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean((forecast[known] - target[known]) ** 2))
 
 
-def candidates(context: np.ndarray, horizon: int, ets: bool) -> dict[str, np.ndarray]:
+def candidates(context: np.ndarray, horizon: int, ets: bool, seasons: tuple[int, ...]) -> dict[str, np.ndarray]:
     """Every candidate's forecasts (N, H, C) of the windows."""
     out = {"persistence": persistence(context, horizon)}
-    for season in (s for s in SEASONS if s <= context.shape[1]):
+    for season in (s for s in seasons if s <= context.shape[1]):
         out[f"seasonal naive ({season})"] = seasonal_naive(context, horizon, season)
         if ets:
             out[f"ETS (damped trend, season {season})"] = ets_forecast(context.astype(np.float32), horizon, season).values
@@ -57,13 +57,15 @@ def main() -> None:
 
     def arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--ets", action="store_true", help="also fit Holt-Winters ETS per window and channel (slow)")
+        parser.add_argument("--seasons", help=f"comma-separated seasonal periods in time steps (default: the recipe's reader option season, else {SEASONS}: hourly data)")
 
     args, recipe, parts = recipe_parts(__doc__.splitlines()[0], "timeseries", arguments=arguments)
     data = {name: windows(records) for name, records in parts.items() if name in ("valid", "test")}
     horizon = data["valid"][1].shape[1]
-    valid = {name: mse(forecast, data["valid"][1]) for name, forecast in candidates(data["valid"][0], horizon, args.ets).items()}
+    seasons = tuple(int(value) for value in str(args.seasons or (recipe.data.get("options") or {}).get("season") or SEASONS).split(","))
+    valid = {name: mse(forecast, data["valid"][1]) for name, forecast in candidates(data["valid"][0], horizon, args.ets, seasons).items()}
     chosen = choose(valid, higher_is_better=False)
-    tested = candidates(data["test"][0], horizon, args.ets)[chosen]
+    tested = candidates(data["test"][0], horizon, args.ets, seasons)[chosen]
     test = mse(tested, data["test"][1])
     left_out = int((~np.isfinite(tested)).sum())
     report = BaselineReport(

@@ -1,10 +1,15 @@
-"""`--dtype int8` (dynamic INT8 Linear layers) against float32 on ESM-2 8M shape, through `run_encoded`.
+"""`--dtype int8` (dynamic INT8 Linear layers) against float32, random weights, best of --repeats, with the
+pooled-output cosine of int8 to float32.
 
-    .venv/bin/python benchmarks/int8_dynamic.py [--sequences 256] [--repeats 3] [--threads 1]
+    .venv/bin/python benchmarks/int8_dynamic.py [--model esm2-8m|vit-s16|ast-small] [--sequences 256] [--repeats 3] [--threads 1]
 
-Random weights (320 dim, 6 layers, 20 heads, rotary, no head); the sequences are the real ones of
-plugins/protein/data (80 distinct: DeepLoc and NetSurfP samples), repeated in order up to --sequences.
-Best of --repeats; also the pooled-embedding cosine of int8 to float32.
+- `esm2-8m` (the default): ESM-2 8M shape (320 dim, 6 layers, 20 heads, rotary, no head) through
+  `run_encoded`; the sequences are the real ones of plugins/protein/data (80 distinct: DeepLoc and
+  NetSurfP samples), repeated in order up to --sequences.
+- `vit-s16`: ViT-S/16 (384 dim, 12 layers, 6 heads, 224 px, 197 tokens), a batch of 32 random images
+  through the tokenizer and the model.
+- `ast-small`: AST's input shape (128 mel bins, 1,024 frames, 1,214 tokens), 384 wide, 12 layers, 6
+  heads, imported with `hf-ast` from a random transformers ASTModel; 4 ten-second speech clips (bench_audio.py).
 """
 
 from __future__ import annotations
@@ -12,7 +17,9 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -46,13 +53,58 @@ def timed(model, tokenizer, encoded, ids, repeats: int) -> tuple[float, np.ndarr
     return best, pooled
 
 
+def batch_rate(model: torch.nn.Module, batch_of: Callable[[], object], count: int, repeats: int) -> tuple[float, torch.Tensor]:
+    """Best seconds of one forward pass over a collated batch (collation included), and its pooled output."""
+    best = float("inf")
+    with torch.inference_mode():
+        for _ in range(repeats + 1):
+            start = time.perf_counter()
+            pooled = model(batch_of()).pooled.float()
+            best = min(best, time.perf_counter() - start)
+    return best, pooled
+
+
+def image_or_clip_model(name: str, folder: Path) -> tuple[torch.nn.Module, Callable[[], object], int, str]:
+    """(model, a function collating its batch, records per batch, unit) for `vit-s16` or `ast-small`."""
+    torch.manual_seed(0)
+    if name == "vit-s16":
+        host = PluginHost(only={"vision"})
+        config = ModelConfig(domain="vision", dim=384, depth=12, heads=6, pooling="cls", domain_options={"patch_size": 16, "image_size": [224, 224], "channels": 3})
+        model = build_model(config, host).eval()
+        pixels = torch.randn(32, 224, 224, 3, generator=torch.Generator().manual_seed(2)).numpy()
+        records = [Record(str(i), pixels[i]) for i in range(32)]
+        return model, lambda: host.tokenizer(config)(records), 32, "img/s"
+    from bench_audio import RECORDINGS, SAMPLE_RATE, clips, reference_model
+    from sciformer.checkpoint import load_checkpoint
+    from sciformer_audio.hf_ast import import_hf_ast
+    from sciformer_audio.waveform import Waveform
+
+    host = PluginHost(only={"audio"})
+    reference_model("small", folder / "hf")
+    model = load_checkpoint(import_hf_ast(folder / "hf", folder / "ours", host, {}), host).eval()
+    waveforms = clips(4, next(f for f in RECORDINGS if f.is_dir()))
+    records = [Record(str(i), Waveform(w, SAMPLE_RATE)) for i, w in enumerate(waveforms)]
+    return model, lambda: host.tokenizer(model.config)(records), 4, "clips/s"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--model", choices=("esm2-8m", "vit-s16", "ast-small"), default="esm2-8m")
     parser.add_argument("--sequences", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.model != "esm2-8m":
+        with tempfile.TemporaryDirectory() as folder:
+            model, batch_of, count, unit = image_or_clip_model(args.model, Path(folder))
+        seconds32, pooled32 = batch_rate(model, batch_of, count, args.repeats)
+        seconds8, pooled8 = batch_rate(quantize_for_inference(copy.deepcopy(model)), batch_of, count, args.repeats)
+        cosine = torch.nn.functional.cosine_similarity(pooled32, pooled8)
+        print(f"{args.model}: {args.threads} thread(s), best of {args.repeats}")
+        print(f"float32 {count / seconds32:,.1f} {unit}; int8 {count / seconds8:,.1f} {unit}")
+        print(f"int8 / float32 speed-up {seconds32 / seconds8:.2f}x; pooled cosine min {float(cosine.min()):.5f}, mean {float(cosine.mean()):.5f}")
+        return
     torch.manual_seed(0)
     host = PluginHost()
     config = ModelConfig(domain="protein", dim=320, depth=6, heads=20, position="rotary", max_positions=1026)

@@ -5,7 +5,8 @@ repository) and write into the shipped model's folder, which a recipe may only d
 recipe whose `init:` is another shipped recipe (a pre-training stage) trains after it, from the
 shipped model that stage just wrote. Each model's training curves are saved beside it as curves.png, and a
 model that needs a step after training gets it (AFTER_TRAINING: the protein masked-LM model's contact
-regression, fitted on the shared structures).
+regression, fitted on the shared structures). The INT8 accuracy gate of each retrained model is measured
+on its example records and kept in its checkpoint (examples/int8_gates.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from int8_gates import gate_options
+from sciformer import int8_gate
 from sciformer.plugins import PluginHost
 from sciformer.training.curves import plot_curves
 from sciformer.training.recipe import DATA_ENV, RECIPE_SUFFIXES, read_recipe_file, train_recipe
@@ -56,6 +59,9 @@ def main() -> None:
             overrides.append(f"init={shipped[stage.stem]}")
         result = train_recipe(recipe, host, overrides)
         plot_curves([result.output / METRICS_FILE], result.output / CURVES, title=recipe.stem)
+        example = next((model for model in host.shipped_models().values() if model.path == shipped[recipe.stem]), None)
+        if example is not None and example.example is not None:  # the INT8 gate of the new weights (examples/int8_gates.py)
+            int8_gate.record(result.output, int8_gate.measure(result.output, example.example, host, gate_options(example.example_options)))
         if recipe.stem in AFTER_TRAINING:
             arguments = [a.format(model=result.output, data=os.environ[DATA_ENV]) for a in AFTER_TRAINING[recipe.stem]]
             subprocess.run([sys.executable, "-m", "sciformer", *arguments], check=True)

@@ -14,7 +14,9 @@ import pytest
 import sciformer
 import torch
 from click.testing import CliRunner
+from sciformer import int8_gate
 from sciformer.api import Prediction
+from sciformer.checkpoint import read_checkpoint_info
 from sciformer.cli.main import build_cli
 from sciformer.engine.fused_linear import use_fused_linear
 from sciformer.errors import ConfigError
@@ -92,3 +94,40 @@ def test_int8_refuses_a_cuda_device(host, tmp_path) -> None:
         sciformer.load(MODEL, host=host, dtype="int8", device="cuda")
     with pytest.raises(ConfigError, match="int8 runs on the CPU only"):
         check_request(tmp_path / "out.h5", False, False, "int8", "cuda", 4096, 1024, 0, None)
+
+
+REMEASURED = ("vit-mnist-small", "swin-mnist-small", "ast-fsdd-small", "mat-esol-small", "mat-bbbp-small")  # images, clips, molecules
+
+
+@pytest.mark.parametrize("name", REMEASURED)
+def test_recorded_int8_gates_are_what_a_measurement_gives(host, name) -> None:
+    """The gate figures a shipped checkpoint keeps (examples/int8_gates.py) equal a new measurement on its example."""
+    shipped = host.shipped_models()[name]
+    recorded = read_checkpoint_info(shipped.path).extra[int8_gate.GATE_KEY]
+    options = {key: value for key, value in shipped.example_options.items() if key != "target_column"}
+    measured = int8_gate.measure(shipped.path, shipped.example, host, options)
+    assert measured["passed"] == recorded["passed"] and measured["records"] == recorded["records"] >= 20
+    for key in ("cosine_min", "agreement", "value_shift"):
+        assert measured.get(key) == pytest.approx(recorded.get(key), abs=2e-5) if key in recorded else key not in measured
+
+
+def test_a_model_that_failed_its_gate_refuses_int8(host, tmp_path) -> None:
+    """vit-mnist-small: one of its 100 example images keeps a cosine of 0.99889 under INT8."""
+    message = r"--dtype int8 is refused for vit-mnist-small: on 100 records of mnist_100.npz INT8 gave pooled-output cosine 0.99888\d* \(gate 0.999\)"
+    with pytest.raises(ConfigError, match=message):
+        sciformer.load("vit-mnist-small", host=host, dtype="int8")
+    shipped = host.shipped_models()["vit-mnist-small"]
+    result = CliRunner().invoke(build_cli(host), ["score", "--model", "vit-mnist-small", "--input", str(shipped.example), "--output", str(tmp_path / "x.h5"), "--dtype", "int8"], obj=host)
+    assert result.exit_code != 0 and "refused for vit-mnist-small" in result.output and not (tmp_path / "x.h5").exists()
+    assert sciformer.load("vit-mnist-small", host=host, dtype="bfloat16").predict(shipped.example)[0].status == 0
+
+
+def test_int8_quantizes_an_encoder_decoders_decoder_too(host, tmp_path) -> None:
+    from sciformer.build import build_model
+    from sciformer.config import ModelConfig
+    from sciformer.quantization import quantize_for_inference
+
+    config = ModelConfig.from_dict({"domain": "timeseries", "task": "forecast", "dim": 16, "depth": 1, "decoder_depth": 1, "heads": 2, "norm_layer": "layernorm",
+                                    "position": "none", "domain_options": {"architecture": "transformer", "context_length": 8, "prediction_length": 4, "num_channels": 1}})  # fmt: skip
+    model = quantize_for_inference(build_model(config, host))
+    assert [type(m) for m in (model.decoder.blocks[0].mixer.qkv, model.decoder.blocks[0].cross.kv, model.decoder.blocks[0].mlp.fc1)] == [DynamicLinear] * 3

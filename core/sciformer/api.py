@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sciformer import int8_gate
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info, resolve_model
 from sciformer.data.results import STATUS_SCORED
 from sciformer.engine.model import SciformerModel
@@ -137,6 +138,8 @@ def load(
         raise ConfigError(f"dtype int8 runs on the CPU only, got device {device!r}")
     host = host or PluginHost()
     model_dir = resolve_model(str(model), host)
+    if dtype == "int8":
+        int8_gate.check(read_checkpoint_info(model_dir))
     net = load_checkpoint(model_dir, host, device)
     if dtype == "int8":
         net = quantize_for_inference(net)

@@ -1,4 +1,4 @@
-"""Dynamic INT8 inference (`--dtype int8`): every Linear of the engine's blocks, quantized once at load.
+"""Dynamic INT8 inference (`--dtype int8`): every Linear of the engine's blocks (a decoder's too), quantized once at load.
 
 PyTorch's dynamic quantization (`torch.ao.quantization.quantize_dynamic`, x86 / oneDNN backend, or
 fbgemm where x86 is absent) stores the weights of the blocks' attention (qkv, out) and MLP (fc1, fc2)
@@ -29,11 +29,13 @@ def quantized_engine() -> str:
 
 
 def quantize_for_inference(model: SciformerModel) -> SciformerModel:
-    """`model` with the Linear layers of its blocks replaced by dynamic INT8 ones, in place; CPU inference only."""
+    """`model` with the Linear layers of its blocks (and its decoder's) replaced by dynamic INT8 ones, in place; CPU inference only."""
     torch.backends.quantized.engine = quantized_engine()
     model.eval()
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*(torch\.ao\.quantization|quantized tensor creation).*")
         warnings.filterwarnings("ignore", message=r".*torch\.quantize_per_tensor.*")
         model.blocks = torch.ao.quantization.quantize_dynamic(model.blocks, {nn.Linear}, dtype=torch.qint8)
+        if model.decoder is not None:
+            model.decoder.blocks = torch.ao.quantization.quantize_dynamic(model.decoder.blocks, {nn.Linear}, dtype=torch.qint8)
     return model

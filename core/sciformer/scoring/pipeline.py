@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from sciformer import __version__
+from sciformer import __version__, int8_gate
 from sciformer.checkpoint import CheckpointInfo, load_checkpoint, read_checkpoint_info, resolve_model, weights_sha256
 from sciformer.data.results import STATUS_BAD, STATUS_PENDING, STATUS_SCORED, STRING, ChunkStore
 from sciformer.domain import Tokenizer
@@ -159,6 +159,8 @@ def _set_up(
     """Load the model, open the input and describe the run; file-level problems of the input stop it here."""
     model_dir = resolve_model(str(model), host)
     info = read_checkpoint_info(model_dir)
+    if dtype == "int8":
+        int8_gate.check(info)
     reader_options = inference_options(host, info, input_path, options)
     records = read_records(host, info.config.domain, input_path, reader_options)
     first = list(itertools.islice(records, 1))  # file-level problems stop the run before any work

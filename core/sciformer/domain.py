@@ -212,3 +212,8 @@ class ShippedModel:
     summary: str
     example: Path | None = None
     example_options: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def in_folder(cls, models: Path, name: str, domain: str, summary: str, example: Path | None = None, example_options: Mapping[str, Any] | None = None) -> ShippedModel:
+        """The model saved in the folder `name` of `models` (a plugin's models/ folder)."""
+        return cls(name, domain, Path(models) / name, summary, example, dict(example_options or {}))

@@ -113,12 +113,5 @@ def sciformer_models() -> list[ShippedModel]:
         return []
     example = DATA / "fsdd_sample.csv"
     return [
-        ShippedModel(
-            name="ast-fsdd-small",
-            domain=DOMAIN,
-            path=path,
-            summary="Small AST (8 kHz, 64 mel bins) classifying spoken digits 0-9 of the Free Spoken Digit Dataset.",
-            example=example if example.is_file() else None,
-            example_options={"data_column": "file", "target_column": "digit", "root": "."},
-        )
+        ShippedModel.in_folder(path.parent, path.name, DOMAIN, "Small AST (8 kHz, 64 mel bins) classifying spoken digits 0-9 of the Free Spoken Digit Dataset.", example if example.is_file() else None, {"data_column": "file", "target_column": "digit", "root": "."})
     ]

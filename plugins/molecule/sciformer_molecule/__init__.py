@@ -126,14 +126,7 @@ def sciformer_models() -> list[ShippedModel]:
     """Small MATs for the MAT paper's three tasks (recipes/mat-*-small.yaml): ESOL solubility, FreeSolv
     hydration free energy (regressions) and BBBP blood-brain barrier penetration (classification)."""
     return [
-        ShippedModel(
-            name=name,
-            domain=DOMAIN,
-            path=HERE / "models" / name,
-            summary=summary,
-            example=DATA / example,
-            example_options={"data_column": "smiles", "target_column": target},
-        )
+        ShippedModel.in_folder(HERE / "models", name, DOMAIN, summary, DATA / example, {"data_column": "smiles", "target_column": target})
         for name, summary, example, target in SHIPPED
     ]
 

@@ -130,30 +130,9 @@ def sciformer_weight_importers() -> list[WeightImporter]:
 def sciformer_models() -> list[ShippedModel]:
     """The masked-LM pre-trained model, the DeepLoc localisation classifier and the secondary-structure tagger (see recipes/)."""
     return [
-        ShippedModel(
-            name="esm2-mlm-small",
-            domain=DOMAIN,
-            path=HERE / "models" / "esm2-mlm-small",
-            summary="Small ESM-2-shaped masked-LM model pre-trained from scratch on DeepLoc and NetSurfP training sequences, with a contact regression fitted on solved structures: embeddings, variant effects, pseudo-log-likelihoods, contacts. Windows of 510 residues cover longer sequences.",
-            example=DATA / "deeploc_sample.fasta",
-            example_options={},
-        ),
-        ShippedModel(
-            name="esm2-deeploc-small",
-            domain=DOMAIN,
-            path=HERE / "models" / "esm2-deeploc-small",
-            summary="Small ESM-2-shaped model fine-tuned from esm2-mlm-small on DeepLoc: 10-class subcellular localisation. Windows of 510 residues cover longer sequences.",
-            example=DATA / "deeploc_sample.csv",
-            example_options={"data_column": "sequence", "id_column": "id", "target_column": "location"},
-        ),
-        ShippedModel(
-            name="esm2-ss3-small",
-            domain=DOMAIN,
-            path=HERE / "models" / "esm2-ss3-small",
-            summary="Small ESM-2-shaped model trained from scratch on NetSurfP-2.0: 3-state secondary structure per residue. Windows of 510 residues cover longer sequences.",
-            example=DATA / "netsurfp_sample.csv",
-            example_options={"data_column": "sequence", "id_column": "id"},
-        ),
+        ShippedModel.in_folder(HERE / "models", "esm2-mlm-small", DOMAIN, "Small ESM-2-shaped masked-LM model pre-trained from scratch on DeepLoc and NetSurfP training sequences, with a contact regression fitted on solved structures: embeddings, variant effects, pseudo-log-likelihoods, contacts. Windows of 510 residues cover longer sequences.", DATA / "deeploc_sample.fasta"),
+        ShippedModel.in_folder(HERE / "models", "esm2-deeploc-small", DOMAIN, "Small ESM-2-shaped model fine-tuned from esm2-mlm-small on DeepLoc: 10-class subcellular localisation. Windows of 510 residues cover longer sequences.", DATA / "deeploc_sample.csv", {"data_column": "sequence", "id_column": "id", "target_column": "location"}),
+        ShippedModel.in_folder(HERE / "models", "esm2-ss3-small", DOMAIN, "Small ESM-2-shaped model trained from scratch on NetSurfP-2.0: 3-state secondary structure per residue. Windows of 510 residues cover longer sequences.", DATA / "netsurfp_sample.csv", {"data_column": "sequence", "id_column": "id"}),
     ]
 
 

@@ -159,14 +159,7 @@ def sciformer_domains() -> list[Domain]:
 def sciformer_models() -> list[ShippedModel]:
     """A PatchTST forecasting the yearly sunspot number (recipes/patchtst-sunspots.yaml in the plugin folder)."""
     return [
-        ShippedModel(
-            name="patchtst-sunspots",
-            domain=DOMAIN,
-            path=MODELS / "patchtst-sunspots",
-            summary="PatchTST (dim 32, 2 blocks, 11-year patches) forecasting the yearly sunspot number 11 years from 44.",
-            example=SUNSPOTS,
-            example_options={"start": 205, "season": 11},
-        )
+        ShippedModel.in_folder(MODELS, "patchtst-sunspots", DOMAIN, "PatchTST (dim 32, 2 blocks, 11-year patches) forecasting the yearly sunspot number 11 years from 44.", SUNSPOTS, {"start": 205, "season": 11})
     ]
 
 

@@ -161,38 +161,10 @@ def sciformer_weight_importers() -> list[WeightImporter]:
 def sciformer_models() -> list[ShippedModel]:
     """Small ViTs and Swins trained on MNIST and on scikit-learn's digits (recipes/ in the plugin folder)."""
     return [
-        ShippedModel(
-            name="vit-mnist-small",
-            domain=DOMAIN,
-            path=HERE / "models" / "vit-mnist-small",
-            summary="ViT (dim 64, depth 4, 7x7 patches) trained on MNIST 28x28; 10 digit classes.",
-            example=DATA / "mnist_100.npz",
-            example_options={"id_column": "t10k_index"},
-        ),
-        ShippedModel(
-            name="vit-digits-small",
-            domain=DOMAIN,
-            path=HERE / "models" / "vit-digits-small",
-            summary="ViT (dim 64, depth 4, 2x2 patches) trained on scikit-learn's 8x8 digits; 10 classes.",
-            example=DATA / "digits_20.csv",
-            example_options={"id_column": "row"},
-        ),
-        ShippedModel(
-            name="swin-mnist-small",
-            domain=DOMAIN,
-            path=HERE / "models" / "swin-mnist-small",
-            summary="Swin (2 stages, widths 40 / 80, 4x4 patches, 7x7 windows) trained on MNIST 28x28; 10 digit classes.",
-            example=DATA / "mnist_100.npz",
-            example_options={"id_column": "t10k_index"},
-        ),
-        ShippedModel(
-            name="swin-digits-small",
-            domain=DOMAIN,
-            path=HERE / "models" / "swin-digits-small",
-            summary="Swin (2 stages, widths 40 / 80, 2x2 patches, 4x4 windows) trained on scikit-learn's 8x8 digits; 10 classes.",
-            example=DATA / "digits_20.csv",
-            example_options={"id_column": "row"},
-        ),
+        ShippedModel.in_folder(HERE / "models", "vit-mnist-small", DOMAIN, "ViT (dim 64, depth 4, 7x7 patches) trained on MNIST 28x28; 10 digit classes.", DATA / "mnist_100.npz", {"id_column": "t10k_index"}),
+        ShippedModel.in_folder(HERE / "models", "vit-digits-small", DOMAIN, "ViT (dim 64, depth 4, 2x2 patches) trained on scikit-learn's 8x8 digits; 10 classes.", DATA / "digits_20.csv", {"id_column": "row"}),
+        ShippedModel.in_folder(HERE / "models", "swin-mnist-small", DOMAIN, "Swin (2 stages, widths 40 / 80, 4x4 patches, 7x7 windows) trained on MNIST 28x28; 10 digit classes.", DATA / "mnist_100.npz", {"id_column": "t10k_index"}),
+        ShippedModel.in_folder(HERE / "models", "swin-digits-small", DOMAIN, "Swin (2 stages, widths 40 / 80, 2x2 patches, 4x4 windows) trained on scikit-learn's 8x8 digits; 10 classes.", DATA / "digits_20.csv", {"id_column": "row"}),
     ]
 
 

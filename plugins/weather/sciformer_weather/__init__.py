@@ -137,14 +137,7 @@ def sciformer_models() -> list[ShippedModel]:
     if not (path / "config.json").is_file():
         return []
     return [
-        ShippedModel(
-            name="afno-era5-uk-t2m",
-            domain=DOMAIN,
-            path=path,
-            summary="AFNO forecaster of hourly ERA5 2 m temperature over the UK (33x49, one hour per step).",
-            example=EXAMPLE if EXAMPLE.is_file() else None,
-            example_options={"leads": "1,6"},
-        )
+        ShippedModel.in_folder(path.parent, path.name, DOMAIN, "AFNO forecaster of hourly ERA5 2 m temperature over the UK (33x49, one hour per step).", EXAMPLE if EXAMPLE.is_file() else None, {"leads": "1,6"})
     ]
 
 

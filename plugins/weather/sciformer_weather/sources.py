@@ -250,12 +250,18 @@ class SourceCache:
     netCDF files are often compressed in chunks spanning many time steps; reopening the file for each
     record would decompress a chunk per record. Entries are keyed by process id as well, so a worker
     process never uses a handle its parent opened. The least recently used source is closed beyond
-    `capacity`.
+    `capacity`. Each source also keeps the last block of consecutive time steps it read (up to
+    BLOCK_STEPS, and BLOCK_BYTES in all): records are read in time order, and a scoring record loads its
+    input and the truths at several leads, so most reads are of a block already in memory.
     """
+
+    BLOCK_STEPS = 64
+    BLOCK_BYTES = 64 * 2**20
 
     def __init__(self, capacity: int = 4) -> None:
         self.capacity = capacity
         self._open: OrderedDict[tuple[int, SourceSpec], FieldSource] = OrderedDict()
+        self._blocks: dict[tuple[int, SourceSpec], tuple[int, np.ndarray]] = {}
         self._lock = threading.Lock()
 
     def read(self, spec: SourceSpec, index: int) -> np.ndarray:
@@ -267,10 +273,17 @@ class SourceCache:
                 source = open_source(spec)
             self._open[key] = source
             while len(self._open) > self.capacity:
-                (pid, _), oldest = self._open.popitem(last=False)
+                (pid, oldest_spec), oldest = self._open.popitem(last=False)
+                self._blocks.pop((pid, oldest_spec), None)
                 if pid == os.getpid():
                     oldest.close()
-            return source.read(index)
+            first, block = self._blocks.get(key, (0, None))
+            if block is None or not first <= index < first + len(block):
+                step_bytes = 4 * len(source.grid.channels) * source.grid.shape[0] * source.grid.shape[1]
+                steps = max(1, min(self.BLOCK_STEPS, self.BLOCK_BYTES // step_bytes, len(source) - index))
+                first, block = index, source.read(index, index + steps)
+                self._blocks[key] = (first, block)
+            return block[index - first].copy()
 
     def clear(self) -> None:
         """Close every source this process opened."""
@@ -279,6 +292,7 @@ class SourceCache:
                 if pid == os.getpid():
                     source.close()
             self._open.clear()
+            self._blocks.clear()
 
 
 OPEN_SOURCES = SourceCache()

@@ -283,3 +283,17 @@ def test_nan_fill_masks_the_target(era5: dict) -> None:
     assert not mask[0, 0, 3, 4] and mask.sum() == mask.numel() - 1
     assert torch.isfinite(batch.targets).all()
     assert batch.features.shape == (2, 1, 33, 49) and batch.padding_mask.shape == (2, 9 * 13)
+
+
+def test_cached_reads_cross_blocks_and_equal_direct_reads(era5: dict, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Fields read through the per-process cache, in and out of order across blocks of 5 steps, equal the file's."""
+    from sciformer_weather.sources import SourceCache, source_spec
+
+    monkeypatch.setattr(SourceCache, "BLOCK_STEPS", 5)
+    cache = SourceCache()
+    spec = source_spec(EXAMPLE, {})
+    for index in [0, 4, 5, 3, 47, 46, 12]:
+        np.testing.assert_array_equal(cache.read(spec, index), era5["fields"][index])
+    first, block = next(iter(cache._blocks.values()))
+    assert (first, len(block)) == (12, 5)
+    cache.clear()

@@ -1,10 +1,10 @@
 """`--dtype int8` (dynamic INT8 Linear layers) against float32, random weights, best of --repeats, with the
 pooled-output cosine of int8 to float32.
 
-    .venv/bin/python benchmarks/int8_dynamic.py [--model esm2-8m|vit-s16|ast-small] [--sequences 256] [--repeats 3] [--threads 1]
+    .venv/bin/python benchmarks/int8_dynamic.py [--model esm2-8m|esm2-35m|vit-s16|ast-small] [--sequences 256] [--repeats 3] [--threads 1]
 
-- `esm2-8m` (the default): ESM-2 8M shape (320 dim, 6 layers, 20 heads, rotary, no head) through
-  `run_encoded`; the sequences are the real ones of plugins/protein/data (80 distinct: DeepLoc and
+- `esm2-8m` (the default) and `esm2-35m`: ESM-2 8M shape (320 dim, 6 layers, 20 heads, rotary, no head)
+  or 35M shape (480 dim, 12 layers, 20 heads) through `run_encoded`; the sequences are the real ones of plugins/protein/data (80 distinct: DeepLoc and
   NetSurfP samples), repeated in order up to --sequences.
 - `vit-s16`: ViT-S/16 (384 dim, 12 layers, 6 heads, 224 px, 197 tokens), a batch of 32 random images
   through the tokenizer and the model.
@@ -32,6 +32,7 @@ from sciformer.quantization import quantize_for_inference
 from sciformer.records import Record
 
 DATA = Path(__file__).resolve().parents[1] / "plugins/protein/data"
+ESM_SHAPES = {"esm2-8m": (320, 6, 20), "esm2-35m": (480, 12, 20)}  # name: (dim, layers, heads)
 
 
 def real_sequences(count: int) -> list[str]:
@@ -89,13 +90,13 @@ def image_or_clip_model(name: str, folder: Path) -> tuple[torch.nn.Module, Calla
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", choices=("esm2-8m", "vit-s16", "ast-small"), default="esm2-8m")
+    parser.add_argument("--model", choices=(*ESM_SHAPES, "vit-s16", "ast-small"), default="esm2-8m")
     parser.add_argument("--sequences", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    if args.model != "esm2-8m":
+    if args.model not in ESM_SHAPES:
         with tempfile.TemporaryDirectory() as folder:
             model, batch_of, count, unit = image_or_clip_model(args.model, Path(folder))
         seconds32, pooled32 = batch_rate(model, batch_of, count, args.repeats)
@@ -107,7 +108,8 @@ def main() -> None:
         return
     torch.manual_seed(0)
     host = PluginHost()
-    config = ModelConfig(domain="protein", dim=320, depth=6, heads=20, position="rotary", max_positions=1026)
+    dim, depth, heads = ESM_SHAPES[args.model]
+    config = ModelConfig(domain="protein", dim=dim, depth=depth, heads=heads, position="rotary", max_positions=1026)
     model = build_model(config, host).eval()
     tokenizer = host.tokenizer(config)
     seqs = real_sequences(args.sequences)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 from sciformer.cli.helpers import SciformerGroup
-from sciformer.errors import ConfigError
+from sciformer.errors import ConfigError, InputFileError
 
 from .stats import CLIMATOLOGY_KINDS, MIN_CLIMATOLOGY_DAYS, Climatology, compute_climatology, source_stats
 from .suffixes import NETCDF_SUFFIXES, ZARR_SUFFIXES
@@ -122,8 +122,10 @@ def evaluate_command(host: object, model: str, input_path: Path, variables: str 
     if climatology_file is not None and not climatology_file.is_file():
         raise ConfigError(f"{folder} holds no {CLIMATOLOGY_FILE}: give --climatology FILE or --climatology-period START:STOP (ACC and the climatology baseline need one)")
     with tempfile.TemporaryDirectory(prefix="sciformer-evaluate-") as scratch:
-        if climatology_file is None:
-            climatology_file = Path(scratch) / CLIMATOLOGY_FILE
+        if climatology_file is None:  # kept beside --output, whose results name it
+            climatology_file = Path(scratch) / CLIMATOLOGY_FILE if output is None else output.with_name(f"{output.stem}-climatology.h5")
+            if output is not None and climatology_file.exists() and not overwrite:
+                raise InputFileError(f"{climatology_file} exists; pass --overwrite to replace it")
             climatology = period_climatology(input_path, options, *_period(climatology_period), climatology_kind, climatology_file)
             origin = f"time indices {climatology_period} of the input"
         else:

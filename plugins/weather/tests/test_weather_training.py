@@ -27,6 +27,7 @@ from sciformer_weather import EXAMPLE
 from sciformer_weather.grid import latitude_weights
 from sciformer_weather.rollout import rollout
 from sciformer_weather.scoring import CLIMATOLOGY_FILE
+from sciformer_weather.stats import Climatology
 
 
 @pytest.fixture(scope="module")
@@ -145,3 +146,27 @@ def test_rollout_training_from_a_recipe(trained: Path, host: PluginHost, tmp_pat
     history = [json.loads(line) for line in (result.output / "metrics.jsonl").read_text().splitlines()]
     assert [row["split"] for row in history].count("train") == 2 and all(np.isfinite(row["loss"]) for row in history if "loss" in row)
 
+
+
+
+def test_a_period_climatology_is_kept_beside_the_results_that_name_it(trained: Path, host: PluginHost, tmp_path: Path) -> None:
+    """`--climatology-period` with `--output OUT.h5`: the climatology is written as OUT-climatology.h5, the path the results record."""
+    eight_days = tmp_path / "eight-days.h5"
+    with h5py.File(EXAMPLE) as source, h5py.File(eight_days, "w") as out:
+        out["fields"] = np.concatenate([source["fields"][:]] * 4)  # the 48 hours four times: 192 hours
+        out["time"] = source["time"][0] + 3600 * np.arange(192)
+        for name in ("latitude", "longitude"):
+            out[name] = source[name][:]
+        for name in ("fields", "time", "latitude", "longitude"):
+            out[name].attrs.update(source[name].attrs)  # channel names, units
+    output = tmp_path / "eval.h5"
+    args = ["weather", "evaluate", "--model", str(trained), "--input", str(eight_days), "--leads", "1", "--period", "168:192",
+            "--climatology-period", "0:168", "--climatology-kind", "hour", "--output", str(output)]  # fmt: skip
+    result = CliRunner().invoke(build_cli(host), args, obj=host)
+    assert result.exit_code == 0, result.output
+    kept = tmp_path / "eval-climatology.h5"
+    with h5py.File(output) as results:
+        assert json.loads(results.attrs["reader_options"])["climatology"] == str(kept)
+    assert Climatology.load(kept).kind == "hour"
+    again = CliRunner().invoke(build_cli(host), args, obj=host)
+    assert again.exit_code != 0 and "exists; pass --overwrite" in again.output

@@ -10,6 +10,7 @@ series (option `future`), the last stamp and how many steps after it (`2019-03-3
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,8 @@ from typing import Any
 import numpy as np
 from sciformer.errors import ConfigError
 from sciformer.records import Record
+
+log = logging.getLogger(__name__)
 
 NAN_POLICIES = ("bad", "fill")
 
@@ -127,6 +130,11 @@ def _series_windows(series: Series, options: WindowOptions) -> Iterator[Record]:
     last = stop - options.context
     if options.future and last >= options.start:
         yield _record(series, last, stop, None, options, stamps)
+    elif not starts:
+        needed = options.context if options.future else span
+        hint = "" if options.future else f"; option future=true forecasts from the last {options.context} steps"
+        log.warning("series %r: %d step(s) in [%d, %d) hold no window of %d steps (context %d%s)%s", series.name, max(stop - options.start, 0),
+                    options.start, stop, needed, options.context, "" if options.future else f" + horizon {options.horizon}", hint)  # fmt: skip
 
 
 def _record(series: Series, begin: int, origin: int, end: int | None, options: WindowOptions, stamps: np.ndarray | None) -> Record:

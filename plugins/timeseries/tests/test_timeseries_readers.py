@@ -46,6 +46,16 @@ def test_long_table_holds_series_of_different_lengths(tmp_path: Path, host: Plug
     np.testing.assert_array_equal(records[-1].target[:, 0], [-8.0, -9.0])
 
 
+def test_a_series_too_short_for_a_window_is_named(tmp_path: Path, host: PluginHost, caplog: pytest.LogCaptureFixture) -> None:
+    rows = [f"{t},a,{t}" for t in range(8)] + [f"{t},b,{t}" for t in range(5)]
+    path = tmp_path / "long.csv"
+    path.write_text("time,series,value\n" + "\n".join(rows) + "\n")
+    with caplog.at_level("WARNING"):
+        assert [r.id for r in read(host, path, stride=2)] == ["a@4", "a@6"]
+    assert "series 'b': 5 step(s) in [0, 5) hold no window of 6 steps (context 4 + horizon 2); option future=true forecasts" in caplog.text
+    assert [r.id for r in read(host, path, stride=2, future="true")][-1] == "b@4+1"
+
+
 def test_start_and_stop_split_by_time(host: PluginHost) -> None:
     early = read(host, EXAMPLE, stride=6, stop=300)
     late = read(host, EXAMPLE, stride=6, start=300)

@@ -20,9 +20,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
 from bench_vision import time_against_reference
-from common import BF16_VARIANTS, fastest_bf16, min_cosine, perturbed, ratio_line, start
+from common import BF16_VARIANTS, fastest_bf16, min_cosine, random_reference, ratio_line, start
 from sciformer_vision.hf_swin import import_hf_swin
 from transformers import SwinConfig, SwinModel
 
@@ -33,10 +32,7 @@ QUICK_BATCH = 4
 
 def reference_model(folder: Path) -> SwinModel:
     """A random Swin-T with its mean pooler, saved to `folder`."""
-    torch.manual_seed(0)
-    model = perturbed(SwinModel(SwinConfig(**SWIN_TINY)).eval())
-    model.save_pretrained(folder)
-    return model
+    return random_reference(lambda: SwinModel(SwinConfig(**SWIN_TINY)), folder)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 import torch
-from common import alternate, perturbed, ratio_line, repeated, start
+from common import alternate, random_reference, ratio_line, repeated, start
 from sciformer.checkpoint import load_checkpoint
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
@@ -32,16 +32,18 @@ QUICK_BATCH = 4
 
 
 def reference_model(folder: Path) -> PatchTSTForPrediction:
-    """A random PatchTST of the published shape, saved to `folder`."""
-    torch.manual_seed(0)
-    model = perturbed(PatchTSTForPrediction(PatchTSTConfig(**PUBLISHED)).eval())
-    with torch.no_grad():
-        for module in model.modules():
-            if isinstance(module, torch.nn.BatchNorm1d):
-                module.running_mean.normal_(0.0, 0.5)
-                module.running_var.uniform_(0.5, 2.0)
-    model.save_pretrained(folder)
-    return model
+    """A random PatchTST of the published shape (random BatchNorm statistics too), saved to `folder`."""
+
+    def build() -> PatchTSTForPrediction:
+        model = PatchTSTForPrediction(PatchTSTConfig(**PUBLISHED))
+        with torch.no_grad():
+            for module in model.modules():
+                if isinstance(module, torch.nn.BatchNorm1d):
+                    module.running_mean.normal_(0.0, 0.5)
+                    module.running_var.uniform_(0.5, 2.0)
+        return model
+
+    return random_reference(build, folder)
 
 
 def main() -> None:

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from common import alternate, bf16_line, fastest_bf16, min_cosine, perturbed, precision_runs, ratio_line, start
+from common import alternate, bf16_line, fastest_bf16, min_cosine, precision_runs, random_reference, ratio_line, start
 from sciformer.checkpoint import load_checkpoint
 from sciformer.data.batch import TokenBatch
 from sciformer.engine.model import ModelOutput, SciformerModel
@@ -42,10 +42,7 @@ VIT_SMALL = {
 
 def reference_model(folder: Path) -> ViTModel:
     """A random ViT-S/16 (no pooler: sciformer's output is the final-norm [CLS]), saved to `folder`."""
-    torch.manual_seed(0)
-    model = perturbed(ViTModel(ViTConfig(**VIT_SMALL), add_pooling_layer=False).eval())
-    model.save_pretrained(folder)
-    return model
+    return random_reference(lambda: ViTModel(ViTConfig(**VIT_SMALL), add_pooling_layer=False), folder)
 
 
 def collate(tokenizer: ImageTokenizer, pixels: Tensor) -> TokenBatch:

@@ -8,6 +8,7 @@ import platform
 import statistics
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 import torch
@@ -88,6 +89,15 @@ def perturbed(model: M) -> M:
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.add_(PERTURBATION * torch.randn(parameter.shape, generator=generator))
+    return model
+
+
+def random_reference(build: Callable[[], M], folder: Path) -> M:
+    """The reference model `build()` makes after seeding torch with 0, in eval mode and `perturbed`, saved to
+    `folder` with its `save_pretrained` (for a sciformer importer to read)."""
+    torch.manual_seed(0)
+    model = perturbed(build().eval())
+    model.save_pretrained(folder)
     return model
 
 

@@ -11,6 +11,7 @@ a recorded gate is not refused (nothing was measured).
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -33,13 +34,12 @@ def measure(model_dir: Path, records: Path, host: PluginHost, options: Mapping[s
     """The gate's figures for a checkpoint on the records of a file: `cosine_min`, `agreement` (classifiers)
     or `value_shift` (regression, as a share of the spread), `records`, `input` and `passed`."""
     from sciformer.api import Model, load
-    from sciformer.checkpoint import load_checkpoint
-    from sciformer.inference import default_batch_tokens
     from sciformer.quantization import quantize_for_inference
 
-    reference = load(model_dir, host=host, options=options).predict(Path(records), embeddings=True)
-    quantized = Model(quantize_for_inference(load_checkpoint(model_dir, host)), host, Path(model_dir), device="cpu", dtype="int8",
-                      batch_tokens=default_batch_tokens("cpu"), options=options)  # not `load`: it refuses a model that failed before
+    float32 = load(model_dir, host=host, options=options)
+    reference = float32.predict(Path(records), embeddings=True)
+    quantized = Model(quantize_for_inference(copy.deepcopy(float32.net)), host, Path(model_dir), device="cpu", dtype="int8",
+                      batch_tokens=float32.batch_tokens, options=options)  # not `load`: it refuses a model that failed before
     int8 = quantized.predict(Path(records), embeddings=True)
     scored = [(p, q) for p, q in zip(reference, int8) if p.status == 0 and q.status == 0]
     if not scored:

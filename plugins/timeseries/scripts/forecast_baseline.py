@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 
 import numpy as np
 from sciformer.baseline_report import BaselineReport, choose, recipe_parts
@@ -42,13 +43,13 @@ def mse(forecast: np.ndarray, target: np.ndarray) -> float:
     return float(np.mean((forecast[known] - target[known]) ** 2))
 
 
-def candidates(context: np.ndarray, horizon: int, ets: bool, seasons: tuple[int, ...]) -> dict[str, np.ndarray]:
-    """Every candidate's forecasts (N, H, C) of the windows."""
-    out = {"persistence": persistence(context, horizon)}
-    for season in (s for s in seasons if s <= context.shape[1]):
-        out[f"seasonal naive ({season})"] = seasonal_naive(context, horizon, season)
+def candidates(length: int, horizon: int, ets: bool, seasons: tuple[int, ...]) -> dict[str, Callable[[np.ndarray], np.ndarray]]:
+    """Every candidate for contexts of `length` steps: contexts (N, L, C) -> forecasts (N, H, C)."""
+    out: dict[str, Callable[[np.ndarray], np.ndarray]] = {"persistence": lambda context: persistence(context, horizon)}
+    for season in (s for s in seasons if s <= length):
+        out[f"seasonal naive ({season})"] = lambda context, season=season: seasonal_naive(context, horizon, season)
         if ets:
-            out[f"ETS (damped trend, season {season})"] = ets_forecast(context.astype(np.float32), horizon, season).values
+            out[f"ETS (damped trend, season {season})"] = lambda context, season=season: ets_forecast(context.astype(np.float32), horizon, season).values
     return out
 
 
@@ -63,9 +64,10 @@ def main() -> None:
     data = {name: windows(records) for name, records in parts.items() if name in ("valid", "test")}
     horizon = data["valid"][1].shape[1]
     seasons = tuple(int(value) for value in str(args.seasons or (recipe.data.get("options") or {}).get("season") or SEASONS).split(","))
-    valid = {name: mse(forecast, data["valid"][1]) for name, forecast in candidates(data["valid"][0], horizon, args.ets, seasons).items()}
+    forecasters = candidates(data["valid"][0].shape[1], horizon, args.ets, seasons)
+    valid = {name: mse(forecast(data["valid"][0]), data["valid"][1]) for name, forecast in forecasters.items()}
     chosen = choose(valid, higher_is_better=False)
-    tested = candidates(data["test"][0], horizon, args.ets, seasons)[chosen]
+    tested = forecasters[chosen](data["test"][0])  # the chosen one only
     test = mse(tested, data["test"][1])
     left_out = int((~np.isfinite(tested)).sum())
     report = BaselineReport(

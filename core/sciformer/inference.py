@@ -3,7 +3,9 @@ asked for, inference mode.
 
 Scoring (`sciformer score`, `sciformer.load(...).predict`), the protein tools (embeddings, residue
 classes, variant scores, contacts) and the molecule evaluation all run models through `run_encoded`,
-with one token budget per device unless the caller names one.
+with one token budget per device unless the caller names one. The trainer's and the contrastive loop's
+evaluations run under the same `inference_context`, over their own plans of batches: every rank of a
+distributed run takes its share, and masked-LM batches are masked from their seed.
 """
 
 from __future__ import annotations
@@ -30,11 +32,17 @@ def default_batch_tokens(device: str | torch.device) -> int:
     return DEFAULT_BATCH_TOKENS["cuda" if torch.device(device).type == "cuda" else "cpu"]
 
 
+def bfloat16_autocast(device: torch.device, dtype: str) -> torch.autocast:
+    """bfloat16 autocast on `device` when `dtype` is "bfloat16", a no-op otherwise (training and inference alike)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == "bfloat16")
+
+
 def inference_context(device: torch.device, dtype: str) -> contextlib.AbstractContextManager[None]:
-    """Inference mode, and bfloat16 autocast when `dtype` is "bfloat16": how every forward pass of inference runs."""
+    """Inference mode, and bfloat16 autocast when `dtype` is "bfloat16": how every forward pass of inference
+    runs, the trainer's evaluation included."""
     stack = contextlib.ExitStack()
     stack.enter_context(torch.inference_mode())
-    stack.enter_context(torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == "bfloat16"))
+    stack.enter_context(bfloat16_autocast(device, dtype))
     return stack
 
 

@@ -15,6 +15,7 @@ import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,15 @@ from sciformer.data.budget import fixed_size_batches
 from sciformer.domain import Tokenizer
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import BadRecordError, CheckpointError, ConfigError
+from sciformer.inference import bfloat16_autocast, inference_context
 from sciformer.known_keys import refuse_unknown
 from sciformer.plugins import PluginHost
 from sciformer.reader_options import checkpoint_options
 from sciformer.records import Record
 from sciformer.training.metrics import MetricsLog
+from sciformer.training.optimization import adamw, clip_norm, optimizer_step
 from sciformer.training.recipe import load_matching, read_recipe_file, resolve_path, split_records
-from sciformer.training.schedule import warmup_cosine
+from sciformer.training.selection import keep_if_best, patience_spent, selection_value
 from sciformer.training.trainer import METRICS_FILE, SUMMARY_FILE, TrainingConfig, TrainResult
 
 log = logging.getLogger(__name__)
@@ -163,9 +166,7 @@ class ContrastiveTrainer:
         self.ks = tuple(ks)
         self.meta = meta or {}
         self.metrics = MetricsLog(self.output / METRICS_FILE)
-        decay = [p for p in model.parameters() if p.dim() >= 2]
-        no_decay = [p for p in model.parameters() if p.dim() < 2]
-        self.optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=config.lr)
+        self.optimizer = adamw(model, config)
 
     def encode(self, pairs: Pairs, split: str) -> EncodedPairs:
         """Tokenize both sides once per distinct item; a pair with a bad record on either side is left out."""
@@ -199,10 +200,6 @@ class ContrastiveTrainer:
         keys = torch.tensor([index.setdefault(pairs.right_keys[i], len(index)) for i in rows], device=self.device)
         return left, right, keys
 
-    def autocast(self) -> torch.autocast:
-        """bfloat16 autocast when asked for, a no-op otherwise."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.dtype == "bfloat16")
-
     def temperature(self) -> float:
         """The current softmax temperature, 1 / scale."""
         return float(1.0 / self.model.scale().detach())
@@ -213,7 +210,7 @@ class ContrastiveTrainer:
             return {}
         self.model.eval()
         losses = []
-        with torch.inference_mode(), self.autocast():
+        with inference_context(self.device, self.config.dtype):
             for rows in fixed_size_batches(len(pairs), self.config.batch_size):
                 left, right, keys = self._batches(pairs, rows)
                 losses.append(float(info_nce(self.model(left, right), keys)))
@@ -231,7 +228,7 @@ class ContrastiveTrainer:
         if not known or not labels:
             return {}
         label_encoded = [(f"label-{i}", self.tokenizers["right"].encode(Record(f"label-{i}", text))) for i, text in enumerate(labels)]
-        with self.autocast():
+        with bfloat16_autocast(self.device, self.config.dtype):
             label_vectors = embed_encoded(self.model, "right", self.tokenizers["right"], label_encoded, self.config.batch_size, self.device)
             record_vectors = embed_encoded(self.model, "left", self.tokenizers["left"], [pairs.left[i] for i in known], self.config.batch_size, self.device)
         predicted = zero_shot(record_vectors, label_vectors)
@@ -265,16 +262,11 @@ class ContrastiveTrainer:
                     continue  # one pair has no negatives
                 torch.manual_seed((cfg.seed * 1_000_003 + epoch) * 100_003 + position)
                 left, right, keys = self._batches(train_enc, rows)
-                with self.autocast():
+                with bfloat16_autocast(self.device, cfg.dtype):
                     logits = self.model(left, right)
                 loss = info_nce(logits, keys)
                 loss.backward()
-                lr = cfg.lr * warmup_cosine(progress["step"], cfg.warmup_steps, total_steps)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                grad_norm = float(torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip or float("inf")))
-                self.optimizer.step()
-                self.optimizer.zero_grad(set_to_none=True)
+                lr, grad_norm = optimizer_step(self.optimizer, partial(clip_norm, self.model), cfg, progress["step"], total_steps)
                 progress["step"] += 1
                 row = {"split": "train", "step": progress["step"], "epoch": epoch, "loss": loss.item(), "lr": lr, "grad_norm": grad_norm}
                 self.metrics.write({**row, "temperature": self.temperature()})
@@ -299,19 +291,11 @@ class ContrastiveTrainer:
     def _checkpoint(self, valid_enc: EncodedPairs, progress: dict[str, Any], epoch: int) -> bool:
         """Evaluate; save when the selection metric improved; True when early stopping says stop."""
         metrics = self.evaluate(valid_enc)
-        value = None
         if metrics:
             self.metrics.write({"split": "valid", "step": progress["step"], "epoch": epoch, **metrics})
-            if self.config.metric not in metrics:
-                raise ConfigError(f"training.metric {self.config.metric!r} is not reported; available: {sorted(metrics)}")
-            value = metrics[self.config.metric]
-        best = progress["best"]
-        if value is None or best is None or (value < best if self.config.mode == "min" else value > best):
-            progress.update(best=value, best_step=progress["step"], best_metrics=metrics, stale=0)
+        if keep_if_best(progress, selection_value(metrics, self.config.metric), metrics, self.config.mode):
             save_contrastive(self.model, self.output, self.host, self.meta)
-        else:
-            progress["stale"] += 1
-        return bool(self.config.patience and progress["stale"] >= self.config.patience)
+        return patience_spent(progress, self.config.patience)
 
 
 def save_contrastive(model: ContrastiveModel, directory: Path, host: PluginHost, meta: Mapping[str, Any]) -> Path:

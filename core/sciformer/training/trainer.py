@@ -33,6 +33,7 @@ from sciformer.data.budget import fixed_size_batches, token_budget_batches
 from sciformer.domain import Tokenizer, VocabularyTokenizer
 from sciformer.engine.model import SciformerModel
 from sciformer.errors import BadRecordError, ConfigError
+from sciformer.inference import bfloat16_autocast, inference_context
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
 from sciformer.training.config import TrainingConfig
@@ -41,10 +42,11 @@ from sciformer.training.ema import WeightAverage
 from sciformer.training.loss_settings import check_loss_options, configure_head_loss
 from sciformer.training.metrics import TENSORBOARD_DIR, MetricsLog, tensorboard_writer, truncate_metrics
 from sciformer.training.objectives import PRETRAINING_TASKS, build_training_model, encoder_copy, mask_tokens
+from sciformer.training.optimization import adamw, optimizer_step
 from sciformer.training.progress import TrainingProgress, on_terminal
-from sciformer.training.ranking import WHY_MISSING, ranking_metrics
+from sciformer.training.ranking import ranking_metrics
 from sciformer.training.rollout import check_rollout_domain, rolled_out
-from sciformer.training.schedule import warmup_cosine
+from sciformer.training.selection import keep_if_best, patience_spent, selection_value
 from sciformer.training.state import load_training_state, pause_after_step, save_training_state
 from sciformer.world import World
 
@@ -101,11 +103,7 @@ class Trainer:
         self.extra = extra or {}
         self.metrics = MetricsLog(self.output / METRICS_FILE)
         self.live = TrainingProgress(config.metric, enabled=self.world.is_main and on_terminal())
-        decay = [p for n, p in self.model.named_parameters() if p.dim() >= 2]
-        no_decay = [p for n, p in self.model.named_parameters() if p.dim() < 2]
-        self.optimizer = torch.optim.AdamW(
-            [{"params": decay, "weight_decay": config.weight_decay}, {"params": no_decay, "weight_decay": 0.0}], lr=config.lr
-        )
+        self.optimizer = adamw(self.model, config)
 
     # -- data -------------------------------------------------------------------------------------
 
@@ -148,10 +146,6 @@ class Trainer:
         """The batch one model step on, with `prediction` as its input (the domain's `next_input`)."""
         return self.host.domain(self.model.config.domain).next_input(self.model.config, batch, prediction)
 
-    def autocast(self) -> torch.autocast:
-        """bfloat16 autocast when asked for, a no-op otherwise."""
-        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.config.dtype == "bfloat16")
-
     def training_targets(self, encoded: Encoded) -> Iterator[torch.Tensor]:
         """The targets of the training records, batch by batch (unaugmented)."""
         for rows in self.plan(encoded, generator=None):
@@ -178,7 +172,7 @@ class Trainer:
         totals: dict[str, list[float]] = {}
         scores: list[tuple[torch.Tensor, torch.Tensor]] = []
         self.model.eval()
-        with torch.inference_mode(), self.autocast():
+        with inference_context(self.device, self.config.dtype):
             for first in range(0, len(batches), world.size):
                 number = first + world.rank
                 real = number < len(batches)
@@ -208,11 +202,6 @@ class Trainer:
             probabilities = world.gather(torch.cat([p for p, _ in scores]))
             metrics.update(ranking_metrics(probabilities, world.gather(torch.cat([t for _, t in scores]))))
         return metrics
-
-    def _improved(self, value: float, best: float | None) -> bool:
-        if best is None:
-            return True
-        return value < best if self.config.mode == "min" else value > best
 
     # -- the loop ---------------------------------------------------------------------------------
 
@@ -271,12 +260,7 @@ class Trainer:
             chunk = range(progress["batch"], min(progress["batch"] + per_step, len(batches)))
             with self.live.timed(sum(len(batches[position]) for position in chunk)):
                 loss = self._step(train_enc, batches, chunk, epoch)
-                lr = cfg.lr * warmup_cosine(progress["step"], cfg.warmup_steps, total_steps)
-                for group in self.optimizer.param_groups:
-                    group["lr"] = lr
-                grad_norm = self.parallel.clip_gradients(cfg.grad_clip)
-                self.optimizer.step()
-                self.optimizer.zero_grad(set_to_none=True)
+                lr, grad_norm = optimizer_step(self.optimizer, self.parallel.clip_gradients, cfg, progress["step"], total_steps)
                 if self.average is not None:
                     self.average.update(self.model, progress["step"])
             progress["step"] += 1
@@ -311,7 +295,7 @@ class Trainer:
             with self.parallel.gradient_sync(index == len(work) - 1):
                 torch.manual_seed(self._seed(epoch, position))
                 batch = self.collate(train_enc, batches[position], mask_seed=self._seed(epoch, position), training=True)
-                with self.autocast():
+                with bfloat16_autocast(self.device, self.config.dtype):
                     prediction = self.predict(self.parallel.network, batch)
                 loss = self.model.head.loss(prediction, batch)
                 (loss * weight).backward()
@@ -336,20 +320,11 @@ class Trainer:
             if metrics:
                 self._log({"split": "valid", "step": progress["step"], "epoch": progress["epoch"], **metrics})
                 self.live.validated(metrics)
-                if self.config.metric not in metrics:
-                    why = WHY_MISSING.get(self.config.metric, "")
-                    raise ConfigError(f"training.metric {self.config.metric!r} is not reported{why}; available: {sorted(metrics)}")
-                value = metrics[self.config.metric]
-            else:
-                value = None
-            improved = value is None or self._improved(value, progress["best"])
+            improved = keep_if_best(progress, selection_value(metrics, self.config.metric), metrics, self.config.mode)
             if improved:
-                progress.update(best=value, best_step=progress["step"], best_metrics=metrics, stale=0)
                 best = self.parallel.gathered()  # collective under FSDP
                 if self.world.is_main:
                     self._save_best(best, state_dir)
-            else:
-                progress["stale"] += 1
         # the raw weights, for resuming (collective under FSDP; the best model already is them without an average)
         full = best if improved and self.average is None else self.parallel.gathered()
         optimizer_state = self.parallel.optimizer_state(self.optimizer)  # collective under FSDP
@@ -360,7 +335,7 @@ class Trainer:
                 self.average.save(state_dir)
         self.world.barrier()
         pause_after_step(progress["step"], self.world.is_main)
-        return bool(self.config.patience and progress["stale"] >= self.config.patience)
+        return patience_spent(progress, self.config.patience)
 
     def _save_best(self, full: SciformerModel, state_dir: Path) -> None:
         """Write the checkpoint: the model, or for a pre-training task its encoder (and the whole model in state/)."""

@@ -15,12 +15,15 @@ def persistence(context: np.ndarray, horizon: int) -> np.ndarray:
     return np.repeat(context[:, -1:, :], horizon, axis=1)
 
 
+def seasonal_sources(length: int, horizon: int, season: int) -> np.ndarray:
+    """(H,) context steps that the seasonal naive forecast of each horizon step copies, in [L - m, L - 1]."""
+    steps = np.arange(1, horizon + 1)
+    return length - 1 + steps - season * np.ceil(steps / season).astype(int)
+
+
 def seasonal_naive(context: np.ndarray, horizon: int, season: int) -> np.ndarray:
     """(B, L, C) contexts -> (B, H, C): the value one or more whole seasons before each step."""
-    length = context.shape[1]
-    steps = np.arange(1, horizon + 1)
-    source = length - 1 + steps - season * np.ceil(steps / season).astype(int)  # in [L - m, L - 1]
-    return context[:, source, :]
+    return context[:, seasonal_sources(context.shape[1], horizon, season), :]
 
 
 def channel_errors(forecast: np.ndarray, truth: np.ndarray, known: np.ndarray) -> dict[str, np.ndarray]:

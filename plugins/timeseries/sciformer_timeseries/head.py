@@ -2,7 +2,9 @@
 
 A channel's patch tokens are flattened (the original PatchTST; transformers' `pooling_type: None`) or
 mean / max pooled, or its CLS token is taken, then one Linear to H steps, shared by the channels or one per
-channel. The instance normalisation is undone, so the prediction (B, H, C) is in the series' units.
+channel. The instance normalisation is undone, so the prediction (B, H, C) is in the series' units. With
+`residual_season: m` the projection (zero at the start) forecasts the departure from the seasonal naive
+forecast of period m, so an untrained model is that baseline and training learns what it misses.
 
 Training minimises the MSE on the normalised scale: each error is divided by its window and channel's
 scale, so series of different magnitudes weigh alike (transformers computes the MSE in units instead).
@@ -20,6 +22,7 @@ from sciformer.engine.heads import Head, ScoreColumn
 from sciformer.errors import ConfigError
 from torch import Tensor, nn
 
+from .baselines import seasonal_sources
 from .embedding import SeriesLayout
 from .options import SeriesOptions
 from .revin import instance_statistics
@@ -37,6 +40,15 @@ class ForecastHead(Head):
         else:
             self.projections = nn.ModuleList(nn.Linear(width, options.prediction_length) for _ in range(options.num_channels))
         self.dropout = nn.Dropout(options.head_dropout)
+        self.naive_steps: Tensor | None
+        sources = None
+        if options.residual_season is not None:
+            sources = torch.as_tensor(seasonal_sources(options.context_length, options.prediction_length, options.residual_season))
+        self.register_buffer("naive_steps", sources, persistent=False)
+        if sources is not None:
+            for layer in [self.projection] if options.share_projection else list(self.projections):
+                nn.init.zeros_(layer.weight)
+                nn.init.zeros_(layer.bias)
 
     def forward(self, hidden: Tensor, embedded: Embedded, batch: TokenBatch) -> Tensor:
         """(B, C*S, D) -> (B, H, C), de-normalised with the statistics in `embedded.layout`."""
@@ -47,7 +59,8 @@ class ForecastHead(Head):
         else:
             out = torch.stack([layer(self.dropout(pooled[:, c])) for c, layer in enumerate(self.projections)], dim=1)
         layout: SeriesLayout = embedded.layout
-        return out.float().transpose(1, 2) * layout.scale + layout.loc
+        base = layout.loc if self.naive_steps is None else batch.features.float()[:, self.naive_steps, :]
+        return out.float().transpose(1, 2) * layout.scale + base
 
     def _pool(self, tokens: Tensor) -> Tensor:
         """(B, C, S, D) -> (B, C, width) by the configured pooling."""

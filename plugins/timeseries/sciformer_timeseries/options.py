@@ -3,7 +3,8 @@
 A window has `context_length` input steps of `channels` series values and `prediction_length` steps to
 forecast. Each channel's context is cut into `num_patches` patches of `patch_length` steps, `patch_stride`
 apart, taken from the END of the context (the first `sequence_start` steps are left out when the patches
-do not tile it), as transformers' `PatchTSTPatchify` does.
+do not tile it), as transformers' `PatchTSTPatchify` does. With `residual_season: m` the head forecasts the
+departure from the seasonal naive forecast of period m (1: the last value), which it starts from.
 """
 
 from __future__ import annotations
@@ -40,13 +41,20 @@ DEFAULT_CONFIG: dict[str, Any] = {
 
 
 @dataclass(frozen=True)
-class SeriesOptions:
-    """Validated settings of one model (see the module docstring); `channels` may be unnamed (empty)."""
+class ForecastWindow:
+    """What both forecasters' settings start with: `context_length` steps in, `prediction_length` steps out, of
+    `num_channels` series named by `channels` (empty: unnamed)."""
 
     context_length: int
     prediction_length: int
     num_channels: int
     channels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SeriesOptions(ForecastWindow):
+    """Validated settings of one model (see the module docstring); `channels` may be unnamed (empty)."""
+
     patch_length: int = 16
     patch_stride: int = 8
     scaling: str = "std"
@@ -56,6 +64,7 @@ class SeriesOptions:
     share_projection: bool = True
     head_pooling: str = "flatten"
     head_dropout: float = 0.0
+    residual_season: int | None = None
 
     def __post_init__(self) -> None:
         for name in ("context_length", "prediction_length", "num_channels", "patch_length", "patch_stride"):
@@ -69,6 +78,9 @@ class SeriesOptions:
             raise ConfigError(f"domain_options.scaling must be one of {list(SCALINGS)}, got {self.scaling!r}")
         if self.head_pooling not in POOLINGS:
             raise ConfigError(f"domain_options.head_pooling must be one of {list(POOLINGS)}, got {self.head_pooling!r}")
+        season = self.residual_season
+        if season is not None and (not isinstance(season, int) or not 1 <= season <= self.context_length):
+            raise ConfigError(f"domain_options.residual_season must be an integer from 1 to context_length ({self.context_length}), got {season!r}")
         if self.head_pooling == "cls" and not self.cls_token:
             raise ConfigError("domain_options.head_pooling 'cls' needs domain_options.cls_token: true")
 

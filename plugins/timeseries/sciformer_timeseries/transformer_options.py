@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from sciformer.config import ModelConfig
 from sciformer.errors import ConfigError
 
+from .options import ForecastWindow, read_settings
+
 ARCHITECTURE = "architecture"  # domain_options key: "patchtst" (the default) or "transformer"
 TRANSFORMER = "transformer"
 DISTRIBUTIONS = ("student_t", "normal")
@@ -20,19 +22,16 @@ SCALINGS = ("mean", "std", "none")
 MINIMUM_SCALE = {"mean": 1e-10, "std": 1e-5, "none": 0.0}  # transformers' defaults
 DEFAULT_LAGS = (1, 2, 3, 4, 5, 6, 7)  # transformers' default lags_sequence
 
+
 def is_transformer(config: ModelConfig) -> bool:
     """Whether `config` is the encoder-decoder forecaster (else PatchTST)."""
     return config.option(ARCHITECTURE, "patchtst") == TRANSFORMER
 
 
 @dataclass(frozen=True)
-class TransformerOptions:
+class TransformerOptions(ForecastWindow):
     """Validated settings of one encoder-decoder model (see the module docstring)."""
 
-    context_length: int
-    prediction_length: int
-    num_channels: int
-    channels: tuple[str, ...] = ()
     lags_sequence: tuple[int, ...] = DEFAULT_LAGS
     scaling: str = "mean"
     minimum_scale: float | None = None  # None: the scaler's default (MINIMUM_SCALE)
@@ -62,8 +61,6 @@ class TransformerOptions:
     @classmethod
     def from_config(cls, config: ModelConfig) -> TransformerOptions:
         """The settings of `config`; context, horizon and channels must be known."""
-        from .options import read_settings
-
         return read_settings(cls, config, "encoder-decoder", ("channels", "lags_sequence", "time_features"))
 
     @property

@@ -7,6 +7,7 @@ import pytest
 import torch
 from sciformer.build import build_model
 from sciformer.config import ModelConfig, merge_settings
+from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
 from sciformer_timeseries.embedding import patches
@@ -119,3 +120,26 @@ def test_loss_is_on_the_normalised_scale(host: PluginHost) -> None:
     with torch.no_grad():
         losses = [float(model.head.loss(model(b).prediction, b)) for b in (tokenizer(records), tokenizer(rescaled))]
     assert losses[0] == pytest.approx(losses[1], rel=1e-3)
+
+
+@pytest.mark.parametrize("season", [1, 7])
+def test_residual_model_starts_from_the_seasonal_naive_forecast(host: PluginHost, season: int) -> None:
+    """With `residual_season`, an untrained model forecasts the seasonal naive of that period (1: the last value)."""
+    from sciformer_timeseries.baselines import seasonal_naive
+
+    model = small_model(host, domain_options={"residual_season": season})
+    records = windows()
+    with torch.no_grad():
+        forecast = model(host.tokenizer(model.config)(records)).prediction
+    expected = seasonal_naive(np.stack([r.data for r in records]), 4, season)
+    np.testing.assert_allclose(forecast.numpy(), expected, rtol=1e-6)
+    model.train()
+    batch = host.tokenizer(model.config)(records)
+    model.head.loss(model(batch).prediction, batch).backward()
+    assert float(model.head.projection.weight.grad.abs().sum()) > 0  # the departure is learned
+
+
+@pytest.mark.parametrize("season", [0, 31, 2.5])
+def test_residual_season_outside_the_context_is_refused(host: PluginHost, season: object) -> None:
+    with pytest.raises(ConfigError, match="residual_season"):
+        small_model(host, domain_options={"residual_season": season})

@@ -17,11 +17,10 @@ to the float32 reference; the reference under autocast is printed beside it.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from bench_vision import time_against_reference
-from common import BF16_VARIANTS, fastest_bf16, min_cosine, random_reference, ratio_line, start
+from common import BF16_VARIANTS, batch_arguments, fastest_bf16, min_cosine, random_reference, ratio_line
 from sciformer_vision.hf_swin import import_hf_swin
 from transformers import SwinConfig, SwinModel
 
@@ -37,13 +36,7 @@ def reference_model(folder: Path) -> SwinModel:
 
 def main() -> None:
     """Print the float32 and bfloat16 comparison lines."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch", type=int, default=32, help="images per batch")
-    parser.add_argument("--batches", type=int, default=1, help="batches per timed measurement")
-    parser.add_argument("--quick", action="store_true", help=f"smoke run: batch {QUICK_BATCH}, one round")
-    args = start(parser)
-    if args.quick:
-        args.batch, args.repeats = QUICK_BATCH, 1
+    args = batch_arguments(__doc__, batch=32, unit="images", quick_batch=QUICK_BATCH)
     side = SWIN_TINY["image_size"]
     outputs, rate = time_against_reference(reference_model, import_hf_swin, side, args, lambda out: out.pooler_output, lambda out: out.pooled)
     reference_rate, expected = rate["reference float32"], outputs["reference float32"]

@@ -14,12 +14,11 @@ Goal: at least 1.1x in float32 with equal outputs (max abs difference of the for
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
 import torch
-from common import alternate, random_reference, ratio_line, repeated, start
+from common import alternate, batch_arguments, random_reference, ratio_line, repeated
 from sciformer.checkpoint import load_checkpoint
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
@@ -48,13 +47,7 @@ def reference_model(folder: Path) -> PatchTSTForPrediction:
 
 def main() -> None:
     """Print the float32 comparison line."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--batch", type=int, default=64, help="windows per batch")
-    parser.add_argument("--batches", type=int, default=1, help="batches per timed measurement")
-    parser.add_argument("--quick", action="store_true", help=f"smoke run: batch {QUICK_BATCH}, one round")
-    args = start(parser)
-    if args.quick:
-        args.batch, args.repeats = QUICK_BATCH, 1
+    args = batch_arguments(__doc__, batch=64, unit="windows", quick_batch=QUICK_BATCH)
     host = PluginHost(only={"timeseries"})
     with tempfile.TemporaryDirectory() as folder:
         reference = reference_model(Path(folder) / "hf")

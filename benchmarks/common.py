@@ -83,6 +83,19 @@ def start(parser: argparse.ArgumentParser, repeats: int | None = 3) -> argparse.
     return args
 
 
+def batch_arguments(description: str, batch: int, unit: str, quick_batch: int) -> argparse.Namespace:
+    """The command line of a batched benchmark, parsed by `start`: `--batch` (`unit` per batch, default `batch`),
+    `--batches` per timed measurement and `--quick`, a smoke run of one round at batch `quick_batch`."""
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=batch, help=f"{unit} per batch")
+    parser.add_argument("--batches", type=int, default=1, help="batches per timed measurement")
+    parser.add_argument("--quick", action="store_true", help=f"smoke run: batch {quick_batch}, one round")
+    args = start(parser)
+    if args.quick:
+        args.batch, args.repeats = quick_batch, 1
+    return args
+
+
 def perturbed(model: M) -> M:
     """`model` with every tensor moved by PERTURBATION-scaled noise (seed 1), so no bias or norm stays at its default."""
     generator = torch.Generator().manual_seed(1)

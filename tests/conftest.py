@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import sciformer
 import yaml
 from sciformer.config import ModelConfig
+from sciformer.domain import Domain
 from sciformer.plugins import PluginHost
 
 WORDS = ["<start>", "the", "man", "chicken", "ordered", "woman", "beef"]
@@ -35,6 +37,34 @@ def spy(monkeypatch: pytest.MonkeyPatch) -> Callable[[object, str], list[int]]:
 def host() -> PluginHost:
     """A host with only the built-in plugins (tests of the core do not depend on installed plugins)."""
     return PluginHost(entry_points=False)
+
+
+class DomainPlugin:
+    """A plugin contributing the domain `make()` builds, for a test that defines its own domain."""
+
+    def __init__(self, make: Callable[[], Domain]) -> None:
+        self.make = make
+
+    @sciformer.hookimpl
+    def sciformer_domains(self) -> list[Domain]:
+        """The one domain."""
+        return [self.make()]
+
+
+@pytest.fixture
+def register_domain(host: PluginHost) -> Iterator[Callable[[str, Callable[[], Domain]], PluginHost]]:
+    """`register_domain(name, make)`: `host` with a plugin `name` contributing the domain `make()` builds (unregistered
+    after the test)."""
+    names: list[str] = []
+
+    def register(name: str, make: Callable[[], Domain]) -> PluginHost:
+        host.register(DomainPlugin(make), name)
+        names.append(name)
+        return host
+
+    yield register
+    for name in names:
+        host.unregister(name)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import pytest
-import sciformer
 import torch
 from sciformer.build import build_model
 from sciformer.config import ModelConfig
@@ -74,17 +73,10 @@ class SequenceDomain(Domain):
         return ExampleRecords(good=(Record("a", ([0.0, 1.0], [2.0])),))
 
 
-class SequencePlugin:
-    @sciformer.hookimpl
-    def sciformer_domains(self) -> list[Domain]:
-        return [SequenceDomain()]
-
-
 @pytest.fixture
-def sequence_host(host):
-    host.register(SequencePlugin(), "sequence")
-    yield host
-    host.unregister("sequence")
+def sequence_host(register_domain):
+    """The core host with the sequence domain."""
+    return register_domain("sequence", SequenceDomain)
 
 
 def config(norm: str, **changes: Any) -> ModelConfig:

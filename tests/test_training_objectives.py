@@ -9,7 +9,6 @@ from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import pytest
-import sciformer
 import torch
 from safetensors.torch import load_file
 from sciformer.checkpoint import load_checkpoint
@@ -104,17 +103,10 @@ class SignalDomain(Domain):
         return ExampleRecords(good=tuple(waves(2, seed=0)))
 
 
-class SignalPlugin:
-    @sciformer.hookimpl
-    def sciformer_domains(self) -> list[Domain]:
-        return [SignalDomain()]
-
-
 @pytest.fixture
-def signal_host(host):
-    host.register(SignalPlugin(), "signal")
-    yield host
-    host.unregister("signal")
+def signal_host(register_domain):
+    """The core host with the signal domain."""
+    return register_domain("signal", SignalDomain)
 
 
 def waves(count: int, seed: int, length: int = 16) -> list[Record]:

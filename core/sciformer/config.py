@@ -15,6 +15,14 @@ ATTENTION_FORMS = ("dot", "cosine")
 ACTIVATIONS = ("gelu", "gelu_tanh", "relu")
 POSITIONS = ("none", "sinusoidal", "learned", "rotary")
 POOLINGS = ("cls", "mean")
+#: The settings that take one of a few values: name -> its choices (checked in this order).
+CHOICES = {
+    "norm": NORMS,
+    "attention_form": ATTENTION_FORMS,
+    "activation": ACTIVATIONS,
+    "position": POSITIONS,
+    "pooling": POOLINGS,
+}
 #: Tasks whose heads the engine provides; plugins may add their own task names through their heads hook.
 ENGINE_TASKS = ("mlm", "clm", "sequence-classification", "sequence-regression", "token-classification")
 
@@ -55,11 +63,7 @@ class ModelConfig:
     decoder_depth: int = 0  # blocks of a decoder over the domain's decoder tokens (causal self-attention, cross-attention over the encoder's output, feed-forward); 0: none
 
     def __post_init__(self) -> None:
-        _check_choice("norm", self.norm, NORMS)
-        _check_choice("attention_form", self.attention_form, ATTENTION_FORMS)
-        _check_choice("activation", self.activation, ACTIVATIONS)
-        _check_choice("position", self.position, POSITIONS)
-        _check_choice("pooling", self.pooling, POOLINGS)
+        check_choices("model", self, CHOICES)
         for name in ("dim", "depth", "heads", "max_positions"):
             if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
                 raise ConfigError(f"model.{name} must be a positive integer, got {getattr(self, name)!r}")
@@ -177,6 +181,13 @@ def _check_stages(config: ModelConfig) -> None:
             raise ConfigError(f"stage {stage} width {width} (model.dim * 2**{stage}) must be divisible by its heads ({count})")
 
 
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+def check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
+    """ConfigError unless `value` is one of `choices`; `name` is the setting's full name (`model.norm`)."""
     if value not in choices:
-        raise ConfigError(f"model.{name} must be one of {list(choices)}, got {value!r}")
+        raise ConfigError(f"{name} must be one of {list(choices)}, got {value!r}")
+
+
+def check_choices(section: str, settings: object, choices: Mapping[str, tuple[str, ...]]) -> None:
+    """`check_choice` of each attribute of `settings` that `choices` names, in its order, as `section.name`."""
+    for name, allowed in choices.items():
+        check_choice(f"{section}.{name}", getattr(settings, name), allowed)

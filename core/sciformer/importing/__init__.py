@@ -7,9 +7,9 @@ tensors and shape mismatches before it loads strictly. `read_options` checks the
 settings an importer accepts.
 """
 
-from sciformer.importing.files import find_weights, load_safely, read_json, read_state_dict
+from sciformer.importing.files import find_weights, load_safely, read_json, read_model_config, read_state_dict
 from sciformer.importing.loading import check_and_load, write_checkpoint
-from sciformer.importing.names import NameTable, refuse_unused, unused_tensors
+from sciformer.importing.names import NameTable, refuse_unused, unused_tensors, weights_and_biases
 from sciformer.importing.options import read_options
 
 __all__ = [
@@ -18,9 +18,11 @@ __all__ = [
     "find_weights",
     "load_safely",
     "read_json",
+    "read_model_config",
     "read_options",
     "read_state_dict",
     "refuse_unused",
     "unused_tensors",
+    "weights_and_biases",
     "write_checkpoint",
 ]

@@ -33,6 +33,14 @@ def read_json(path: Path) -> dict[str, Any]:
     return value
 
 
+def read_model_config(folder: Path, format_name: str) -> dict[str, Any]:
+    """The config.json of a transformers model directory, or an InputFileError saying that `format_name` needs one."""
+    folder = Path(folder)
+    if not folder.is_dir() or not (folder / "config.json").is_file():
+        raise InputFileError(f"{folder}: {format_name} needs a transformers model directory with config.json and weights")
+    return read_json(folder / "config.json")
+
+
 def load_safely(path: Path, allowed: Iterable[type] = ()) -> Any:
     """`torch.load(weights_only=True)` of `path`: tensors and plain containers only, plus the `allowed` classes."""
     path = Path(path)

@@ -43,6 +43,16 @@ class NameTable:
         return state, used
 
 
+def weights_and_biases(modules: Mapping[str, str | tuple[str, ...]]) -> dict[str, str | tuple[str, ...]]:
+    """NameTable rows for the `weight` and the `bias` of each module: our module -> the foreign module, or the
+    foreign modules concatenated (separate q, k, v -> our fused qkv)."""
+    rows: dict[str, str | tuple[str, ...]] = {}
+    for ours, theirs in modules.items():
+        for part in ("weight", "bias"):
+            rows[f"{ours}.{part}"] = f"{theirs}.{part}" if isinstance(theirs, str) else tuple(f"{name}.{part}" for name in theirs)
+    return rows
+
+
 def unused_tensors(foreign: Iterable[str], used: Iterable[str], ignorable: Iterable[str] = ()) -> list[str]:
     """Foreign names neither used nor matched by an `ignorable` pattern (fnmatch: `*` matches dots too), sorted."""
     used, patterns = set(used), tuple(ignorable)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sciformer.config import ModelConfig
+from sciformer.config import ModelConfig, check_choice, check_choices
 from sciformer.errors import ConfigError
 from sciformer.known_keys import dataclass_from
 
@@ -21,6 +21,15 @@ FORCE_FIELDS = ("uff", "mmff", "none")
 KERNELS = ("softmax", "exp")
 BIASES = ("mat", "gaussian")
 FEED_FORWARD_ACTIVATIONS = ("leaky_relu", "tanh", "none")
+#: The options that take one of a few values: name -> its choices (checked in this order).
+CHOICES = {
+    "charge_encoding": CHARGE_ENCODINGS,
+    "geometry": GEOMETRIES,
+    "fallback": FALLBACKS,
+    "force_field": FORCE_FIELDS,
+    "distance_kernel": KERNELS,
+    "feed_forward_activation": FEED_FORWARD_ACTIVATIONS,
+}
 
 
 @dataclass(frozen=True)
@@ -53,15 +62,10 @@ class MoleculeOptions:
     target_std: float = 1.0
 
     def __post_init__(self) -> None:
-        _choice("charge_encoding", self.charge_encoding, CHARGE_ENCODINGS)
-        _choice("geometry", self.geometry, GEOMETRIES)
-        _choice("fallback", self.fallback, FALLBACKS)
-        _choice("force_field", self.force_field, FORCE_FIELDS)
-        _choice("distance_kernel", self.distance_kernel, KERNELS)
-        _choice("feed_forward_activation", self.feed_forward_activation, FEED_FORWARD_ACTIVATIONS)
+        check_choices("domain_options", self, CHOICES)
         biases = (self.attention_bias,) if isinstance(self.attention_bias, str) else tuple(self.attention_bias)
         for name in biases:
-            _choice("attention_bias", name, BIASES)
+            check_choice("domain_options.attention_bias", name, BIASES)
         object.__setattr__(self, "attention_bias", biases)
         if self.gaussian_kernels < 1 or self.gaussian_cutoff <= 0:
             raise ConfigError("domain_options.gaussian_kernels and gaussian_cutoff must be positive")
@@ -89,8 +93,3 @@ class MoleculeOptions:
         if isinstance(values.get("attention_bias"), list):
             values["attention_bias"] = tuple(values["attention_bias"])
         return dataclass_from(cls, "molecule domain option(s)", values)
-
-
-def _choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"domain_options.{name} must be one of {list(choices)}, got {value!r}")

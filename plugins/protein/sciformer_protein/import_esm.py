@@ -13,7 +13,15 @@ from typing import Any
 import torch
 from sciformer.config import ModelConfig
 from sciformer.errors import CheckpointError
-from sciformer.importing import NameTable, load_safely, read_options, read_state_dict, refuse_unused, write_checkpoint
+from sciformer.importing import (
+    NameTable,
+    load_safely,
+    read_options,
+    read_state_dict,
+    refuse_unused,
+    weights_and_biases,
+    write_checkpoint,
+)
 from sciformer.plugins import PluginHost
 from torch import Tensor
 
@@ -24,30 +32,22 @@ PREFIX = re.compile(r"^(?:encoder\.sentence_encoder\.|encoder\.)")  # what fair-
 #: Our parameter name -> the fair-esm name(s) it comes from (after PREFIX is removed); `{i}` is the layer index.
 BODY: dict[str, str | tuple[str, ...]] = {
     "embedder.token_embedding.weight": "embed_tokens.weight",
-    "blocks.{i}.norm1.weight": "layers.{i}.self_attn_layer_norm.weight",
-    "blocks.{i}.norm1.bias": "layers.{i}.self_attn_layer_norm.bias",
-    "blocks.{i}.mixer.qkv.weight": ("layers.{i}.self_attn.q_proj.weight", "layers.{i}.self_attn.k_proj.weight", "layers.{i}.self_attn.v_proj.weight"),
-    "blocks.{i}.mixer.qkv.bias": ("layers.{i}.self_attn.q_proj.bias", "layers.{i}.self_attn.k_proj.bias", "layers.{i}.self_attn.v_proj.bias"),
-    "blocks.{i}.mixer.out.weight": "layers.{i}.self_attn.out_proj.weight",
-    "blocks.{i}.mixer.out.bias": "layers.{i}.self_attn.out_proj.bias",
-    "blocks.{i}.norm2.weight": "layers.{i}.final_layer_norm.weight",
-    "blocks.{i}.norm2.bias": "layers.{i}.final_layer_norm.bias",
-    "blocks.{i}.mlp.fc1.weight": "layers.{i}.fc1.weight",
-    "blocks.{i}.mlp.fc1.bias": "layers.{i}.fc1.bias",
-    "blocks.{i}.mlp.fc2.weight": "layers.{i}.fc2.weight",
-    "blocks.{i}.mlp.fc2.bias": "layers.{i}.fc2.bias",
-    "final_norm.weight": "emb_layer_norm_after.weight",
-    "final_norm.bias": "emb_layer_norm_after.bias",
-    "head.dense.weight": "lm_head.dense.weight",
-    "head.dense.bias": "lm_head.dense.bias",
-    "head.norm.weight": "lm_head.layer_norm.weight",
-    "head.norm.bias": "lm_head.layer_norm.bias",
+    **weights_and_biases(
+        {
+            "blocks.{i}.norm1": "layers.{i}.self_attn_layer_norm",
+            "blocks.{i}.mixer.qkv": ("layers.{i}.self_attn.q_proj", "layers.{i}.self_attn.k_proj", "layers.{i}.self_attn.v_proj"),
+            "blocks.{i}.mixer.out": "layers.{i}.self_attn.out_proj",
+            "blocks.{i}.norm2": "layers.{i}.final_layer_norm",
+            "blocks.{i}.mlp.fc1": "layers.{i}.fc1",
+            "blocks.{i}.mlp.fc2": "layers.{i}.fc2",
+            "final_norm": "emb_layer_norm_after",
+            "head.dense": "lm_head.dense",
+            "head.norm": "lm_head.layer_norm",
+        }
+    ),
     "head.bias": "lm_head.bias",
 }
-CONTACT_HEAD = {
-    "embedder.contact_head.regression.weight": "contact_head.regression.weight",
-    "embedder.contact_head.regression.bias": "contact_head.regression.bias",
-}
+CONTACT_HEAD = weights_and_biases({"embedder.contact_head.regression": "contact_head.regression"})
 #: Tied to embed_tokens in ESM-2 (checked), rotary frequencies (recomputed), fairseq's version counters.
 IGNORABLE = ("lm_head.weight", "*rot_emb.inv_freq", "*version")
 

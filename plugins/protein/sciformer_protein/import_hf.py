@@ -10,7 +10,16 @@ from typing import Any
 import torch
 from sciformer.config import ModelConfig
 from sciformer.errors import CheckpointError
-from sciformer.importing import NameTable, find_weights, read_json, read_options, read_state_dict, refuse_unused, write_checkpoint
+from sciformer.importing import (
+    NameTable,
+    find_weights,
+    read_json,
+    read_options,
+    read_state_dict,
+    refuse_unused,
+    weights_and_biases,
+    write_checkpoint,
+)
 from sciformer.plugins import PluginHost
 
 from . import alphabet
@@ -21,41 +30,24 @@ FORMAT = "hf-esm"
 #: Our parameter name -> the transformers name(s) it comes from; `{i}` is the layer index.
 BODY: dict[str, str | tuple[str, ...]] = {
     "embedder.token_embedding.weight": "esm.embeddings.word_embeddings.weight",
-    "blocks.{i}.norm1.weight": "esm.encoder.layer.{i}.attention.LayerNorm.weight",
-    "blocks.{i}.norm1.bias": "esm.encoder.layer.{i}.attention.LayerNorm.bias",
-    "blocks.{i}.mixer.qkv.weight": (
-        "esm.encoder.layer.{i}.attention.self.query.weight",
-        "esm.encoder.layer.{i}.attention.self.key.weight",
-        "esm.encoder.layer.{i}.attention.self.value.weight",
+    **weights_and_biases(
+        {
+            "blocks.{i}.norm1": "esm.encoder.layer.{i}.attention.LayerNorm",
+            "blocks.{i}.mixer.qkv": tuple(f"esm.encoder.layer.{{i}}.attention.self.{p}" for p in ("query", "key", "value")),
+            "blocks.{i}.mixer.out": "esm.encoder.layer.{i}.attention.output.dense",
+            "blocks.{i}.norm2": "esm.encoder.layer.{i}.LayerNorm",
+            "blocks.{i}.mlp.fc1": "esm.encoder.layer.{i}.intermediate.dense",
+            "blocks.{i}.mlp.fc2": "esm.encoder.layer.{i}.output.dense",
+            "final_norm": "esm.encoder.emb_layer_norm_after",
+        }
     ),
-    "blocks.{i}.mixer.qkv.bias": (
-        "esm.encoder.layer.{i}.attention.self.query.bias",
-        "esm.encoder.layer.{i}.attention.self.key.bias",
-        "esm.encoder.layer.{i}.attention.self.value.bias",
-    ),
-    "blocks.{i}.mixer.out.weight": "esm.encoder.layer.{i}.attention.output.dense.weight",
-    "blocks.{i}.mixer.out.bias": "esm.encoder.layer.{i}.attention.output.dense.bias",
-    "blocks.{i}.norm2.weight": "esm.encoder.layer.{i}.LayerNorm.weight",
-    "blocks.{i}.norm2.bias": "esm.encoder.layer.{i}.LayerNorm.bias",
-    "blocks.{i}.mlp.fc1.weight": "esm.encoder.layer.{i}.intermediate.dense.weight",
-    "blocks.{i}.mlp.fc1.bias": "esm.encoder.layer.{i}.intermediate.dense.bias",
-    "blocks.{i}.mlp.fc2.weight": "esm.encoder.layer.{i}.output.dense.weight",
-    "blocks.{i}.mlp.fc2.bias": "esm.encoder.layer.{i}.output.dense.bias",
-    "final_norm.weight": "esm.encoder.emb_layer_norm_after.weight",
-    "final_norm.bias": "esm.encoder.emb_layer_norm_after.bias",
 }
 LM_HEAD: dict[str, str | tuple[str, ...]] = {
-    "head.dense.weight": "lm_head.dense.weight",
-    "head.dense.bias": "lm_head.dense.bias",
-    "head.norm.weight": "lm_head.layer_norm.weight",
-    "head.norm.bias": "lm_head.layer_norm.bias",
+    **weights_and_biases({"head.dense": "lm_head.dense", "head.norm": "lm_head.layer_norm"}),
     "head.bias": "lm_head.bias",
 }
 UNTIED_DECODER = {"head.decoder.weight": "lm_head.decoder.weight"}
-CONTACT_HEAD = {
-    "embedder.contact_head.regression.weight": "esm.contact_head.regression.weight",
-    "embedder.contact_head.regression.bias": "esm.contact_head.regression.bias",
-}
+CONTACT_HEAD = weights_and_biases({"embedder.contact_head.regression": "esm.contact_head.regression"})
 #: Older LayerNorm parameter names that transformers still writes for ESM (and reads back as weight / bias).
 LEGACY_NAMES = {"LayerNorm.gamma": "LayerNorm.weight", "LayerNorm.beta": "LayerNorm.bias"}
 #: Tensors that carry nothing our model needs: rotary frequencies (recomputed), position ids, the unused pooler.

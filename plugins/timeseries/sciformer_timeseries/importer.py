@@ -21,7 +21,15 @@ from typing import Any
 import torch
 from sciformer.config import ModelConfig
 from sciformer.errors import InputFileError
-from sciformer.importing import NameTable, find_weights, read_json, read_options, read_state_dict, refuse_unused, write_checkpoint
+from sciformer.importing import (
+    NameTable,
+    find_weights,
+    read_model_config,
+    read_options,
+    read_state_dict,
+    refuse_unused,
+    write_checkpoint,
+)
 from sciformer.plugins import PluginHost
 from sciformer.reader_options import MODEL_OPTIONS
 
@@ -154,9 +162,7 @@ def import_hf_patchtst(source: Path, out: Path, host: PluginHost, options: Mappi
     """Convert a transformers PatchTSTForPrediction directory at `source` into a sciformer checkpoint at `out` (no options)."""
     read_options(FORMAT, options, {})
     source = Path(source)
-    if not source.is_dir() or not (source / "config.json").is_file():
-        raise InputFileError(f"{source}: hf-patchtst needs a transformers model directory with config.json and weights")
-    hf = read_json(source / "config.json")
+    hf = read_model_config(source, FORMAT)
     config = patchtst_config(hf)
     weights = find_weights(source)
     foreign = read_state_dict(weights)

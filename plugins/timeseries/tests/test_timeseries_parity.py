@@ -82,11 +82,20 @@ CONFIGURATIONS: dict[str, dict[str, Any]] = {
 def imported(tmp_path: Path, host: PluginHost, name: str) -> tuple[Any, Path]:
     """A random transformers model of configuration `name` and its import through the CLI."""
     reference = random_patchtst(tmp_path / "hf", **CONFIGURATIONS[name])
-    result = CliRunner().invoke(
-        build_cli(host), ["import", "hf-patchtst", str(tmp_path / "hf"), "--out", str(tmp_path / "model")], obj=host
-    )
-    assert result.exit_code == 0, result.output
+    run_cli(host, "import", "hf-patchtst", str(tmp_path / "hf"), "--out", str(tmp_path / "model"))
     return reference, tmp_path / "model"
+
+
+def run_cli(host: PluginHost, *args: str) -> None:
+    """`sciformer ARGS` with `host`'s plugins; the test fails with the command's output unless it succeeds."""
+    result = CliRunner().invoke(build_cli(host), list(args), obj=host)
+    assert result.exit_code == 0, result.output
+
+
+def score_file(host: PluginHost, model: Path, source: Path, output: Path, *options: str) -> None:
+    """`sciformer score` of `source` into `output` with the model at `model` and the reader `options` (KEY=VALUE)."""
+    settings = [word for option in options for word in ("--option", option)]
+    run_cli(host, "score", "--model", str(model), "--input", str(source), "--output", str(output), *settings)
 
 
 def random_walks(count: int, steps: int, channels: int, seed: int = 1) -> np.ndarray:
@@ -123,21 +132,7 @@ def test_score_csv_matches_transformers(tmp_path: Path, host: PluginHost) -> Non
     rows = [f"2020-01-01T{t // 60:02d}:{t % 60:02d}," + ",".join(f"{v:.4f}" for v in row) for t, row in enumerate(series)]
     table.write_text("time,a,b,c\n" + "\n".join(rows) + "\n")
     output = tmp_path / "scores.h5"
-    args = [
-        "score",
-        "--model",
-        str(folder),
-        "--input",
-        str(table),
-        "--output",
-        str(output),
-        "--option",
-        "stride=7",
-        "--option",
-        "season=24",
-    ]
-    result = CliRunner().invoke(build_cli(host), args, obj=host)
-    assert result.exit_code == 0, result.output
+    score_file(host, folder, table, output, "stride=7", "season=24")
     written = np.asarray([float(v) for row in rows for v in row.split(",")[1:]], dtype=np.float32).reshape(120, 3)
     starts = range(0, 120 - 60 - 12 + 1, 7)
     with h5py.File(output) as results:
@@ -158,21 +153,7 @@ def test_score_hdf5_matches_transformers(tmp_path: Path, host: PluginHost) -> No
     with h5py.File(path, "w") as file:
         file["temperature"], file["pressure"] = values[..., 0], values[..., 1]
     output = tmp_path / "scores.h5"
-    args = [
-        "score",
-        "--model",
-        str(folder),
-        "--input",
-        str(path),
-        "--output",
-        str(output),
-        "--option",
-        "stride=9",
-        "--option",
-        "variables=temperature,pressure",
-    ]
-    result = CliRunner().invoke(build_cli(host), args, obj=host)
-    assert result.exit_code == 0, result.output
+    score_file(host, folder, path, output, "stride=9", "variables=temperature,pressure")
     starts = range(0, 90 - 64 - 7 + 1, 9)
     contexts = np.stack([values[s : s + 64, station] for station in range(3) for s in starts])
     with h5py.File(output) as results:

@@ -15,11 +15,19 @@ from typing import Any
 
 from sciformer.config import ModelConfig
 from sciformer.errors import InputFileError
-from sciformer.importing import NameTable, find_weights, read_json, read_options, read_state_dict, refuse_unused, write_checkpoint
+from sciformer.importing import NameTable, read_options, refuse_unused, write_checkpoint
 from sciformer.plugins import PluginHost
 
 from .geometry import WINDOW
-from .hf_vit import ACTIVATIONS, head_settings, preprocessing
+from .hf_vit import (
+    encoder_config,
+    engine_activation,
+    image_geometry,
+    preprocessing,
+    read_hf_config,
+    read_preprocessor,
+    read_weights,
+)
 from .relative_positions import resize_table
 
 FORMAT = "hf-swin"
@@ -68,16 +76,10 @@ def import_hf_swin(source: Path, out: Path, host: PluginHost, options: Mapping[s
     """Convert a transformers Swin directory at `source` into a sciformer checkpoint at `out` (option: window_size)."""
     chosen = read_options(FORMAT, options, {"window_size": int})
     source = Path(source)
-    if not source.is_dir() or not (source / "config.json").is_file():
-        raise InputFileError(f"{source}: hf-swin needs a transformers model directory with config.json and weights")
-    hf = read_json(source / "config.json")
-    if hf.get("model_type") != "swin":
-        raise InputFileError(f"{source}: model_type {hf.get('model_type')!r} is not a Swin V1 (expected 'swin')")
-    if hf.get("use_absolute_embeddings", False):
-        raise InputFileError(f"{source}: absolute position embeddings (use_absolute_embeddings) are not supported")
-    weights = find_weights(source)
-    foreign = {module_name(name.removeprefix(PREFIX)): tensor for name, tensor in read_state_dict(weights).items()}
-    preprocessor = read_json(source / "preprocessor_config.json") if (source / "preprocessor_config.json").is_file() else None
+    hf = read_swin_config(source, FORMAT, "swin", "a Swin V1")
+    weights, foreign = read_weights(source, PREFIX)
+    foreign = {module_name(name): tensor for name, tensor in foreign.items()}
+    preprocessor = read_preprocessor(source)
     config = swin_config(hf, has_classifier="classifier.weight" in foreign, preprocessor=preprocessor, window=chosen.get("window_size"))
     table = name_table(config)
     state, used = table.apply(foreign, config.depth)
@@ -85,6 +87,14 @@ def import_hf_swin(source: Path, out: Path, host: PluginHost, options: Mapping[s
     window = int(config.option(WINDOW))
     state = {name: resize_table(tensor, window) if name.endswith(TABLE_NAME) else tensor for name, tensor in state.items()}
     return write_checkpoint(config, state, out, host, source, FORMAT, origins=table.origins(config.depth))
+
+
+def read_swin_config(source: Path, format_name: str, model_type: str, kind: str) -> dict[str, Any]:
+    """The config.json of a transformers Swin directory (`read_hf_config`); absolute position embeddings are refused."""
+    hf = read_hf_config(source, format_name, model_type, kind)
+    if hf.get("use_absolute_embeddings", False):
+        raise InputFileError(f"{source}: absolute position embeddings (use_absolute_embeddings) are not supported")
+    return hf
 
 
 def module_name(name: str) -> str:
@@ -114,39 +124,21 @@ def name_table(config: ModelConfig, block: Mapping[str, str | tuple[str, ...]] =
 
 def swin_config(hf: dict[str, Any], *, has_classifier: bool, preprocessor: dict[str, Any] | None, window: int | None = None) -> ModelConfig:
     """The sciformer configuration of a transformers SwinConfig dictionary (`window` overrides its window size)."""
-    activation = hf.get("hidden_act", "gelu")
-    if activation not in ACTIVATIONS:
-        raise InputFileError(f"hidden_act {activation!r} has no sciformer equivalent (supported: {sorted(ACTIVATIONS)})")
-    size = hf.get("image_size", 224)
-    image_size = [size, size] if isinstance(size, int) else [int(v) for v in size]
-    patch = hf.get("patch_size", 4)
-    if not isinstance(patch, int):
-        if len(set(patch)) != 1:
-            raise InputFileError(f"non-square patches {patch} are not supported")
-        patch = int(patch[0])
+    activation = engine_activation(hf)
+    image_size, patch = image_geometry(hf, default_patch=4)
     depths = [int(v) for v in hf.get("depths", [2, 2, 6, 2])]
     heads = [int(v) for v in hf.get("num_heads", [3, 6, 12, 24])]
     options = {"patch_size": patch, "image_size": image_size, "channels": int(hf.get("num_channels", 3)), WINDOW: int(window or hf.get("window_size", 7))}
     options.update(preprocessing(preprocessor, image_size, options["channels"]))
     values: dict[str, Any] = {
-        "domain": "vision",
         "dim": int(hf.get("embed_dim", 96)),
         "depth": sum(depths),
         "heads": heads[0],
         "stage_depths": depths,
         "stage_heads": heads,
         "mlp_ratio": float(hf.get("mlp_ratio", 4.0)),
-        "norm": "pre",
-        "norm_eps": float(hf.get("layer_norm_eps", 1e-5)),
-        "final_norm": True,
-        "activation": ACTIVATIONS[activation],
-        "dropout": float(hf.get("hidden_dropout_prob", 0.0)),
-        "attention_dropout": float(hf.get("attention_probs_dropout_prob", 0.0)),
-        "qkv_bias": bool(hf.get("qkv_bias", True)),
         "position": "none",
         "pooling": "mean",
         "domain_options": options,
     }
-    if has_classifier:
-        values.update(head_settings(hf))
-    return ModelConfig.from_dict(values)
+    return encoder_config(hf, values, activation=activation, norm_eps=1e-5, has_classifier=has_classifier)

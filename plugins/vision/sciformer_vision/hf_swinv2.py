@@ -20,12 +20,12 @@ from typing import Any
 
 import torch
 from sciformer.config import ModelConfig
-from sciformer.errors import InputFileError
-from sciformer.importing import find_weights, read_json, read_options, read_state_dict, refuse_unused, write_checkpoint
+from sciformer.importing import read_options, refuse_unused, write_checkpoint
 from sciformer.plugins import PluginHost
 
 from .geometry import SWIN_VERSION
-from .hf_swin import name_table, swin_config
+from .hf_swin import name_table, read_swin_config, swin_config
+from .hf_vit import read_preprocessor, read_weights
 from .swin_v2_attention import PRETRAINED_WINDOWS
 
 FORMAT = "hf-swinv2"
@@ -50,16 +50,10 @@ def import_hf_swinv2(source: Path, out: Path, host: PluginHost, options: Mapping
     """Convert a transformers Swin V2 directory at `source` into a sciformer checkpoint at `out` (option: window_size)."""
     chosen = read_options(FORMAT, options, {"window_size": int})
     source = Path(source)
-    if not source.is_dir() or not (source / "config.json").is_file():
-        raise InputFileError(f"{source}: hf-swinv2 needs a transformers model directory with config.json and weights")
-    hf = read_json(source / "config.json")
-    if hf.get("model_type") != "swinv2":
-        raise InputFileError(f"{source}: model_type {hf.get('model_type')!r} is not a Swin V2 (expected 'swinv2')")
-    if hf.get("use_absolute_embeddings", False):
-        raise InputFileError(f"{source}: absolute position embeddings (use_absolute_embeddings) are not supported")
-    weights = find_weights(source)
-    foreign = with_key_biases({name.removeprefix(PREFIX): tensor for name, tensor in read_state_dict(weights).items()})
-    preprocessor = read_json(source / "preprocessor_config.json") if (source / "preprocessor_config.json").is_file() else None
+    hf = read_swin_config(source, FORMAT, "swinv2", "a Swin V2")
+    weights, foreign = read_weights(source, PREFIX)
+    foreign = with_key_biases(foreign)
+    preprocessor = read_preprocessor(source)
     config = swinv2_config(hf, has_classifier="classifier.weight" in foreign, preprocessor=preprocessor, window=chosen.get("window_size"))
     table = name_table(config, BLOCK)
     state, used = table.apply(foreign, config.depth)

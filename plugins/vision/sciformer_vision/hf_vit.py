@@ -16,8 +16,19 @@ from typing import Any
 
 from sciformer.config import ModelConfig
 from sciformer.errors import InputFileError
-from sciformer.importing import NameTable, find_weights, read_json, read_options, read_state_dict, refuse_unused, write_checkpoint
+from sciformer.importing import (
+    NameTable,
+    find_weights,
+    read_json,
+    read_model_config,
+    read_options,
+    read_state_dict,
+    refuse_unused,
+    weights_and_biases,
+    write_checkpoint,
+)
 from sciformer.plugins import PluginHost
+from torch import Tensor
 
 log = logging.getLogger(__name__)
 
@@ -35,43 +46,27 @@ EMBEDDINGS = {
     "head.linear.weight": "classifier.weight",
     "head.linear.bias": "classifier.bias",
 }
-LAYERS = {
-    "blocks.{i}.norm1.weight": "encoder.layer.{i}.layernorm_before.weight",
-    "blocks.{i}.norm1.bias": "encoder.layer.{i}.layernorm_before.bias",
-    "blocks.{i}.mixer.qkv.weight": (
-        "encoder.layer.{i}.attention.attention.query.weight",
-        "encoder.layer.{i}.attention.attention.key.weight",
-        "encoder.layer.{i}.attention.attention.value.weight",
-    ),
-    "blocks.{i}.mixer.qkv.bias": (
-        "encoder.layer.{i}.attention.attention.query.bias",
-        "encoder.layer.{i}.attention.attention.key.bias",
-        "encoder.layer.{i}.attention.attention.value.bias",
-    ),
-    "blocks.{i}.mixer.out.weight": "encoder.layer.{i}.attention.output.dense.weight",
-    "blocks.{i}.mixer.out.bias": "encoder.layer.{i}.attention.output.dense.bias",
-    "blocks.{i}.norm2.weight": "encoder.layer.{i}.layernorm_after.weight",
-    "blocks.{i}.norm2.bias": "encoder.layer.{i}.layernorm_after.bias",
-    "blocks.{i}.mlp.fc1.weight": "encoder.layer.{i}.intermediate.dense.weight",
-    "blocks.{i}.mlp.fc1.bias": "encoder.layer.{i}.intermediate.dense.bias",
-    "blocks.{i}.mlp.fc2.weight": "encoder.layer.{i}.output.dense.weight",
-    "blocks.{i}.mlp.fc2.bias": "encoder.layer.{i}.output.dense.bias",
-}
+LAYERS = weights_and_biases(
+    {
+        "blocks.{i}.norm1": "encoder.layer.{i}.layernorm_before",
+        "blocks.{i}.mixer.qkv": tuple(f"encoder.layer.{{i}}.attention.attention.{p}" for p in ("query", "key", "value")),
+        "blocks.{i}.mixer.out": "encoder.layer.{i}.attention.output.dense",
+        "blocks.{i}.norm2": "encoder.layer.{i}.layernorm_after",
+        "blocks.{i}.mlp.fc1": "encoder.layer.{i}.intermediate.dense",
+        "blocks.{i}.mlp.fc2": "encoder.layer.{i}.output.dense",
+    }
+)
 # sciformer name                    <- module name inside transformers >= 5 (a state dict saved from memory)
-LAYERS_MODULE_NAMES = {
-    "blocks.{i}.norm1.weight": "layers.{i}.layernorm_before.weight",
-    "blocks.{i}.norm1.bias": "layers.{i}.layernorm_before.bias",
-    "blocks.{i}.mixer.qkv.weight": ("layers.{i}.attention.q_proj.weight", "layers.{i}.attention.k_proj.weight", "layers.{i}.attention.v_proj.weight"),
-    "blocks.{i}.mixer.qkv.bias": ("layers.{i}.attention.q_proj.bias", "layers.{i}.attention.k_proj.bias", "layers.{i}.attention.v_proj.bias"),
-    "blocks.{i}.mixer.out.weight": "layers.{i}.attention.o_proj.weight",
-    "blocks.{i}.mixer.out.bias": "layers.{i}.attention.o_proj.bias",
-    "blocks.{i}.norm2.weight": "layers.{i}.layernorm_after.weight",
-    "blocks.{i}.norm2.bias": "layers.{i}.layernorm_after.bias",
-    "blocks.{i}.mlp.fc1.weight": "layers.{i}.mlp.fc1.weight",
-    "blocks.{i}.mlp.fc1.bias": "layers.{i}.mlp.fc1.bias",
-    "blocks.{i}.mlp.fc2.weight": "layers.{i}.mlp.fc2.weight",
-    "blocks.{i}.mlp.fc2.bias": "layers.{i}.mlp.fc2.bias",
-}
+LAYERS_MODULE_NAMES = weights_and_biases(
+    {
+        "blocks.{i}.norm1": "layers.{i}.layernorm_before",
+        "blocks.{i}.mixer.qkv": ("layers.{i}.attention.q_proj", "layers.{i}.attention.k_proj", "layers.{i}.attention.v_proj"),
+        "blocks.{i}.mixer.out": "layers.{i}.attention.o_proj",
+        "blocks.{i}.norm2": "layers.{i}.layernorm_after",
+        "blocks.{i}.mlp.fc1": "layers.{i}.mlp.fc1",
+        "blocks.{i}.mlp.fc2": "layers.{i}.mlp.fc2",
+    }
+)
 TABLE, TABLE_MODULE_NAMES = NameTable(EMBEDDINGS | LAYERS), NameTable(EMBEDDINGS | LAYERS_MODULE_NAMES)
 DROPPED = ("pooler.dense.weight", "pooler.dense.bias", "embeddings.mask_token")
 
@@ -84,56 +79,93 @@ def import_hf_vit(source: Path, out: Path, host: PluginHost, options: Mapping[st
     """Convert a transformers ViT directory at `source` into a sciformer checkpoint at `out` (no options)."""
     read_options(FORMAT, options, {})
     source = Path(source)
-    if not source.is_dir() or not (source / "config.json").is_file():
-        raise InputFileError(f"{source}: hf-vit needs a transformers model directory with config.json and weights")
-    hf = read_json(source / "config.json")
-    if hf.get("model_type", "vit") != "vit":
-        raise InputFileError(f"{source}: model_type {hf.get('model_type')!r} is not a ViT (expected 'vit')")
-    weights = find_weights(source)
-    foreign = {name.removeprefix(PREFIX): tensor for name, tensor in read_state_dict(weights).items()}
-    preprocessor = read_json(source / "preprocessor_config.json") if (source / "preprocessor_config.json").is_file() else None
-    config = vit_config(hf, has_classifier="classifier.weight" in foreign, preprocessor=preprocessor)
+    hf = read_hf_config(source, FORMAT, "vit", "a ViT", default="vit")
+    weights, foreign = read_weights(source, PREFIX)
+    config = vit_config(hf, has_classifier="classifier.weight" in foreign, preprocessor=read_preprocessor(source))
     table = TABLE if any(name.startswith("encoder.layer.") for name in foreign) else TABLE_MODULE_NAMES
     state, used = table.apply(foreign, config.depth)
     refuse_unused(foreign, used, weights, DROPPED)
     return write_checkpoint(config, state, out, host, source, FORMAT, origins=table.origins(config.depth))
 
 
+def read_hf_config(source: Path, format_name: str, model_type: str, kind: str, default: str | None = None) -> dict[str, Any]:
+    """The config.json of the transformers directory `source`, refused unless its model_type (`default` when it
+    has none) is `model_type`; `kind` names the architecture in that refusal."""
+    hf = read_model_config(source, format_name)
+    if hf.get("model_type", default) != model_type:
+        raise InputFileError(f"{source}: model_type {hf.get('model_type')!r} is not {kind} (expected {model_type!r})")
+    return hf
+
+
+def read_weights(source: Path, prefix: str) -> tuple[Path, dict[str, Tensor]]:
+    """The weights file of the transformers directory `source` and its tensors, less the `prefix` a task model
+    (an image classifier) nests its encoder under."""
+    weights = find_weights(source)
+    return weights, {name.removeprefix(prefix): tensor for name, tensor in read_state_dict(weights).items()}
+
+
+def read_preprocessor(source: Path) -> dict[str, Any] | None:
+    """The image processor settings of the transformers directory `source` (preprocessor_config.json), or None."""
+    path = source / "preprocessor_config.json"
+    return read_json(path) if path.is_file() else None
+
+
 def vit_config(hf: dict[str, Any], *, has_classifier: bool, preprocessor: dict[str, Any] | None) -> ModelConfig:
     """The sciformer configuration of a transformers ViTConfig dictionary."""
-    activation = hf.get("hidden_act", "gelu")
-    if activation not in ACTIVATIONS:
-        raise InputFileError(f"hidden_act {activation!r} has no sciformer equivalent (supported: {sorted(ACTIVATIONS)})")
+    activation = engine_activation(hf)
     dim = int(hf["hidden_size"])
-    size = hf.get("image_size", 224)
-    image_size = [size, size] if isinstance(size, int) else [int(v) for v in size]
-    patch = hf.get("patch_size", 16)
-    if not isinstance(patch, int):
-        if len(set(patch)) != 1:
-            raise InputFileError(f"non-square patches {patch} are not supported")
-        patch = int(patch[0])
+    image_size, patch = image_geometry(hf, default_patch=16)
     options = {"patch_size": patch, "image_size": image_size, "channels": int(hf.get("num_channels", 3))}
     options.update(preprocessing(preprocessor, image_size, options["channels"]))
     values: dict[str, Any] = {
-        "domain": "vision",
         "dim": dim,
         "depth": int(hf["num_hidden_layers"]),
         "heads": int(hf["num_attention_heads"]),
         "mlp_ratio": int(hf.get("intermediate_size", 4 * dim)) / dim,
-        "norm": "pre",
-        "norm_eps": float(hf.get("layer_norm_eps", 1e-12)),
-        "final_norm": True,
-        "activation": ACTIVATIONS[activation],
-        "dropout": float(hf.get("hidden_dropout_prob", 0.0)),
-        "attention_dropout": float(hf.get("attention_probs_dropout_prob", 0.0)),
-        "qkv_bias": bool(hf.get("qkv_bias", True)),
         "position": "learned",
         "pooling": "cls",
         "domain_options": options,
     }
-    if has_classifier:
-        values.update(head_settings(hf))
-    return ModelConfig.from_dict(values)
+    return encoder_config(hf, values, activation=activation, norm_eps=1e-12, has_classifier=has_classifier)
+
+
+def engine_activation(hf: dict[str, Any]) -> str:
+    """The engine's name of a transformers config's `hidden_act`."""
+    activation = hf.get("hidden_act", "gelu")
+    if activation not in ACTIVATIONS:
+        raise InputFileError(f"hidden_act {activation!r} has no sciformer equivalent (supported: {sorted(ACTIVATIONS)})")
+    return ACTIVATIONS[activation]
+
+
+def image_geometry(hf: dict[str, Any], default_patch: int) -> tuple[list[int], int]:
+    """([height, width], patch side) of a transformers vision config; non-square patches are refused."""
+    size = hf.get("image_size", 224)
+    image_size = [size, size] if isinstance(size, int) else [int(v) for v in size]
+    patch = hf.get("patch_size", default_patch)
+    if not isinstance(patch, int):
+        if len(set(patch)) != 1:
+            raise InputFileError(f"non-square patches {patch} are not supported")
+        patch = int(patch[0])
+    return image_size, patch
+
+
+def encoder_config(
+    hf: dict[str, Any], values: dict[str, Any], *, activation: str, norm_eps: float, has_classifier: bool
+) -> ModelConfig:
+    """The vision model of `values` (an architecture's own settings) with what transformers' vision encoders share:
+    pre-norm blocks (`layer_norm_eps`, else `norm_eps`), a final norm, `activation`, the dropouts, q-k-v biases,
+    and with a classifier the head settings."""
+    shared = {
+        "domain": "vision",
+        "norm": "pre",
+        "norm_eps": float(hf.get("layer_norm_eps", norm_eps)),
+        "final_norm": True,
+        "activation": activation,
+        "dropout": float(hf.get("hidden_dropout_prob", 0.0)),
+        "attention_dropout": float(hf.get("attention_probs_dropout_prob", 0.0)),
+        "qkv_bias": bool(hf.get("qkv_bias", True)),
+    }
+    return ModelConfig.from_dict({**values, **shared, **(head_settings(hf) if has_classifier else {})})
 
 
 def head_settings(hf: dict[str, Any]) -> dict[str, Any]:

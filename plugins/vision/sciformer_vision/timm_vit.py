@@ -23,7 +23,16 @@ from typing import Any
 import torch
 from sciformer.config import ModelConfig
 from sciformer.errors import InputFileError
-from sciformer.importing import NameTable, find_weights, read_json, read_options, read_state_dict, refuse_unused, write_checkpoint
+from sciformer.importing import (
+    NameTable,
+    find_weights,
+    read_json,
+    read_options,
+    read_state_dict,
+    refuse_unused,
+    weights_and_biases,
+    write_checkpoint,
+)
 from sciformer.plugins import PluginHost
 from torch import Tensor
 
@@ -42,23 +51,18 @@ EMBEDDINGS = {
     "head.linear.weight": "head.weight",
     "head.linear.bias": "head.bias",
 }
-LAYERS = {
-    "blocks.{i}.norm1.weight": "blocks.{i}.norm1.weight",
-    "blocks.{i}.norm1.bias": "blocks.{i}.norm1.bias",
-    "blocks.{i}.mixer.qkv.weight": "blocks.{i}.attn.qkv.weight",
-    "blocks.{i}.mixer.qkv.bias": "blocks.{i}.attn.qkv.bias",
-    "blocks.{i}.mixer.out.weight": "blocks.{i}.attn.proj.weight",
-    "blocks.{i}.mixer.out.bias": "blocks.{i}.attn.proj.bias",
-    "blocks.{i}.norm2.weight": "blocks.{i}.norm2.weight",
-    "blocks.{i}.norm2.bias": "blocks.{i}.norm2.bias",
-    "blocks.{i}.mlp.fc1.weight": "blocks.{i}.mlp.fc1.weight",
-    "blocks.{i}.mlp.fc1.bias": "blocks.{i}.mlp.fc1.bias",
-    "blocks.{i}.mlp.fc2.weight": "blocks.{i}.mlp.fc2.weight",
-    "blocks.{i}.mlp.fc2.bias": "blocks.{i}.mlp.fc2.bias",
+# Inside `blocks.{i}`: sciformer module <- timm module (a row for the weight and one for the bias of each).
+BLOCK = {
+    "norm1": "norm1",
+    "mixer.qkv": "attn.qkv",
+    "mixer.out": "attn.proj",
+    "norm2": "norm2",
+    "mlp.fc1": "mlp.fc1",
+    "mlp.fc2": "mlp.fc2",
 }
-# The optional norms inside a block: sciformer module <- timm module (weight and bias of each).
+# The optional norms inside a block.
 INNER_NORMS = {"mixer.q_norm": "attn.q_norm", "mixer.k_norm": "attn.k_norm", "mixer.out_norm": "attn.norm", "mlp.norm": "mlp.norm"}
-LAYERS |= {f"blocks.{{i}}.{ours}.{kind}": f"blocks.{{i}}.{theirs}.{kind}" for ours, theirs in INNER_NORMS.items() for kind in ("weight", "bias")}
+LAYERS = weights_and_biases({f"blocks.{{i}}.{ours}": f"blocks.{{i}}.{theirs}" for ours, theirs in (BLOCK | INNER_NORMS).items()})
 TABLE = NameTable(EMBEDDINGS | LAYERS)
 # sciformer projection               <- timm LayerScale folded into it: gamma * (W x + b)
 LAYER_SCALE = {"blocks.{i}.mixer.out": "blocks.{i}.ls1.gamma", "blocks.{i}.mlp.fc2": "blocks.{i}.ls2.gamma"}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import importlib.util
+import json
 import sys
 import types
 from collections.abc import Callable
@@ -13,8 +14,10 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from safetensors.torch import save_file
 from sciformer.config import ModelConfig
 from sciformer.plugins import PluginHost
+from sciformer_vision.tokenizer import ImageEncoding
 
 PLUGIN = Path(__file__).resolve().parents[1]
 DATA = PLUGIN / "data"
@@ -46,6 +49,54 @@ def vision_config(**changes: Any) -> ModelConfig:
     values = {"domain": "vision", "dim": 32, "depth": 2, "heads": 4, "pooling": "cls", "norm_eps": 1e-6, "domain_options": options}
     values.update(changes)
     return ModelConfig.from_dict(values)
+
+
+def randomise(model: torch.nn.Module, seed: int, norm: str = "norm") -> None:
+    """Every parameter drawn at random (biases and tables included), the weights of `norm` modules around 1, so that
+    no weight hides behind its default."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, parameter in model.named_parameters():
+            noise = torch.randn(parameter.shape, generator=generator) * 0.2
+            parameter.copy_(noise + 1.0 if norm in name and name.endswith("weight") else noise)
+
+
+def save_hf_reference(
+    model_class: Callable[[Any], torch.nn.Module], config: Any, folder: Path, norm: str = "norm"
+) -> torch.nn.Module:
+    """The transformers model `model_class(config)` on eager attention, built after seeding torch with 0, `randomise`d
+    (seed 1, `norm`) and saved at `folder`."""
+    config._attn_implementation = "eager"
+    torch.manual_seed(0)
+    model = model_class(config).eval()
+    randomise(model, seed=1, norm=norm)
+    model.save_pretrained(folder)
+    return model
+
+
+def save_state(
+    model: torch.nn.Module,
+    path: Path,
+    meta: dict[str, object] | None = None,
+    layout: Callable[[dict[str, torch.Tensor]], dict[str, torch.Tensor]] | None = None,
+) -> Path:
+    """The model's state dict at `path` (safetensors, else torch.save by suffix), renamed by `layout` when given, with
+    timm's config.json `meta` beside it when given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
+    state = layout(state) if layout else state
+    if path.suffix == ".safetensors":
+        save_file(state, str(path))
+    else:
+        torch.save(state, path)
+    if meta is not None:
+        (path.parent / "config.json").write_text(json.dumps(meta))
+    return path
+
+
+def batch_of(tokenizer: Any, pixels: torch.Tensor) -> Any:
+    """The model input for already-preprocessed pixels (B, C, H, W)."""
+    return tokenizer.collate([ImageEncoding(p, None) for p in pixels], [str(i) for i in range(len(pixels))])
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,9 @@ import torch
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info
 from sciformer.errors import InputFileError
 from sciformer_vision.hf_vit import import_hf_vit
-from sciformer_vision.tokenizer import ImageEncoding, ImageTokenizer
 from transformers import ViTConfig, ViTForImageClassification, ViTModel
+
+from .conftest import batch_of, save_hf_reference
 
 TOLERANCE = 1e-4
 BF16_COSINE = 0.9999  # measured lowest: 0.99998 (sciformer), 0.99994 (transformers)
@@ -19,30 +20,11 @@ BF16_RELATIVE = 0.025  # measured highest: 0.0099 (sciformer), 0.0114 (transform
 SMALL = {"hidden_size": 32, "num_hidden_layers": 2, "num_attention_heads": 4, "intermediate_size": 64, "image_size": 16, "patch_size": 4, "num_channels": 3}
 
 
-def randomise(model: torch.nn.Module, seed: int) -> None:
-    """Every parameter drawn at random (LayerNorm and biases included), so no weight hides behind its default."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            noise = torch.randn(parameter.shape, generator=generator) * 0.2
-            is_norm_scale = "layernorm" in name and name.endswith("weight")
-            parameter.copy_(noise + 1.0 if is_norm_scale else noise)
-
-
 def hf_directory(tmp_path: Path, classifier: bool, **changes: object) -> tuple[Path, torch.nn.Module]:
+    """A randomised transformers ViT (image classifier or encoder) saved as a model directory: (folder, model)."""
     config = ViTConfig(**{**SMALL, **changes}, num_labels=5, id2label={i: f"class-{i}" for i in range(5)}, label2id={f"class-{i}": i for i in range(5)})
-    config._attn_implementation = "eager"
-    torch.manual_seed(0)
-    model = (ViTForImageClassification(config) if classifier else ViTModel(config)).eval()
-    randomise(model, seed=1)
     folder = tmp_path / ("classifier" if classifier else "encoder")
-    model.save_pretrained(folder)
-    return folder, model
-
-
-def sciformer_batch(tokenizer: ImageTokenizer, pixels: torch.Tensor):
-    """The model input for already-preprocessed pixels (B, C, H, W)."""
-    return tokenizer.collate([ImageEncoding(p, None) for p in pixels], [str(i) for i in range(len(pixels))])
+    return folder, save_hf_reference(ViTForImageClassification if classifier else ViTModel, config, folder, norm="layernorm")
 
 
 @pytest.mark.parametrize("size", [(16, 16), (24, 20), (12, 12)])
@@ -54,7 +36,7 @@ def test_vit_model_final_hidden_states_match(tmp_path, host, size):
     pixels = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(2))
     with torch.inference_mode():
         expected = reference(pixels, interpolate_pos_encoding=size != (16, 16), output_attentions=True)
-        ours = model(sciformer_batch(tokenizer, pixels), need_weights=True)
+        ours = model(batch_of(tokenizer, pixels), need_weights=True)
     assert (ours.hidden - expected.last_hidden_state).abs().max() < TOLERANCE
     assert torch.allclose(ours.pooled, expected.last_hidden_state[:, 0], atol=TOLERANCE)
     for mine, theirs in zip(ours.attentions, expected.attentions, strict=True):
@@ -72,7 +54,7 @@ def test_vit_classifier_logits_match(tmp_path, host, size):
     pixels = torch.randn(3, 3, *size, generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
         expected = reference(pixels, interpolate_pos_encoding=size != (16, 16)).logits
-        logits = model(sciformer_batch(host.tokenizer(model.config), pixels)).prediction
+        logits = model(batch_of(host.tokenizer(model.config), pixels)).prediction
     assert (logits - expected).abs().max() < TOLERANCE
 
 
@@ -81,7 +63,7 @@ def test_bfloat16_is_as_close_to_float32_as_transformers(tmp_path, host):
     folder, reference = hf_directory(tmp_path, classifier=True)
     model = load_checkpoint(import_hf_vit(folder, tmp_path / "imported", host, {}), host)
     pixels = torch.randn(8, 3, 16, 16, generator=torch.Generator().manual_seed(4))
-    batch = sciformer_batch(host.tokenizer(model.config), pixels)
+    batch = batch_of(host.tokenizer(model.config), pixels)
     runs = []
     for bf16 in (False, True):
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
@@ -113,7 +95,7 @@ def test_bin_weights_without_qkv_bias_and_grey_channels(tmp_path, host):
     assert model.config.qkv_bias is False and model.config.domain_options["channels"] == 1
     pixels = torch.randn(2, 1, 16, 16, generator=torch.Generator().manual_seed(4))
     with torch.inference_mode():
-        logits = model(sciformer_batch(host.tokenizer(model.config), pixels)).prediction
+        logits = model(batch_of(host.tokenizer(model.config), pixels)).prediction
         assert (logits - reference(pixels).logits).abs().max() < TOLERANCE
 
 
@@ -165,5 +147,5 @@ def test_sharded_safetensors_are_joined(tmp_path, host):
     model = load_checkpoint(import_hf_vit(sharded, tmp_path / "imported", host, {}), host)
     pixels = torch.randn(2, 3, 16, 16, generator=torch.Generator().manual_seed(5))
     with torch.inference_mode():
-        logits = model(sciformer_batch(host.tokenizer(model.config), pixels)).prediction
+        logits = model(batch_of(host.tokenizer(model.config), pixels)).prediction
         assert (logits - reference(pixels).logits).abs().max() < TOLERANCE

@@ -7,16 +7,13 @@ cosine >= 0.9990 and max relative error <= 0.014 for sciformer, <= 0.0097 for ti
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import pytest
 import torch
-from safetensors.torch import save_file
 from sciformer.checkpoint import load_checkpoint
 from sciformer.errors import InputFileError
 from sciformer_vision.timm_vit import import_timm_vit
-from sciformer_vision.tokenizer import ImageEncoding
+
+from .conftest import batch_of, save_state
 
 TIMM_TOLERANCE = 1e-5  # measured: 0.0 without LayerScale, 1.7e-6 with it
 BF16_COSINE = 0.9975  # measured lowest: 0.99906 (5 logits), 0.99995 (hidden states)
@@ -34,24 +31,6 @@ def timm_model(vision_transformer: type[torch.nn.Module], **changes: object) -> 
         for parameter in model.parameters():
             parameter.add_(torch.randn(parameter.shape, generator=generator) * 0.1)
     return model
-
-
-def save_state(model: torch.nn.Module, path: Path, meta: dict[str, object] | None = None) -> Path:
-    """The model's state dict at `path` (safetensors, else torch.save by suffix), with timm's config.json beside it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
-    if path.suffix == ".safetensors":
-        save_file(state, str(path))
-    else:
-        torch.save(state, path)
-    if meta is not None:
-        (path.parent / "config.json").write_text(json.dumps(meta))
-    return path
-
-
-def batch_of(tokenizer, pixels: torch.Tensor):
-    """The model input for already-preprocessed pixels (B, C, H, W)."""
-    return tokenizer.collate([ImageEncoding(p, None) for p in pixels], [str(i) for i in range(len(pixels))])
 
 
 def bf16_errors(got: torch.Tensor, reference: torch.Tensor) -> tuple[float, float]:

@@ -9,22 +9,18 @@ whole windows) they differ by up to 1.3: timm shifts before padding, sciformer (
 from __future__ import annotations
 
 import importlib.util
-import json
 import re
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 from click.testing import CliRunner
-from safetensors.torch import save_file
 from sciformer.checkpoint import load_checkpoint, read_checkpoint_info
 from sciformer.cli.main import build_cli
 from sciformer.errors import InputFileError
 from sciformer_vision.timm_swin import import_timm_swin
-from sciformer_vision.tokenizer import ImageEncoding
 
-from .conftest import torchvision_stand_in
+from .conftest import batch_of, randomise, save_state, torchvision_stand_in
 
 TOLERANCE = 1e-4
 SMALL = {"patch_size": 4, "embed_dim": 24, "depths": (2, 2), "num_heads": (2, 4), "window_size": 7}
@@ -47,11 +43,7 @@ def timm_model(swin_transformer: type[torch.nn.Module], size: int, classes: int,
     """timm's own SwinTransformer for `size` px, every parameter drawn at random (norms around 1, tables included)."""
     torch.manual_seed(0)
     model = swin_transformer(img_size=size, num_classes=classes, **{**SMALL, **changes}).eval()
-    generator = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            noise = torch.randn(parameter.shape, generator=generator) * 0.2
-            parameter.copy_(noise + 1.0 if "norm" in name and name.endswith("weight") else noise)
+    randomise(model, seed=1)
     return model
 
 
@@ -62,25 +54,6 @@ def original_layout(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return renamed
 
 
-def save(model: torch.nn.Module, path: Path, meta: dict[str, object] | None = None, original: bool = False) -> Path:
-    """The model's state dict at `path` (safetensors or torch.save by suffix), timm's config.json beside it when given."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    state = {name: tensor.contiguous() for name, tensor in model.state_dict().items()}
-    state = original_layout(state) if original else state
-    if path.suffix == ".safetensors":
-        save_file(state, str(path))
-    else:
-        torch.save(state, path)
-    if meta is not None:
-        (path.parent / "config.json").write_text(json.dumps(meta))
-    return path
-
-
-def batch_of(tokenizer, pixels: torch.Tensor):
-    """The model input for already-preprocessed pixels (B, C, H, W)."""
-    return tokenizer.collate([ImageEncoding(p, None) for p in pixels], [str(i) for i in range(len(pixels))])
-
-
 @pytest.mark.parametrize(
     "size, classes, name, original",
     [(224, 5, "model.safetensors", False), (112, 0, "swin.pth", False), (56, 5, "model.safetensors", False), (112, 5, "swin.pth", True)],
@@ -89,7 +62,7 @@ def batch_of(tokenizer, pixels: torch.Tensor):
 def test_timm_swin_features_and_logits_match(tmp_path, host, timm_swin_transformer, size, classes, name, original):
     reference = timm_model(timm_swin_transformer, size, classes)
     meta = {"architecture": "swin_small_test", "pretrained_cfg": {"input_size": [3, size, size]}, "label_names": [f"c{i}" for i in range(classes)]}
-    weights = save(reference, tmp_path / "timm" / name, meta, original)
+    weights = save_state(reference, tmp_path / "timm" / name, meta, original_layout if original else None)
     out = import_timm_swin(weights.parent, tmp_path / "ours", host, {})
     info = read_checkpoint_info(out)
     assert info.extra["import_format"] == "timm-swin"
@@ -111,7 +84,7 @@ def test_timm_swin_features_and_logits_match(tmp_path, host, timm_swin_transform
 
 
 def test_import_command_reads_a_safetensors_file(tmp_path, host, timm_swin_transformer):
-    weights = save(timm_model(timm_swin_transformer, 112, 3), tmp_path / "swin.safetensors")
+    weights = save_state(timm_model(timm_swin_transformer, 112, 3), tmp_path / "swin.safetensors")
     result = CliRunner().invoke(build_cli(host), ["import", "timm-swin", str(weights), "--out", str(tmp_path / "ours")], obj=host)
     assert result.exit_code == 0, result.output
     config = read_checkpoint_info(tmp_path / "ours").config
@@ -131,7 +104,7 @@ def test_import_command_reads_a_safetensors_file(tmp_path, host, timm_swin_trans
     ids=["stage-windows", "non-square-window", "head-dim", "always-partition", "max-pool"],
 )
 def test_refuses_what_it_cannot_reproduce(tmp_path, host, timm_swin_transformer, changes, meta, message):
-    weights = save(timm_model(timm_swin_transformer, 112, 3, **changes), tmp_path / "timm" / "model.safetensors", meta)
+    weights = save_state(timm_model(timm_swin_transformer, 112, 3, **changes), tmp_path / "timm" / "model.safetensors", meta)
     with pytest.raises(InputFileError, match=message):
         import_timm_swin(weights.parent, tmp_path / "ours", host, {})
 

@@ -20,10 +20,10 @@ from sciformer_vision.hf_swin import import_hf_swin
 from sciformer_vision.relative_positions import resize_table
 from sciformer_vision.rollout import image_attention
 from sciformer_vision.swin_attention import WindowAttention
-from sciformer_vision.tokenizer import ImageEncoding, ImageTokenizer
+from sciformer_vision.tokenizer import ImageTokenizer
 from transformers import SwinConfig, SwinForImageClassification, SwinModel
 
-from .conftest import vision_config
+from .conftest import batch_of, save_hf_reference, vision_config
 
 # float32 against transformers (eager attention), 2 images each, largest absolute difference measured on
 # the CPU: final hidden states 2.2e-5 (224x224) and 2.7e-5 (240x200: padded windows, odd grids merged),
@@ -34,31 +34,13 @@ SIZES = [(224, 224), (240, 200)]
 IDENTITY_PREPROCESSOR = {"do_resize": False, "do_rescale": False, "do_normalize": True, "image_mean": [0.5] * 3, "image_std": [0.5] * 3}
 
 
-def randomise(model: torch.nn.Module, seed: int) -> None:
-    """Every parameter drawn at random (norms, biases and relative position tables included)."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            noise = torch.randn(parameter.shape, generator=generator) * 0.2
-            parameter.copy_(noise + 1.0 if "norm" in name and name.endswith("weight") else noise)
-
-
 def hf_directory(tmp_path: Path, classifier: bool) -> tuple[Path, torch.nn.Module]:
     """A randomised transformers Swin saved as a model directory with an image processor that only normalises."""
     config = SwinConfig(**SMALL, num_labels=5, id2label={i: f"class-{i}" for i in range(5)}, label2id={f"class-{i}": i for i in range(5)})
-    config._attn_implementation = "eager"
-    torch.manual_seed(0)
-    model = (SwinForImageClassification(config) if classifier else SwinModel(config)).eval()
-    randomise(model, seed=1)
     folder = tmp_path / ("classifier" if classifier else "encoder")
-    model.save_pretrained(folder)
+    model = save_hf_reference(SwinForImageClassification if classifier else SwinModel, config, folder)
     (folder / "preprocessor_config.json").write_text(json.dumps(IDENTITY_PREPROCESSOR))
     return folder, model
-
-
-def sciformer_batch(tokenizer: ImageTokenizer, pixels: torch.Tensor):
-    """The model input for already-preprocessed pixels (B, C, H, W)."""
-    return tokenizer.collate([ImageEncoding(p, None) for p in pixels], [str(i) for i in range(len(pixels))])
 
 
 def fresh(reference: torch.nn.Module) -> torch.nn.Module:
@@ -74,7 +56,7 @@ def test_swin_model_hidden_states_and_pooled_output_match(tmp_path, host, size):
     pixels = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(2))
     with torch.inference_mode():
         expected = fresh(reference)(pixels)
-        ours = model(sciformer_batch(host.tokenizer(model.config), pixels))
+        ours = model(batch_of(host.tokenizer(model.config), pixels))
     assert ours.hidden.shape == expected.last_hidden_state.shape
     assert (ours.hidden - expected.last_hidden_state).abs().max() < TOLERANCE
     assert (ours.pooled - expected.pooler_output).abs().max() < TOLERANCE
@@ -91,7 +73,7 @@ def test_swin_classifier_logits_match(tmp_path, host, size):
     pixels = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(3))
     with torch.inference_mode():
         expected = fresh(reference)(pixels).logits
-        logits = model(sciformer_batch(host.tokenizer(model.config), pixels)).prediction
+        logits = model(batch_of(host.tokenizer(model.config), pixels)).prediction
     assert (logits - expected).abs().max() < TOLERANCE
 
 
@@ -125,8 +107,8 @@ def test_stitched_maps_are_distributions_inside_windows(host):
     tokenizer = host.tokenizer(model.config)
     pixels = torch.randn(2, 1, 32, 32, generator=torch.Generator().manual_seed(5))
     with torch.inference_mode():
-        output = model(sciformer_batch(tokenizer, pixels), need_weights=True)
-        fused = model(sciformer_batch(tokenizer, pixels))
+        output = model(batch_of(tokenizer, pixels), need_weights=True)
+        fused = model(batch_of(tokenizer, pixels))
     assert torch.allclose(output.hidden, fused.hidden, atol=1e-5)  # the reference path computes what SDPA computes
     assert [tuple(a.shape) for a in output.attentions] == [(2, 2, 64, 64)] * 2 + [(2, 4, 16, 16)] * 2
     for layer, maps in enumerate(output.attentions):

@@ -17,7 +17,8 @@ from sciformer_vision.hf_swinv2 import import_hf_swinv2
 from sciformer_vision.swin_v2_attention import CosineWindowAttention
 from transformers import Swinv2Config, Swinv2ForImageClassification, Swinv2Model
 
-from .test_vision_swin import IDENTITY_PREPROCESSOR, randomise, sciformer_batch
+from .conftest import batch_of, save_hf_reference
+from .test_vision_swin import IDENTITY_PREPROCESSOR
 
 # float32 against transformers (eager attention), 2 images each, largest absolute difference measured on the CPU
 # (outputs of order 1-10): final hidden states 3.8e-6 (256x256) and 3.3e-6 (256x192: the last stage's 8x6 grid
@@ -34,11 +35,7 @@ LABELS = {"num_labels": 5, "id2label": {i: f"class-{i}" for i in range(5)}, "lab
 def save_reference(folder: Path, settings: dict, classifier: bool) -> torch.nn.Module:
     """A randomised transformers Swin V2 (logit scales and bias MLPs too) saved at `folder`, with an image processor that only normalises."""
     config = Swinv2Config(**settings, **LABELS)
-    config._attn_implementation = "eager"
-    torch.manual_seed(0)
-    model = (Swinv2ForImageClassification(config) if classifier else Swinv2Model(config)).eval()
-    randomise(model, seed=1)
-    model.save_pretrained(folder)
+    model = save_hf_reference(Swinv2ForImageClassification if classifier else Swinv2Model, config, folder)
     (folder / "preprocessor_config.json").write_text(json.dumps(IDENTITY_PREPROCESSOR))
     return model
 
@@ -53,7 +50,7 @@ def run_both(reference: torch.nn.Module, model: torch.nn.Module, host, size: tup
     """(transformers' output, ours) for two random images of `size`."""
     pixels = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(seed))
     with torch.inference_mode():
-        return copy.deepcopy(reference)(pixels), model(sciformer_batch(host.tokenizer(model.config), pixels))
+        return copy.deepcopy(reference)(pixels), model(batch_of(host.tokenizer(model.config), pixels))
 
 
 @pytest.mark.parametrize("size", SIZES)
@@ -106,7 +103,7 @@ def test_fused_and_reference_paths_agree(tmp_path, host, encoder):
     folder, _ = encoder
     model = load_checkpoint(import_hf_swinv2(folder, tmp_path / "imported", host, {}), host)
     pixels = torch.randn(2, 3, 256, 192, generator=torch.Generator().manual_seed(5))
-    batch = sciformer_batch(host.tokenizer(model.config), pixels)
+    batch = batch_of(host.tokenizer(model.config), pixels)
     with torch.inference_mode():
         fused, reference_path = model(batch), model(batch, need_weights=True)
     assert (fused.hidden - reference_path.hidden).abs().max() < 1e-5

@@ -22,7 +22,16 @@ from typing import Any
 
 from sciformer.config import ModelConfig
 from sciformer.errors import InputFileError
-from sciformer.importing import NameTable, find_weights, read_json, read_options, read_state_dict, refuse_unused, write_checkpoint
+from sciformer.importing import (
+    NameTable,
+    find_weights,
+    read_json,
+    read_options,
+    read_state_dict,
+    refuse_unused,
+    weights_and_biases,
+    write_checkpoint,
+)
 from sciformer.plugins import PluginHost
 from torch import Tensor
 
@@ -35,24 +44,18 @@ SETTINGS_FILE = "afno.json"
 SETTINGS_KEYS = ("img_size", "channels", "mean", "std", "latitudes", "longitudes", "sparsity_threshold", "hard_thresholding_fraction", "step", "norm_eps")
 FOURCASTNET_NORM_EPS = 1e-6  # FourCastNet builds its LayerNorms with eps 1e-6
 
-#: sciformer name <- FourCastNet name, one row per tensor; `{i}` is a block index.
+#: sciformer name <- FourCastNet name (`weights_and_biases`: a row for the weight and one for the bias); `{i}` is a block index.
 TABLE = NameTable(
     {
         "embedder.proj.weight": "patch_embed.proj.weight",
         "embedder.proj.bias": "patch_embed.proj.bias",
         "embedder.pos_embed": "pos_embed",
-        "blocks.{i}.norm1.weight": "blocks.{i}.norm1.weight",
-        "blocks.{i}.norm1.bias": "blocks.{i}.norm1.bias",
+        **weights_and_biases({"blocks.{i}.norm1": "blocks.{i}.norm1"}),
         "blocks.{i}.mixer.w1": "blocks.{i}.filter.w1",
         "blocks.{i}.mixer.b1": "blocks.{i}.filter.b1",
         "blocks.{i}.mixer.w2": "blocks.{i}.filter.w2",
         "blocks.{i}.mixer.b2": "blocks.{i}.filter.b2",
-        "blocks.{i}.norm2.weight": "blocks.{i}.norm2.weight",
-        "blocks.{i}.norm2.bias": "blocks.{i}.norm2.bias",
-        "blocks.{i}.mlp.fc1.weight": "blocks.{i}.mlp.fc1.weight",
-        "blocks.{i}.mlp.fc1.bias": "blocks.{i}.mlp.fc1.bias",
-        "blocks.{i}.mlp.fc2.weight": "blocks.{i}.mlp.fc2.weight",
-        "blocks.{i}.mlp.fc2.bias": "blocks.{i}.mlp.fc2.bias",
+        **weights_and_biases({module: module for module in ("blocks.{i}.norm2", "blocks.{i}.mlp.fc1", "blocks.{i}.mlp.fc2")}),
         "head.linear.weight": "head.weight",
     }
 )

@@ -23,16 +23,8 @@ from typing import Any
 import torch
 from sciformer.config import ModelConfig
 from sciformer.errors import InputFileError
-from sciformer.importing import (
-    NameTable,
-    find_weights,
-    read_json,
-    read_options,
-    read_state_dict,
-    refuse_unused,
-    weights_and_biases,
-    write_checkpoint,
-)
+from sciformer.importing import NameTable, find_weights, read_json, read_options, read_state_dict, refuse_unused, write_checkpoint
+from sciformer.importing.names import weights_and_biases
 from sciformer.plugins import PluginHost
 from torch import Tensor
 

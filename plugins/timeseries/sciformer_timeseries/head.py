@@ -4,7 +4,8 @@ A channel's patch tokens are flattened (the original PatchTST; transformers' `po
 mean / max pooled, or its CLS token is taken, then one Linear to H steps, shared by the channels or one per
 channel. The instance normalisation is undone, so the prediction (B, H, C) is in the series' units. With
 `residual_season: m` the projection (zero at the start) forecasts the departure from the seasonal naive
-forecast of period m, so an untrained model is that baseline and training learns what it misses.
+forecast of period m, so an untrained model is that baseline and training learns what it misses; with
+`persistence_weights` w the start is the blend s_h + w_h (last - s_h) of that forecast s and persistence.
 
 Training minimises the MSE on the normalised scale: each error is divided by its window and channel's
 scale, so series of different magnitudes weigh alike (transformers computes the MSE in units instead).
@@ -24,7 +25,7 @@ from torch import Tensor, nn
 
 from .baselines import seasonal_sources
 from .embedding import SeriesLayout
-from .options import SeriesOptions
+from .options import FIT, SeriesOptions
 from .revin import instance_statistics
 
 
@@ -45,6 +46,11 @@ class ForecastHead(Head):
         if options.residual_season is not None:
             sources = torch.as_tensor(seasonal_sources(options.context_length, options.prediction_length, options.residual_season))
         self.register_buffer("naive_steps", sources, persistent=False)
+        self.persistence_weights: Tensor | None
+        weights = options.persistence_weights
+        if weights == FIT:
+            raise ConfigError("domain_options.persistence_weights 'fit' is resolved from the training windows by `sciformer train`; give one number per step to build a model without training")
+        self.register_buffer("persistence_weights", None if weights is None else torch.tensor(weights).view(-1, 1), persistent=False)
         if sources is not None:
             for layer in [self.projection] if options.share_projection else list(self.projections):
                 nn.init.zeros_(layer.weight)
@@ -59,8 +65,17 @@ class ForecastHead(Head):
         else:
             out = torch.stack([layer(self.dropout(pooled[:, c])) for c, layer in enumerate(self.projections)], dim=1)
         layout: SeriesLayout = embedded.layout
-        base = layout.loc if self.naive_steps is None else batch.features.float()[:, self.naive_steps, :]
-        return out.float().transpose(1, 2) * layout.scale + base
+        return out.float().transpose(1, 2) * layout.scale + self._base(batch.features.float(), layout)
+
+    def _base(self, features: Tensor, layout: SeriesLayout) -> Tensor:
+        """What the projection's output is added to: the window's loc, or the seasonal naive forecast (B, H, C)
+        blended with persistence by `persistence_weights`."""
+        if self.naive_steps is None:
+            return layout.loc
+        seasonal = features[:, self.naive_steps, :]
+        if self.persistence_weights is None:
+            return seasonal
+        return seasonal + self.persistence_weights * (features[:, -1:, :] - seasonal)
 
     def _pool(self, tokens: Tensor) -> Tensor:
         """(B, C, S, D) -> (B, C, width) by the configured pooling."""

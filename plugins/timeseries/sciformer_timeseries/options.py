@@ -4,12 +4,15 @@ A window has `context_length` input steps of `channels` series values and `predi
 forecast. Each channel's context is cut into `num_patches` patches of `patch_length` steps, `patch_stride`
 apart, taken from the END of the context (the first `sequence_start` steps are left out when the patches
 do not tile it), as transformers' `PatchTSTPatchify` does. With `residual_season: m` the head forecasts the
-departure from the seasonal naive forecast of period m (1: the last value), which it starts from.
+departure from the seasonal naive forecast of period m (1: the last value), which it starts from; with
+`persistence_weights` too it starts from s_h + w_h (last - s_h) at step h (s the seasonal naive: w_h 0 is
+that, 1 persistence). `persistence_weights: fit` takes the least-squares w_h (in [0, 1]) of the training
+windows when training starts (`prepare.complete_config`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from sciformer.config import ModelConfig
@@ -20,6 +23,7 @@ DOMAIN = "timeseries"
 TASK = "forecast"
 SCALINGS = ("std", "mean", "none")  # reversible instance normalisation: PatchTST's std, mean and no scaler
 POOLINGS = ("flatten", "mean", "max", "cls")  # how the head reduces a channel's tokens
+FIT = "fit"  # persistence_weights fitted on the training windows
 MINIMUM_SCALE = {"std": 1e-5, "mean": 1e-10, "none": 0.0}  # transformers' defaults
 
 #: Settings a new model starts from: transformers' PatchTSTConfig defaults (d_model 128, 3 layers, 4 heads,
@@ -65,6 +69,7 @@ class SeriesOptions(ForecastWindow):
     head_pooling: str = "flatten"
     head_dropout: float = 0.0
     residual_season: int | None = None
+    persistence_weights: str | tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         for name in ("context_length", "prediction_length", "num_channels", "patch_length", "patch_stride"):
@@ -81,13 +86,29 @@ class SeriesOptions(ForecastWindow):
         season = self.residual_season
         if season is not None and (not isinstance(season, int) or not 1 <= season <= self.context_length):
             raise ConfigError(f"domain_options.residual_season must be an integer from 1 to context_length ({self.context_length}), got {season!r}")
+        self._check_persistence_weights()
         if self.head_pooling == "cls" and not self.cls_token:
             raise ConfigError("domain_options.head_pooling 'cls' needs domain_options.cls_token: true")
+
+    def _check_persistence_weights(self) -> None:
+        weights, name = self.persistence_weights, "domain_options.persistence_weights"
+        if weights is None or weights == FIT:
+            if weights == FIT and self.residual_season is None:
+                raise ConfigError(f"{name} needs domain_options.residual_season (the seasonal naive they blend with)")
+            return
+        if isinstance(weights, str) or self.residual_season is None:
+            raise ConfigError(f"{name} must be {FIT!r} or {self.prediction_length} numbers, with residual_season set; got {weights!r}")
+        if len(weights) != self.prediction_length or not all(isinstance(w, (int, float)) and 0.0 <= w <= 1.0 for w in weights):
+            raise ConfigError(f"{name} must be {self.prediction_length} numbers from 0 to 1 (one per step), got {list(weights)}")
 
     @classmethod
     def from_config(cls, config: ModelConfig) -> SeriesOptions:
         """The settings of `config`; context, horizon and channels must be known (see `prepare.complete_config`)."""
-        return read_settings(cls, config, "PatchTST", ("channels",))
+        options = read_settings(cls, config, "PatchTST", ("channels",))
+        weights = options.persistence_weights
+        if weights is not None and weights != FIT:
+            return replace(options, persistence_weights=tuple(float(w) for w in weights))
+        return options
 
     @property
     def context_steps(self) -> int:

@@ -143,3 +143,54 @@ def test_residual_model_starts_from_the_seasonal_naive_forecast(host: PluginHost
 def test_residual_season_outside_the_context_is_refused(host: PluginHost, season: object) -> None:
     with pytest.raises(ConfigError, match="residual_season"):
         small_model(host, domain_options={"residual_season": season})
+
+
+def test_residual_model_with_persistence_weights_starts_from_the_blend(host: PluginHost) -> None:
+    """With `persistence_weights` w, an untrained model forecasts s_h + w_h (last - s_h), s the seasonal naive."""
+    from sciformer_timeseries.baselines import persistence, seasonal_naive
+
+    weights = [1.0, 0.5, 0.25, 0.0]
+    model = small_model(host, domain_options={"residual_season": 7, "persistence_weights": weights})
+    records = windows()
+    with torch.no_grad():
+        forecast = model(host.tokenizer(model.config)(records)).prediction.numpy()
+    contexts = np.stack([r.data for r in records])
+    seasonal, last = seasonal_naive(contexts, 4, 7), persistence(contexts, 4)
+    expected = seasonal + np.array(weights)[None, :, None] * (last - seasonal)
+    np.testing.assert_allclose(forecast, expected, rtol=1e-6)
+    np.testing.assert_allclose(forecast[:, 0], last[:, 0], rtol=1e-6)
+    np.testing.assert_allclose(forecast[:, 3], seasonal[:, 3], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"persistence_weights": "fit"}, "needs domain_options.residual_season"),
+        ({"persistence_weights": [0.5] * 4}, "with residual_season set"),
+        ({"residual_season": 7, "persistence_weights": [0.5] * 3}, "4 numbers from 0 to 1"),
+        ({"residual_season": 7, "persistence_weights": [0.5, 0.5, 0.5, 1.5]}, "4 numbers from 0 to 1"),
+        ({"residual_season": 7, "persistence_weights": "some"}, "'fit' or 4 numbers"),
+        ({"residual_season": 7, "persistence_weights": "fit"}, "resolved from the training windows"),
+    ],
+)
+def test_persistence_weights_are_checked(host: PluginHost, options: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        small_model(host, domain_options=options)
+
+
+def test_persistence_weights_fit_recovers_the_blend_of_the_training_windows(host: PluginHost) -> None:
+    """`persistence_weights: fit` is replaced, when training starts, by the least-squares weight of each step:
+    exact on windows whose futures are that blend, clipped to [0, 1], 0 where the seasonal naive is the last value."""
+    from sciformer_timeseries.baselines import persistence, seasonal_naive
+    from sciformer_timeseries.prepare import complete_config
+
+    true_weights = np.array([0.9, 0.6, 1.7, -0.4])
+    contexts = np.random.default_rng(1).standard_normal((40, 30, 3)).cumsum(axis=1) + 10
+    seasonal, last = seasonal_naive(contexts, 4, 7), persistence(contexts, 4)
+    futures = seasonal + true_weights[None, :, None] * (last - seasonal)
+    records = [Record(str(i), c.astype(np.float32), target=f.astype(np.float32)) for i, (c, f) in enumerate(zip(contexts, futures))]
+    config = ModelConfig.from_dict(merge_settings(DEFAULT_CONFIG, {"domain": "timeseries", "domain_options": {"residual_season": 7, "persistence_weights": "fit"}}))
+    fitted = complete_config(config, records).domain_options["persistence_weights"]
+    np.testing.assert_allclose(fitted, [0.9, 0.6, 1.0, 0.0], atol=1e-4)
+    season_one = merge_settings(DEFAULT_CONFIG, {"domain": "timeseries", "domain_options": {"residual_season": 1, "persistence_weights": "fit"}})
+    assert complete_config(ModelConfig.from_dict(season_one), records).domain_options["persistence_weights"] == [0.0] * 4

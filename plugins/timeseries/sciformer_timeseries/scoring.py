@@ -7,8 +7,10 @@ Per record (N rows), C channels, H steps:
     truth                  (H, C)  the file's values after the context, NaN where unknown (not by default)
     mse_<forecaster>       (C,)    forecaster: model, persistence, seasonal (with the option `season`),
     mae_<forecaster>       (C,)    ets (with `ets: true`); over the known truth values; NaN without any
+    squared_error_<forecaster>  (H, C)  each step's squared error, NaN where unknown (not by default)
 
-and in the finished file `skill/<column>` (C,), the means over the scored rows with a value, `skill/samples`
+and in the finished file `skill/<column>` (C,), the means over the scored rows with a value (with
+`squared_error_<forecaster>` asked for: `skill/squared_error_<forecaster>` (H, C), the MSE of each step), `skill/samples`
 (C,) how many, `skill/ets_failed` (C,) the rows with a truth whose ETS fit failed (NaN, left out of the
 means), and the same as JSON in the root attribute `skill`. Rows are computed from their own
 window only, so chunks, resumed runs and shards give the same file.
@@ -103,6 +105,11 @@ class ForecastScorer(Scorer):
         """The per-record error columns."""
         return tuple(f"{metric}_{name}" for metric in METRICS for name in self.forecasters)
 
+    @property
+    def step_names(self) -> tuple[str, ...]:
+        """The per-record, per-step squared-error columns (not written by default)."""
+        return tuple(f"squared_error_{name}" for name in self.forecasters)
+
     def _attributes(self) -> dict[str, Any]:
         attributes: dict[str, Any] = {"layout": "(channel,)", "horizon": self.series.prediction_length}
         if self.series.channels:
@@ -127,6 +134,9 @@ class ForecastScorer(Scorer):
             columns[name] = ScoreColumn(
                 (self.series.num_channels,), attributes={**self._attributes(), "metric": f"{metric} over the horizon, in units"}
             )
+        for name in self.step_names:
+            attributes = {**self._attributes(), "layout": "(step, channel)", "metric": "squared error, in units squared"}
+            columns[name] = ScoreColumn(forecast.shape, attributes=attributes, default=False)
         return columns
 
     def model_forecast(self, result: ModelOutput, batch: TokenBatch) -> np.ndarray:
@@ -138,12 +148,13 @@ class ForecastScorer(Scorer):
 
     def values(self, outputs: Sequence[str], result: ModelOutput, batch: TokenBatch) -> dict[str, Any]:
         """The requested columns of one batch."""
-        own = ("truth", *self.skill_names, *(("forecast",) if self.sampled else ()))
+        errors = (*self.skill_names, *self.step_names)
+        own = ("truth", *errors, *(("forecast",) if self.sampled else ()))
         out = super().values([name for name in outputs if name not in own], result, batch)
         forecast = self.model_forecast(result, batch) if "forecast" in outputs or any(name.endswith("_model") for name in outputs) else None
         if self.sampled and "forecast" in outputs:
             out["forecast"] = forecast
-        wanted = [name for name in outputs if name in ("truth", *self.skill_names)]
+        wanted = [name for name in outputs if name in ("truth", *errors)]
         if not wanted:
             return out
         horizon, channels = self.series.prediction_length, self.series.num_channels
@@ -152,7 +163,7 @@ class ForecastScorer(Scorer):
                 **out,
                 **{
                     name: np.full(
-                        (batch.size, horizon, channels) if name == "truth" else (batch.size, channels), np.nan, np.float32
+                        (batch.size, horizon, channels) if name not in self.skill_names else (batch.size, channels), np.nan, np.float32
                     )
                     for name in wanted
                 },
@@ -171,6 +182,8 @@ class ForecastScorer(Scorer):
             for metric, value in channel_errors(guess, truth, known).items():
                 if f"{metric}_{name}" in wanted:
                     out[f"{metric}_{name}"] = value
+            if f"squared_error_{name}" in wanted:
+                out[f"squared_error_{name}"] = ((guess - truth) ** 2).astype(np.float32)
         return out
 
     def _ets(self, context: np.ndarray, known: np.ndarray, record_ids: list[str]) -> np.ndarray:
@@ -187,23 +200,24 @@ class ForecastScorer(Scorer):
         return guess
 
     def summarise(self, results: h5py.File) -> None:
-        """`skill/<column>` (C,): the mean of each error column over scored rows with a value; `skill/samples`
-        (C,): the rows with the model's MSE; `skill/ets_failed` (C,) with the option `ets`; the root attribute
-        `skill` (JSON)."""
+        """`skill/<column>` (C,): the mean of each error column over scored rows with a value (the squared
+        errors by step: (H, C)); `skill/samples` (C,): the rows with the model's MSE; `skill/ets_failed` (C,)
+        with the option `ets`; the root attribute `skill` (JSON, the per-channel means)."""
         names = [name for name in self.skill_names if name in results]
         if not names:
             return
         scored = results["status"][:] == STATUS_SCORED
         group = results.require_group(SKILL_GROUP)
         means = {}
-        for name in names:
-            values = results[name][:].astype(np.float64)  # (N, C)
-            keep = scored[:, None] & np.isfinite(values)
+        for name in names + [name for name in self.step_names if name in results]:
+            values = results[name][:].astype(np.float64)  # (N, C) or (N, H, C)
+            keep = scored.reshape(-1, *[1] * (values.ndim - 1)) & np.isfinite(values)
             counts = keep.sum(axis=0)
             with np.errstate(invalid="ignore", divide="ignore"):
                 means[name] = np.where(counts > 0, np.where(keep, values, 0.0).sum(axis=0) / counts, np.nan)
             group.create_dataset(name, data=means[name])
-            group[name].attrs.update(self._attributes())
+            by_step = {"layout": "(step, channel)"} if values.ndim == 3 else {}
+            group[name].attrs.update({**self._attributes(), **by_step})
         samples = (scored[:, None] & np.isfinite(results[names[0]][:])).sum(axis=0)
         group.create_dataset("samples", data=samples.astype(np.int64))
         summary: dict[str, Any] = {**self._attributes(), "samples": samples.tolist()}

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 EXAMPLE = Path(__file__).parent.parent / "data" / "era5_t2m_uk_hourly.csv"
 SUNSPOTS = EXAMPLE.parent / "sunspots.csv"
+ERA5_GRID = EXAMPLE.parent / "era5_t2m_uk_grid.h5"
 MODELS = Path(__file__).parent / "models"
 
 # readers and the importer are imported when used, so that listing them imports neither h5py nor torch
@@ -157,9 +158,10 @@ def sciformer_domains() -> list[Domain]:
 
 @sciformer.hookimpl
 def sciformer_models() -> list[ShippedModel]:
-    """A PatchTST forecasting the yearly sunspot number (recipes/patchtst-sunspots.yaml in the plugin folder)."""
+    """PatchTSTs forecasting the yearly sunspot number and hourly ERA5 2 m temperature (recipes/ in the plugin folder)."""
     return [
-        ShippedModel.in_folder(MODELS, "patchtst-sunspots", DOMAIN, "PatchTST (dim 32, 2 blocks, 11-year patches) forecasting the yearly sunspot number 11 years from 44.", SUNSPOTS, {"start": 205, "season": 11})
+        ShippedModel.in_folder(MODELS, "patchtst-sunspots", DOMAIN, "PatchTST (dim 32, 2 blocks, 11-year patches) forecasting the yearly sunspot number 11 years from 44.", SUNSPOTS, {"start": 205, "season": 11}),
+        ShippedModel.in_folder(MODELS, "patchtst-era5-uk-t2m", DOMAIN, "PatchTST (dim 16, 1 block, day-long patches) forecasting hourly 2 m temperature 24 hours from 168, from a fitted blend of the day-ago value and persistence.", ERA5_GRID, {"start": 360, "stride": 24, "season": 24}),
     ]
 
 

@@ -12,7 +12,7 @@ import json
 import logging
 import sys
 
-from sciformer import int8_gate
+from sciformer import int8_gate, int8_measure
 from sciformer.plugins import PluginHost
 
 
@@ -24,7 +24,7 @@ def main() -> None:
     for name, shipped in sorted(host.shipped_models().items()):
         if (wanted and name not in wanted) or shipped.example is None:
             continue
-        figures = int8_gate.measure(shipped.path, shipped.example, host, gate_options(shipped.example_options))
+        figures = int8_measure.measure(shipped.path, shipped.example, host, gate_options(shipped.example_options))
         int8_gate.record(shipped.path, figures)
         print(f"{name}: {json.dumps(figures)}")
 

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from int8_gates import gate_options
-from sciformer import int8_gate
+from sciformer import int8_gate, int8_measure
 from sciformer.plugins import PluginHost
 from sciformer.training.curves import plot_curves
 from sciformer.training.recipe import DATA_ENV, RECIPE_SUFFIXES, read_recipe_file, train_recipe
@@ -61,7 +61,7 @@ def main() -> None:
         plot_curves([result.output / METRICS_FILE], result.output / CURVES, title=recipe.stem)
         example = next((model for model in host.shipped_models().values() if model.path == shipped[recipe.stem]), None)
         if example is not None and example.example is not None:  # the INT8 gate of the new weights (examples/int8_gates.py)
-            int8_gate.record(result.output, int8_gate.measure(result.output, example.example, host, gate_options(example.example_options)))
+            int8_gate.record(result.output, int8_measure.measure(result.output, example.example, host, gate_options(example.example_options)))
         if recipe.stem in AFTER_TRAINING:
             arguments = [a.format(model=result.output, data=os.environ[DATA_ENV]) for a in AFTER_TRAINING[recipe.stem]]
             subprocess.run([sys.executable, "-m", "sciformer", *arguments], check=True)

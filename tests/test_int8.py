@@ -14,7 +14,7 @@ import pytest
 import sciformer
 import torch
 from click.testing import CliRunner
-from sciformer import int8_gate
+from sciformer import int8_gate, int8_measure
 from sciformer.api import Prediction
 from sciformer.checkpoint import read_checkpoint_info
 from sciformer.cli.main import build_cli
@@ -105,7 +105,7 @@ def test_recorded_int8_gates_are_what_a_measurement_gives(host, name) -> None:
     shipped = host.shipped_models()[name]
     recorded = read_checkpoint_info(shipped.path).extra[int8_gate.GATE_KEY]
     options = {key: value for key, value in shipped.example_options.items() if key != "target_column"}
-    measured = int8_gate.measure(shipped.path, shipped.example, host, options)
+    measured = int8_measure.measure(shipped.path, shipped.example, host, options)
     assert measured["passed"] == recorded["passed"] and measured["records"] == recorded["records"] >= 20
     for key in ("cosine_min", "agreement", "value_shift"):
         assert measured.get(key) == pytest.approx(recorded.get(key), abs=2e-5) if key in recorded else key not in measured

@@ -159,10 +159,3 @@ def read_settings(cls: type[Settings], config: ModelConfig, model: str, sequence
         raise ConfigError(f"unknown domain_options {unknown} of the {model} forecaster; known: {sorted(known)}")
     return cls(**{**options, **{name: tuple(options[name] or ()) for name in sequences if name in options}})
 
-
-def window_options(config: ModelConfig) -> Any:
-    """The settings of either forecaster: `SeriesOptions` (PatchTST) or, for `architecture: transformer`,
-    `TransformerOptions`; both tell `context_steps`, `prediction_length`, `num_channels`, `channels`."""
-    from .transformer_options import TransformerOptions, is_transformer
-
-    return TransformerOptions.from_config(config) if is_transformer(config) else SeriesOptions.from_config(config)

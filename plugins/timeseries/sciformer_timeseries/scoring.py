@@ -34,8 +34,8 @@ from sciformer.scoring.scorer import Scorer
 
 from .baselines import channel_errors, persistence, seasonal_naive
 from .ets import ets_forecast, seasonal_period
+from .forecaster_settings import window_options
 from .generate import record_seed, sample_paths
-from .options import window_options
 from .transformer_options import is_transformer
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,7 @@ from sciformer.errors import BadRecordError
 from sciformer.records import Record
 from torch import Tensor
 
-from .options import window_options
+from .forecaster_settings import window_options
 from .series import Window
 from .time_features import time_features
 from .transformer_embedding import FUTURE_TIME, PAST_TIME

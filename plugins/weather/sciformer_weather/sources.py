@@ -8,84 +8,29 @@ netCDF files and zarr stores (folders ending in `.zarr`) hold one (time, lat, lo
 and are read through xarray (`xarray_fields.py`).
 
 A `SourceSpec` says how to open a source (it is small and picklable, so records can carry it into
-worker processes); `open_source(spec)` opens it. A selection file (`.json`) names a source and a time
+worker processes; it and the `FieldSource` base are in `field_source.py`); `open_source(spec)` opens it. A selection file (`.json`) names a source and a time
 window, so recipes can train on one period of a file and validate on another.
 """
 
 from __future__ import annotations
 
-import abc
 import json
 import os
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from sciformer.errors import InputFileError
-from typing_extensions import Self
 
+from .field_source import CHUNK_CACHE_BYTES, DEFAULT_DATASET, FieldSource, SourceSpec
 from .grid import LATITUDE_NAMES, LONGITUDE_NAMES, GridInfo, cf_seconds
 from .suffixes import HDF5_SUFFIXES, NETCDF_SUFFIXES, SELECTION_SUFFIXES, ZARR_SUFFIXES
 
-DEFAULT_DATASET = "fields"
 SELECTION_KEYS = ("source", "variables", "dataset", "start", "stop")
-CHUNK_CACHE_BYTES = 64 << 20  # HDF5 chunk cache per dataset: netCDF chunks often span many time steps
-
-
-@dataclass(frozen=True)
-class SourceSpec:
-    """How to open one source: a file, its format, which dataset / variables, and a time window [start, stop)."""
-
-    path: str
-    kind: str  # "hdf5", "netcdf" or "zarr"
-    dataset: str = DEFAULT_DATASET
-    variables: tuple[str, ...] = ()
-    start: int = 0
-    stop: int | None = None
-
-
-class FieldSource(abc.ABC):
-    """An open source: `grid` describes it, `read(start, stop)` returns (n, C, H, W) float32 within the window."""
-
-    def __init__(self, spec: SourceSpec, grid: GridInfo, total: int) -> None:
-        start, stop = spec.start, total if spec.stop is None else spec.stop
-        if not 0 <= start <= stop <= total:
-            raise InputFileError(f"{spec.path}: time window [{start}, {stop}) lies outside the file's {total} time steps")
-        self.spec = spec
-        self.offset = start
-        self.length = stop - start
-        times = grid.times[start:stop] if grid.times is not None else None
-        self.grid = replace(grid, times=times)
-
-    def __len__(self) -> int:
-        return self.length
-
-    def read(self, start: int, stop: int | None = None) -> np.ndarray:
-        """Fields of time indices [start, stop) of the window (one index when stop is None: (C, H, W))."""
-        single = stop is None
-        stop = start + 1 if stop is None else stop
-        if not 0 <= start < stop <= self.length:
-            raise IndexError(f"{self.spec.path}: time indices [{start}, {stop}) outside 0..{self.length - 1}")
-        fields = self._read(self.offset + start, self.offset + stop)
-        return fields[0] if single else fields
-
-    @abc.abstractmethod
-    def _read(self, start: int, stop: int) -> np.ndarray:
-        """(stop - start, C, H, W) float32 of absolute file indices."""
-
-    @abc.abstractmethod
-    def close(self) -> None:
-        """Release the file."""
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 class Hdf5Fields(FieldSource):

@@ -16,8 +16,8 @@ import numpy as np
 import xarray as xr
 from sciformer.errors import InputFileError
 
+from .field_source import CHUNK_CACHE_BYTES, FieldSource, SourceSpec
 from .grid import LATITUDE_NAMES, LONGITUDE_NAMES, TIME_NAMES, GridInfo
-from .sources import CHUNK_CACHE_BYTES, FieldSource, SourceSpec
 
 HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 NETCDF3_MAGIC = (b"CDF\x01", b"CDF\x02", b"CDF\x05")

@@ -40,7 +40,7 @@ from sciformer.records import Record
 from sciformer.training.metrics import MetricsLog
 from sciformer.training.optimization import adamw, clip_norm, optimizer_step
 from sciformer.training.recipe import load_matching, read_recipe_file, resolve_path, split_records
-from sciformer.training.selection import keep_if_best, patience_spent, selection_value
+from sciformer.training.selection import evaluation_due, keep_if_best, patience_spent, selection_value
 from sciformer.training.trainer import METRICS_FILE, SUMMARY_FILE, TrainingConfig, TrainResult
 
 log = logging.getLogger(__name__)
@@ -272,7 +272,7 @@ class ContrastiveTrainer:
                 self.metrics.write({**row, "temperature": self.temperature()})
                 at_end = progress["step"] >= total_steps
                 epoch_end = position == len(plan) - 1
-                if (cfg.eval_every and progress["step"] % cfg.eval_every == 0) or at_end or (epoch_end and not cfg.eval_every):
+                if evaluation_due(cfg.eval_every, progress["step"], at_end, epoch_end):
                     stop = self._checkpoint(valid_enc, progress, epoch) or at_end
                 if stop:
                     break

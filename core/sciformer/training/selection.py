@@ -1,5 +1,5 @@
-"""Choosing the best model on validation: the selection metric of each evaluation, the best so far, and
-early stopping after `patience` evaluations without improvement.
+"""Choosing the best model on validation: when to evaluate, the selection metric of each evaluation, the
+best so far, and early stopping after `patience` evaluations without improvement.
 
 A run's `progress` (kept for resuming) holds `step`, `best`, `best_step`, `best_metrics` and `stale`.
 """
@@ -11,6 +11,12 @@ from typing import Any
 
 from sciformer.errors import ConfigError
 from sciformer.training.ranking import WHY_MISSING
+
+
+def evaluation_due(eval_every: int | None, step: int, at_end: bool, epoch_end: bool) -> bool:
+    """True after optimizer step `step` when validation is due: every `eval_every` steps (else at each
+    epoch's end) and after the last step."""
+    return bool((eval_every and step % eval_every == 0) or at_end or (epoch_end and not eval_every))
 
 
 def selection_value(metrics: Mapping[str, float], name: str) -> float | None:

@@ -46,7 +46,7 @@ from sciformer.training.optimization import adamw, optimizer_step
 from sciformer.training.progress import TrainingProgress, on_terminal
 from sciformer.training.ranking import ranking_metrics
 from sciformer.training.rollout import check_rollout_domain, rolled_out
-from sciformer.training.selection import keep_if_best, patience_spent, selection_value
+from sciformer.training.selection import evaluation_due, keep_if_best, patience_spent, selection_value
 from sciformer.training.state import load_training_state, pause_after_step, save_training_state
 from sciformer.world import World
 
@@ -273,7 +273,7 @@ class Trainer:
             if epoch_done:
                 self._end_epoch(progress, len(batches))
             stop = at_end
-            if (cfg.eval_every and progress["step"] % cfg.eval_every == 0) or at_end or (epoch_done and not cfg.eval_every):
+            if evaluation_due(cfg.eval_every, progress["step"], at_end, epoch_done):
                 stop = self._checkpoint(valid_enc, progress) or at_end
             if stop or epoch_done:
                 return stop

@@ -40,9 +40,7 @@ def complete_config(config: ModelConfig, records: Sequence[Record]) -> ModelConf
         if key in options and key != "channels" and options[key] != value:
             raise ConfigError(f"domain_options.{key} is {options[key]}, but the training windows have {value}")
         options.setdefault(key, value)
-    if options.get("persistence_weights") == FIT:
-        if not options.get("residual_season"):
-            raise ConfigError("domain_options.persistence_weights 'fit' needs domain_options.residual_season")
+    if options.get("persistence_weights") == FIT and options.get("residual_season"):  # without a season: refused by SeriesOptions
         options["persistence_weights"] = fit_persistence_weights(records, options["context_length"], options["residual_season"])
     return config.replace(domain_options=options)
 

@@ -89,11 +89,17 @@ def assert_same_tensors(reference: Path, other: Path) -> None:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory) -> Path:
-    """One process, accumulate 2: the global batch of two processes with accumulate 1."""
+    """One process, accumulate 2: the global batch of two processes with accumulate 1. One thread, as each
+    rank has (OMP_NUM_THREADS=1): a different thread count sums matrix products in another order."""
     from sciformer.plugins import PluginHost
 
     recipe = write_recipe(tmp_path_factory.mktemp("one"), accumulate=2)
-    return train_recipe(recipe, PluginHost(entry_points=False)).output
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        return train_recipe(recipe, PluginHost(entry_points=False)).output
+    finally:
+        torch.set_num_threads(threads)
 
 
 def test_every_micro_batch_goes_to_exactly_one_rank() -> None:

@@ -80,11 +80,13 @@ class AudioDomain(Domain):
         return ASTHead(config)
 
     def augmentations(self, config: ModelConfig) -> list[Augmentation]:
-        """`time_shift`: each recording starts earlier or later. (SpecAugment masking is the front end's
-        `freq_mask` / `time_mask` option, as it masks the filterbank the model computes.)"""
+        """`time_shift`: each recording starts earlier or later; `speed`: each plays faster or slower.
+        (SpecAugment masking is the front end's `freq_mask` / `time_mask` option, as it masks the
+        filterbank the model computes.)"""
+        from sciformer_audio.speed import speed_augmentation
         from sciformer_audio.time_shift import time_shift_augmentation
 
-        return [time_shift_augmentation(config)]
+        return [time_shift_augmentation(config), speed_augmentation()]
 
     def examples(self) -> ExampleRecords:
         """Tones and noise of different lengths, rates and channels, and audio the tokenizer must reject."""

@@ -12,7 +12,6 @@ from sciformer.domain import Domain, RecordReader, ShippedModel, WeightImporter
 from sciformer.lazy import LazyFunction
 
 from .examples import example_records
-from .prepare import prepare_config
 from .reader import SDF_OPTIONS, TABLE_OPTIONS, read_sdf, read_smi, read_table
 
 if TYPE_CHECKING:
@@ -52,7 +51,9 @@ class MoleculeDomain(Domain):
         ]
 
     def prepare_config(self, config: ModelConfig, records: Sequence[Record]) -> ModelConfig:
-        """Target mean / std (regression) from the training records."""
+        """Target mean / std (regression) and descriptor mean / std (`molecule_features`) from the training records."""
+        from .prepare import prepare_config
+
         return prepare_config(config, records)
 
     def tokenizer(self, config: ModelConfig) -> MoleculeTokenizer:
@@ -74,12 +75,16 @@ class MoleculeDomain(Domain):
         return attention_biases(config)
 
     def head(self, config: ModelConfig, embedder: nn.Module) -> Head | None:
-        """Regression on standardised targets (predictions in target units); other tasks use the engine's heads."""
-        if config.task != "sequence-regression":
-            return None
-        from .head import StandardisedRegressionHead
+        """Regression on standardised targets (predictions in target units); classification with the
+        molecule's descriptors beside the atoms; other tasks use the engine's heads."""
+        from .head import MoleculeHead, StandardisedRegressionHead
+        from .options import MoleculeOptions
 
-        return StandardisedRegressionHead(config)
+        if config.task == "sequence-regression":
+            return StandardisedRegressionHead(config)
+        if config.task == "sequence-classification" and MoleculeOptions.from_config(config).molecule_features != "none":
+            return MoleculeHead(config, regression=False)
+        return None
 
     def augmentations(self, config: ModelConfig) -> list[Augmentation]:
         """`distance_jitter`: interatomic distances scaled by 1 + noise, as if from another conformer."""

@@ -5,14 +5,11 @@ the test part is scored once, with the chosen setting."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import numpy as np
-from rdkit import Chem, rdBase
-from rdkit.Chem import Descriptors
 from sciformer.baseline_report import choose
 
 from sciformer_molecule.baseline import morgan_fingerprints
+from sciformer_molecule.descriptors import descriptors
 from sciformer_molecule.fitted import Fitted, Part, prefixed, usable
 from sciformer_molecule.metrics import regression_metrics, roc_auc
 
@@ -20,19 +17,6 @@ TREES = 500
 MAX_FEATURES = (0.33, 1.0)  # share of descriptors tried at each split (regression forests' usual range)
 C_VALUES = (0.01, 0.1, 1.0, 10.0)  # inverse L2 strength of the logistic regression
 SEED = 0
-
-
-def descriptors(smiles: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(N, D) RDKit 2D descriptors (every entry of `Descriptors.descList`) and a (N,) mask of the
-    SMILES that parsed; non-finite values (a few descriptors overflow on odd molecules) become 0."""
-    rows, ok = [], []
-    for text in smiles:
-        with rdBase.BlockLogs():
-            mol = Chem.MolFromSmiles(text)
-            ok.append(mol is not None)
-            rows.append([function(mol) for _, function in Descriptors.descList] if mol is not None else [0.0] * len(Descriptors.descList))
-    values = np.asarray(rows, dtype=np.float64)
-    return np.where(np.isfinite(values) & (np.abs(values) < 1e30), values, 0.0), np.asarray(ok)
 
 
 def fit_forest(train: Part, valid: Part) -> Fitted:

@@ -21,6 +21,7 @@ FORCE_FIELDS = ("uff", "mmff", "none")
 KERNELS = ("softmax", "exp")
 BIASES = ("mat", "gaussian")
 FEED_FORWARD_ACTIVATIONS = ("leaky_relu", "tanh", "none")
+MOLECULE_FEATURES = ("none", "rdkit2d")
 #: The options that take one of a few values: name -> its choices (checked in this order).
 CHOICES = {
     "charge_encoding": CHARGE_ENCODINGS,
@@ -29,6 +30,7 @@ CHOICES = {
     "force_field": FORCE_FIELDS,
     "distance_kernel": KERNELS,
     "feed_forward_activation": FEED_FORWARD_ACTIVATIONS,
+    "molecule_features": MOLECULE_FEATURES,
 }
 
 
@@ -60,6 +62,10 @@ class MoleculeOptions:
     feed_forward_slope: float = 0.1  # MAT's leaky_relu_slope
     target_mean: float = 0.0  # regression targets are learned as (y - mean) / std (set from training data)
     target_std: float = 1.0
+    molecule_features: str = "none"  # "rdkit2d": RDKit's 2D descriptors of the whole molecule go to the head beside the pooled atoms
+    feature_hidden: int = 256  # width of the head's layer over the descriptors
+    feature_mean: tuple[float, ...] | None = None  # per-descriptor mean and std of the training molecules (set from training data)
+    feature_std: tuple[float, ...] | None = None
 
     def __post_init__(self) -> None:
         check_choices("domain_options", self, CHOICES)
@@ -73,6 +79,13 @@ class MoleculeOptions:
             raise ConfigError(f"domain_options.embed_attempts must be at least 1, got {self.embed_attempts}")
         if not self.target_std > 0:
             raise ConfigError(f"domain_options.target_std must be positive, got {self.target_std}")
+        if self.feature_hidden < 1:
+            raise ConfigError(f"domain_options.feature_hidden must be at least 1, got {self.feature_hidden}")
+        for name in ("feature_mean", "feature_std"):
+            if getattr(self, name) is not None:
+                object.__setattr__(self, name, tuple(float(v) for v in getattr(self, name)))
+        if (self.feature_mean is None) != (self.feature_std is None) or (self.feature_mean is not None and len(self.feature_mean) != len(self.feature_std)):
+            raise ConfigError("domain_options.feature_mean and feature_std must be given together, one value per descriptor each")
 
     @property
     def adjacency_weight(self) -> float:

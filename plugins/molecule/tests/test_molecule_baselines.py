@@ -7,7 +7,8 @@ import itertools
 from pathlib import Path
 
 import numpy as np
-from sciformer_molecule.forest import descriptors, forest_baseline, logistic_baseline
+from sciformer_molecule.descriptors import descriptors
+from sciformer_molecule.forest import forest_baseline, logistic_baseline
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "esol_sample.csv"
 

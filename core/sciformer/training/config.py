@@ -48,6 +48,7 @@ class TrainingConfig:
     fsdp: bool = False  # shard parameters, gradients and optimizer moments over the ranks (FSDP)
     tensorboard: bool = False  # also write TensorBoard events (needs the tensorboard package)
     keep_state: bool = False  # keep the resumable state after a run that finished
+    refit_head: bool = False  # classifiers: refit the last layer on frozen features after training, chosen on valid (training/head_refit.py)
 
     def __post_init__(self) -> None:
         for name, hint in get_type_hints(type(self)).items():
@@ -76,6 +77,8 @@ class TrainingConfig:
             raise ConfigError(f"training.ema must lie in (0, 1) (the decay per step, e.g. 0.999) or be null, got {self.ema}")
         if self.ema is not None and self.fsdp:
             raise ConfigError("training.ema is not supported with training.fsdp (the average would be of each rank's shard)")
+        if self.refit_head and self.fsdp:
+            raise ConfigError("training.refit_head is not supported with training.fsdp (the last layer would be a shard)")
         object.__setattr__(self, "mode", metric_mode(self.metric, self.mode))
 
     @classmethod

@@ -39,6 +39,7 @@ from sciformer.records import Record
 from sciformer.training.config import TrainingConfig
 from sciformer.training.distributed import ParallelModel, rank_share
 from sciformer.training.ema import WeightAverage
+from sciformer.training.head_refit import TRAINED, HeadRefit, final_linear, layer_inputs, refit
 from sciformer.training.loss_settings import check_loss_options, configure_head_loss
 from sciformer.training.metrics import TENSORBOARD_DIR, MetricsLog, tensorboard_writer, truncate_metrics
 from sciformer.training.objectives import PRETRAINING_TASKS, build_training_model, encoder_copy, mask_tokens
@@ -89,6 +90,8 @@ class Trainer:
         if model.config.task == "mlm" and not isinstance(tokenizer, VocabularyTokenizer):
             raise ConfigError(f"masked LM needs a vocabulary tokenizer; domain {model.config.domain!r} has none")
         check_loss_options(model.head, config)
+        if config.refit_head:
+            final_linear(model.head)
         check_rollout_domain(host, model.config, config.rollout_steps)
         self.augmentations = build_augmentations(host, model.config, config.augment)
         self.world = world or World.current()
@@ -246,7 +249,8 @@ class Trainer:
             with self.live.running(total_steps, progress["step"]):
                 while not stop and progress["epoch"] < (cfg.epochs if cfg.max_steps is None else 1 << 30):
                     stop = self._epoch(train_enc, valid_enc, progress, total_steps)
-            return self._finish(test_enc, progress, time.perf_counter() - started, len(train_enc), len(valid_enc))
+            refitted = self._refit_head(train_enc, valid_enc, progress) if cfg.refit_head else None
+            return self._finish(test_enc, progress, time.perf_counter() - started, len(train_enc), len(valid_enc), refitted)
         finally:
             self.metrics.close()
 
@@ -350,7 +354,32 @@ class Trainer:
             return self.output / STATE_DIR / BEST_WEIGHTS
         return self.output / WEIGHTS
 
-    def _finish(self, test_enc: Encoded, progress: dict[str, Any], seconds: float, n_train: int, n_valid: int) -> TrainResult:
+    def _refit_head(self, train_enc: Encoded, valid_enc: Encoded, progress: dict[str, Any]) -> HeadRefit:
+        """Refit the best model's last layer on its frozen training features (training/head_refit.py);
+        the checkpoint and the best validation metrics follow the layer chosen on validation."""
+        if not valid_enc:
+            raise ConfigError("training.refit_head needs validation records to choose on")
+        self.parallel.load_weights(self._best_weights())
+        linear = final_linear(self.model.head)
+        batches = (self.collate(train_enc, rows, mask_seed=0) for rows in self.plan(train_enc, generator=None))
+        self.model.eval()
+        with inference_context(self.device, self.config.dtype):
+            features, targets = layer_inputs(linear, batches, self.model)
+        features, targets = features.clone(), targets.clone()  # normal tensors: those made in inference mode cannot enter the fit's autograd
+        self.model.train()
+        result = refit(linear, features, targets, lambda: self.evaluate(valid_enc)[self.config.metric], self.config.mode == "max")
+        if self.world.is_main:
+            log.info("refit_head: kept the %s (valid %s: %s)", result.chosen, self.config.metric, ", ".join(f"{k} {v:.4g}" for k, v in result.valid.items()))
+        if result.chosen != TRAINED:
+            progress["best_metrics"] = self.evaluate(valid_enc)
+            if self.world.is_main:
+                self._save_best(self.model, self.output / STATE_DIR)
+            self.world.barrier()
+        return result
+
+    def _finish(
+        self, test_enc: Encoded, progress: dict[str, Any], seconds: float, n_train: int, n_valid: int, refitted: HeadRefit | None = None
+    ) -> TrainResult:
         self.parallel.load_weights(self._best_weights())
         test_metrics = self.evaluate(test_enc)
         if test_metrics:
@@ -363,6 +392,7 @@ class Trainer:
             "records": {"train": n_train, "valid": n_valid, "test": len(test_enc)},
             "processes": self.world.size,
             "seconds": round(seconds, 2),
+            **({"head_refit": refitted.as_dict()} if refitted is not None else {}),
         }
         self.world.barrier()  # every rank has read the best weights before state/ may go
         if self.world.is_main:

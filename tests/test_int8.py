@@ -1,7 +1,8 @@
 """`--dtype int8`: dynamic INT8 Linear layers in the engine's blocks, and its accuracy gates on a shipped model.
 
-Measured on esm2-deeploc-small's 60 example sequences: pooled-embedding cosine to float32 at least
-0.99997 (mean 0.99999), class agreement 60 / 60. The gates below are the issue's (0.999, 99%).
+Measured on ast-fsdd-small's 30 example recordings: pooled-output cosine to float32 at least 0.99976,
+class agreement 30 / 30. The gates below are the issue's (0.999, 99%). (esm2-deeploc-small, refitted
+with a sharper last layer, changes the class of 3 of its 60 examples under INT8 and refuses it.)
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sciformer.plugins import PluginHost
 from sciformer.scoring.ownership import check_request
 from torch import nn
 
-MODEL = "esm2-deeploc-small"
+MODEL = "ast-fsdd-small"
 DynamicLinear = torch.ao.nn.quantized.dynamic.Linear
 
 
@@ -64,7 +65,7 @@ def test_int8_quantizes_the_blocks_linear_layers_only(host) -> None:
 
 def test_int8_embeddings_and_classes_match_float32(predictions) -> None:
     reference, int8 = predictions["float32"], predictions["int8"]
-    assert len(reference) == len(int8) >= 50 and all(p.status == 0 for p in int8)
+    assert len(reference) == len(int8) >= 30 and all(p.status == 0 for p in int8)
     assert [p.id for p in reference] == [p.id for p in int8]
     similarity = cosines(np.stack([p.embedding for p in reference]), np.stack([p.embedding for p in int8]))
     assert similarity.min() >= 0.999, similarity.min()
@@ -96,7 +97,7 @@ def test_int8_refuses_a_cuda_device(host, tmp_path) -> None:
         check_request(tmp_path / "out.h5", False, False, "int8", "cuda", 4096, 1024, 0, None)
 
 
-REMEASURED = ("vit-mnist-small", "swin-mnist-small", "ast-fsdd-small", "mat-esol-small", "mat-bbbp-small")  # images, clips, molecules
+REMEASURED = ("vit-mnist-small", "swin-mnist-small", "ast-fsdd-small", "mat-esol-small", "mat-bbbp-small", "esm2-deeploc-small")  # images, clips, molecules, proteins
 
 
 @pytest.mark.parametrize("name", REMEASURED)

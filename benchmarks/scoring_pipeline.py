@@ -6,6 +6,7 @@ peak resident memory at 1x, 10x and 100x the records, and the padding fraction o
 `--memory-copies 1667` scores 100,020 records (the 60-record sample repeated) in one subprocess;
 `--model-alone-records 100020` then runs the model alone over as many records (its batches repeated), so
 the two rates cover the same length of run: this machine's own rate drifts by 15% over minutes.
+`--rss-every 10` samples each memory run's resident memory, to tell growth over the run from a one-off peak.
 
 Targets: the pipeline loses at most 10% of the model-alone throughput; peak memory stays flat.
 """
@@ -50,15 +51,31 @@ def model_alone(model: str, records: list, batch_tokens: int, host: PluginHost, 
     return done / seconds, padding_fraction(token_budget_batches(lengths, batch_tokens), lengths)
 
 
-def peak_memory_mb(model: str, input_path: Path, output: Path, options: dict) -> tuple[float, float]:
-    """Peak RSS (MB) and records/s of a scoring subprocess."""
+# Run in the scoring subprocess with --rss-every: its resident memory (MB), sampled to stderr by a daemon thread.
+RSS_SAMPLER = (
+    "import threading, time\n"
+    "def sample():\n"
+    "    while True:\n"
+    "        time.sleep({every})\n"
+    "        rss = next(line for line in open('/proc/self/status') if line.startswith('VmRSS'))\n"
+    "        print(int(rss.split()[1]) / 1024, file=sys.stderr, flush=True)\n"
+    "threading.Thread(target=sample, daemon=True).start()\n"
+)
+
+
+def peak_memory_mb(model: str, input_path: Path, output: Path, options: dict, rss_every: float | None = None) -> tuple[float, float, list[float]]:
+    """Peak RSS (MB) and records/s of a scoring subprocess, and its RSS every `rss_every` seconds when given (Linux)."""
     code = (
-        "import json, resource, sys; from sciformer.plugins import PluginHost; from sciformer.scoring import score;"
-        f"s = score({model!r}, {str(input_path)!r}, {str(output)!r}, PluginHost(), options={options!r}, overwrite=True);"
-        "print(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, s.records_per_second]))"
+        "import json, resource, sys\n"
+        + (RSS_SAMPLER.format(every=rss_every) if rss_every else "")
+        + "from sciformer.plugins import PluginHost; from sciformer.scoring import score\n"
+        f"s = score({model!r}, {str(input_path)!r}, {str(output)!r}, PluginHost(), options={options!r}, overwrite=True)\n"
+        "print(json.dumps([resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, s.records_per_second]))\n"
     )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return tuple(json.loads(completed.stdout.strip().splitlines()[-1]))
+    peak, rate = json.loads(completed.stdout.strip().splitlines()[-1])
+    samples = [float(line) for line in completed.stderr.splitlines() if line.replace(".", "", 1).isdigit()]
+    return peak, rate, samples
 
 
 def replicate(source: Path, target: Path, times: int) -> None:
@@ -80,6 +97,7 @@ def main() -> None:
         "--memory-copies", default="1,10,100", help="comma-separated copies of the input for the peak-memory runs (default 1,10,100)"
     )
     parser.add_argument("--model-alone-records", type=int, help="also time the model alone over this many records (its batches repeated)")
+    parser.add_argument("--rss-every", type=float, help="also sample each memory run's resident memory every this many seconds (Linux)")
     args = parser.parse_args()
     host = PluginHost()
     info = read_checkpoint_info(resolve_model(args.model, host))
@@ -97,8 +115,12 @@ def main() -> None:
         for times in (int(n) for n in args.memory_copies.split(",")):
             scaled = folder / f"x{times}{args.input.suffix}"
             replicate(args.input, scaled, times)
-            memory, rate = peak_memory_mb(args.model, scaled, folder / f"out{times}.h5", options)
+            memory, rate, samples = peak_memory_mb(args.model, scaled, folder / f"out{times}.h5", options, args.rss_every)
             print(f"{times:>4}x the input: peak RSS {memory:,.0f} MB, {rate:,.1f} records/s")
+            if samples:
+                quarter = len(samples) // 4
+                print(f"      RSS over the run ({len(samples)} samples): first quarter {max(samples[:quarter] or samples):,.1f} MB at most, "
+                      f"last quarter {max(samples[-quarter:] if quarter else samples):,.1f} MB at most")
         if args.model_alone_records:
             sustained, _ = model_alone(args.model, records, args.batch_tokens, host, args.model_alone_records)
             print(f"model alone over {args.model_alone_records:,} records: {sustained:,.1f} records/s")

@@ -34,6 +34,9 @@ from sciformer.training.recipe import load_recipe, train_recipe
         ("data.split.valid=abc", "data.split.valid must be a number, got 'abc'"),
         ("data.split={valid: 0.5, test: 0.5}", "data.split fractions must lie in [0, 1) and leave records to train on"),
         ("data.limit=0", "data.limit must be at least 1, got 0"),
+        ("data.train_fraction=0", "data.train_fraction must lie in (0, 1], got 0.0"),
+        ("data.train_fraction=1.5", "data.train_fraction must lie in (0, 1], got 1.5"),
+        ("data.train_fraction=half", "data.train_fraction must be a number, got 'half'"),
     ],
 )
 def test_bad_overrides_are_one_line_errors(override: str, message: str, host, tmp_path, write_recipe) -> None:

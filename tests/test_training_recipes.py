@@ -114,3 +114,24 @@ def test_a_split_may_read_its_file_with_its_own_options(tmp_path: Path) -> None:
         (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
         with pytest.raises(ConfigError, match="data.valid"):
             load_recipe(tmp_path / "recipe.yaml")
+
+
+def test_train_fraction_keeps_each_class_share_and_leaves_valid_and_test(tmp_path: Path) -> None:
+    """`data.train_fraction` (a learning curve's point) thins the training part only: each class keeps its
+    share, the records keep their order, and the split's seed gives the same subset again."""
+    rows = [f"record {i},{'a' if i % 4 else 'b'}" for i in range(80)]  # 60 of class a, 20 of class b
+    (tmp_path / "train.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
+    recipe = {"model": {"domain": "text", "task": "sequence-classification"},
+              "data": {"train": "train.csv", "options": {"target_column": "label"}, "split": {"valid": 0.25, "test": 0.25, "seed": 3}}}  # fmt: skip
+    (tmp_path / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    host = PluginHost(entry_points=False)
+    whole = recipe_records(load_recipe(tmp_path / "recipe.yaml"), host, "text")
+    quarter = recipe_records(load_recipe(tmp_path / "recipe.yaml", ["data.train_fraction=0.25"]), host, "text")
+    assert quarter["valid"] == whole["valid"] and quarter["test"] == whole["test"]
+    kept = [whole["train"].index(r) for r in quarter["train"]]
+    assert kept == sorted(kept) and len(set(kept)) == len(kept)
+    for label in "ab":
+        total = sum(r.target == label for r in whole["train"])
+        assert sum(r.target == label for r in quarter["train"]) == round(total / 4)
+    again = recipe_records(load_recipe(tmp_path / "recipe.yaml", ["data.train_fraction=0.25"]), host, "text")
+    assert again["train"] == quarter["train"]

@@ -42,7 +42,7 @@ from sciformer.world import process_group
 log = logging.getLogger(__name__)
 
 SECTIONS = ("model", "init", "data", "training", "output", "allow_package_output")
-DATA_KEYS = ("train", "valid", "test", "options", "split", "limit")
+DATA_KEYS = ("train", "valid", "test", "options", "split", "limit", "train_fraction")
 DATA_ENV = "SCIFORMER_DATA"  # the folder of the full data sets; switches recipes to their `full_data:`
 FULL_DATA = "full_data"
 RUNS = "runs"  # default output: runs/<recipe name>/ in the current folder
@@ -176,6 +176,9 @@ def check_data(data: Mapping[str, Any]) -> None:
     limit = checked_value("data.limit", data.get("limit"), int | None)
     if limit is not None and limit < 1:
         raise ConfigError(f"data.limit must be at least 1, got {limit}")
+    fraction = checked_value("data.train_fraction", data.get("train_fraction", 1.0), float)
+    if not 0.0 < fraction <= 1.0:
+        raise ConfigError(f"data.train_fraction must lie in (0, 1], got {fraction}")
 
 
 def recipe_output(raw: Mapping[str, Any], base: Path, source: Path | None) -> Path:
@@ -240,7 +243,27 @@ def recipe_records(recipe: Recipe, host: PluginHost, domain: str) -> dict[str, l
     parts = split_records(loaded["train"], wanted, seed) if any(wanted.values()) else {"train": loaded["train"]}
     for part in ("valid", "test"):
         parts[part] = loaded.get(part, parts.get(part, []))
+    fraction = float(recipe.data.get("train_fraction", 1.0))
+    if fraction < 1.0:
+        parts["train"] = training_subset(parts["train"], fraction, seed, by_class=recipe.model.get("task") == "sequence-classification")
     return parts
+
+
+def training_subset(records: list[Record], fraction: float, seed: int, by_class: bool) -> list[Record]:
+    """`fraction` of the training records (at least one of each group), in their order: for a learning curve.
+
+    With `by_class`, each class keeps its share (records whose target is no single label form one group).
+    """
+    groups: dict[Any, list[int]] = {}
+    for index, record in enumerate(records):
+        key = record.target if by_class and isinstance(record.target, str | int) else None
+        groups.setdefault(key, []).append(index)
+    generator = torch.Generator().manual_seed(seed)
+    kept: list[int] = []
+    for members in groups.values():
+        order = torch.randperm(len(members), generator=generator).tolist()
+        kept += [members[i] for i in order[: max(1, round(fraction * len(members)))]]
+    return [records[i] for i in sorted(kept)]
 
 
 def build_recipe_model(recipe: Recipe, host: PluginHost, train: Sequence[Record]) -> SciformerModel:

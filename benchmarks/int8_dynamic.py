@@ -1,7 +1,7 @@
 """`--dtype int8` (dynamic INT8 Linear layers) against float32, random weights, best of --repeats, with the
 pooled-output cosine of int8 to float32.
 
-    .venv/bin/python benchmarks/int8_dynamic.py [--model esm2-8m|esm2-35m|vit-s16|ast-small] [--sequences 256] [--repeats 3] [--threads 1]
+    .venv/bin/python benchmarks/int8_dynamic.py [--model esm2-8m|esm2-35m|vit-s16|ast-small] [--sequences 256] [--repeats 3] [--threads 1] [--weight-scales]
 
 - `esm2-8m` (the default) and `esm2-35m`: ESM-2 8M shape (320 dim, 6 layers, 20 heads, rotary, no head)
   or 35M shape (480 dim, 12 layers, 20 heads) through `run_encoded`; the sequences are the real ones of plugins/protein/data (80 distinct: DeepLoc and
@@ -10,6 +10,8 @@ pooled-output cosine of int8 to float32.
   through the tokenizer and the model.
 - `ast-small`: AST's input shape (128 mel bins, 1,024 frames, 1,214 tokens), 384 wide, 12 layers, 6
   heads, imported with `hf-ast` from a random transformers ASTModel; 4 ten-second speech clips (bench_audio.py).
+- `--weight-scales` (vit-s16, ast-small): float32, INT8 with one weight scale per tensor and `--dtype int8`'s
+  one scale per output channel, timed in turn (each repeat runs all three), with each one's pooled cosine.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from sciformer.build import build_model
 from sciformer.config import ModelConfig
 from sciformer.inference import run_encoded
@@ -65,6 +68,31 @@ def batch_rate(model: torch.nn.Module, batch_of: Callable[[], object], count: in
     return best, pooled
 
 
+def per_tensor_int8(model: torch.nn.Module) -> torch.nn.Module:
+    """A copy with its blocks' Linear layers INT8 with one weight scale per tensor (PyTorch's default)."""
+    copied = copy.deepcopy(model)
+    copied.blocks = torch.ao.quantization.quantize_dynamic(copied.blocks, {nn.Linear}, dtype=torch.qint8)
+    return copied
+
+
+def weight_scales(model: torch.nn.Module, batch_of: Callable[[], object], count: int, repeats: int, unit: str) -> None:
+    """Print float32, per-tensor and per-channel INT8 rates, the three timed in turn in every repeat."""
+    models = {"float32": model, "int8, a scale per tensor": per_tensor_int8(model), "int8, a scale per channel": quantize_for_inference(copy.deepcopy(model))}
+    batch = batch_of()
+    best = dict.fromkeys(models, float("inf"))
+    pooled: dict[str, torch.Tensor] = {}
+    with torch.inference_mode():
+        for _ in range(repeats + 1):
+            for name, candidate in models.items():
+                start = time.perf_counter()
+                pooled[name] = candidate(batch).pooled.float()
+                best[name] = min(best[name], time.perf_counter() - start)
+    for name in models:
+        cosine = torch.nn.functional.cosine_similarity(pooled["float32"], pooled[name]).min()
+        print(f"{name}: {count / best[name]:,.1f} {unit}, pooled cosine min {float(cosine):.5f}")
+    print(f"per channel / per tensor speed {best['int8, a scale per tensor'] / best['int8, a scale per channel']:.2f}x")
+
+
 def image_or_clip_model(name: str, folder: Path) -> tuple[torch.nn.Module, Callable[[], object], int, str]:
     """(model, a function collating its batch, records per batch, unit) for `vit-s16` or `ast-small`."""
     torch.manual_seed(0)
@@ -94,11 +122,15 @@ def main() -> None:
     parser.add_argument("--sequences", type=int, default=256)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--weight-scales", action="store_true", help="vit-s16 / ast-small: per-tensor against per-channel INT8 weights")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.model not in ESM_SHAPES:
         with tempfile.TemporaryDirectory() as folder:
             model, batch_of, count, unit = image_or_clip_model(args.model, Path(folder))
+        if args.weight_scales:
+            weight_scales(model, batch_of, count, args.repeats, unit)
+            return
         seconds32, pooled32 = batch_rate(model, batch_of, count, args.repeats)
         seconds8, pooled8 = batch_rate(quantize_for_inference(copy.deepcopy(model)), batch_of, count, args.repeats)
         cosine = torch.nn.functional.cosine_similarity(pooled32, pooled8)

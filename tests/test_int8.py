@@ -113,14 +113,14 @@ def test_recorded_int8_gates_are_what_a_measurement_gives(host, name) -> None:
 
 
 def test_a_model_that_failed_its_gate_refuses_int8(host, tmp_path) -> None:
-    """vit-mnist-small: one of its 100 example images keeps a cosine of 0.99889 under INT8."""
-    message = r"--dtype int8 is refused for vit-mnist-small: on 100 records of mnist_100.npz INT8 gave pooled-output cosine 0.99888\d* \(gate 0.999\)"
+    """mat-bbbp-small: one of its 50 example molecules keeps a cosine of 0.99802 under INT8."""
+    message = r"--dtype int8 is refused for mat-bbbp-small: on 50 records of bbbp_sample.csv INT8 gave pooled-output cosine 0.9980\d* \(gate 0.999\)"
     with pytest.raises(ConfigError, match=message):
-        sciformer.load("vit-mnist-small", host=host, dtype="int8")
-    shipped = host.shipped_models()["vit-mnist-small"]
-    result = CliRunner().invoke(build_cli(host), ["score", "--model", "vit-mnist-small", "--input", str(shipped.example), "--output", str(tmp_path / "x.h5"), "--dtype", "int8"], obj=host)
-    assert result.exit_code != 0 and "refused for vit-mnist-small" in result.output and not (tmp_path / "x.h5").exists()
-    assert sciformer.load("vit-mnist-small", host=host, dtype="bfloat16").predict(shipped.example)[0].status == 0
+        sciformer.load("mat-bbbp-small", host=host, dtype="int8")
+    shipped = host.shipped_models()["mat-bbbp-small"]
+    result = CliRunner().invoke(build_cli(host), ["score", "--model", "mat-bbbp-small", "--input", str(shipped.example), "--output", str(tmp_path / "x.h5"), "--dtype", "int8"], obj=host)
+    assert result.exit_code != 0 and "refused for mat-bbbp-small" in result.output and not (tmp_path / "x.h5").exists()
+    assert sciformer.load("mat-bbbp-small", host=host, dtype="bfloat16").predict(shipped.example)[0].status == 0
 
 
 def test_int8_quantizes_an_encoder_decoders_decoder_too(host, tmp_path) -> None:

@@ -26,13 +26,13 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from sciformer.build import build_model
 from sciformer.config import ModelConfig
 from sciformer.inference import run_encoded
 from sciformer.plugins import PluginHost
 from sciformer.quantization import quantize_for_inference
 from sciformer.records import Record
+from torch import nn
 
 DATA = Path(__file__).resolve().parents[1] / "plugins/protein/data"
 ESM_SHAPES = {"esm2-8m": (320, 6, 20), "esm2-35m": (480, 12, 20)}  # name: (dim, layers, heads)

@@ -167,6 +167,14 @@ def test_standard_input_is_read_as_the_format_named_and_refuses_resume(sciformer
     assert refused.code == 1 and "--resume needs an output file" in one_line(refused.stderr)
 
 
+def test_standard_input_with_a_byte_order_mark_is_still_fasta(sciformer, tmp_path) -> None:
+    """A UTF-8 byte-order mark before '>' does not turn wrapped FASTA into one record per line."""
+    stdin = "\ufeff>P1 first\nMKVLAAGIVG\nLLLAMKV\n>P2\nMKKK\n".encode()
+    outcome = sciformer("score", "--model", MODEL, "--input", "-", "--output", str(tmp_path / "out.csv"), stdin=stdin)
+    assert outcome.code == 0 and "scored 2, bad 0" in outcome.stdout, outcome.stdout + outcome.stderr
+    assert [row["id"] for row in read_table(tmp_path / "out.csv")] == ["P1", "P2"]
+
+
 def test_the_summary_reports_accuracy_on_labelled_records(sciformer, host, tmp_path) -> None:
     table = tmp_path / "labelled.csv"
     lines = (PROTEINS / "deeploc_sample.csv").read_text().splitlines()

@@ -181,6 +181,20 @@ def test_unusable_outputs_are_refused_before_any_work(tmp_path) -> None:
     assert not list((tmp_path / "folder").iterdir())
 
 
+def test_the_input_file_is_never_the_output(tmp_path) -> None:
+    """--output naming the input (by its own name, another path or a link) is refused even with --overwrite; the input stays."""
+    inputs = write_lines(tmp_path / "in.txt", 10)
+    table = tmp_path / "in.csv"
+    table.write_text("text\nthe man ordered\nthe woman ordered\n")
+    (tmp_path / "link.txt").symlink_to(inputs)
+    before = inputs.read_bytes(), table.read_bytes()
+    for source, output in ((inputs, inputs), (inputs, tmp_path / "." / "link.txt"), (table, table)):
+        completed = sciformer("score", "--model", MODEL, "--input", str(source), "--output", str(output), "--overwrite")
+        assert completed.returncode == 1 and "is the input file" in one_line(completed.stderr), completed.stderr
+    assert (inputs.read_bytes(), table.read_bytes()) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv", "in.txt", "link.txt"]
+
+
 def test_a_checkpoint_with_a_non_finite_weight_is_refused(tmp_path, text_config) -> None:
     host = _host()
     save_checkpoint(build_model(text_config, host), tmp_path / "model", host)

@@ -48,6 +48,7 @@ def score_to(
     if not isinstance(output, (str, Path)):
         return _score_to_stream(model, input_path, output, host, outputs=outputs, resume=resume, **keywords)
     output = Path(output)
+    refuse_input_as_output(Path(input_path), output)
     exporter = exporter_for(host, output)
     if exporter is None:
         return score(model, input_path, output, host, outputs=outputs, resume=resume, overwrite=overwrite, **keywords)
@@ -62,6 +63,16 @@ def score_to(
             if summary.stopped is None:
                 working.unlink()
     return dataclasses.replace(summary, output=output)
+
+
+def refuse_input_as_output(input_path: Path, output: Path) -> None:
+    """OutputError where the output would replace the input (the same file, by any path or link)."""
+    try:
+        same = output.samefile(input_path)
+    except OSError:  # either does not exist (yet)
+        same = False
+    if same:
+        raise OutputError(f"output {output} is the input file; scoring into it would replace the records, so give another output name")
 
 
 def working_file(output: Path) -> Path:

@@ -9,6 +9,7 @@ FASTA when the first character is '>', else one record per line (.txt, or .smi f
 
 from __future__ import annotations
 
+import codecs
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -52,7 +53,8 @@ def stdin_suffix(format_name: str | None, head: bytes | None, domain: str, accep
         if suffix not in accepted:
             raise ConfigError(f"--format {format_name} is not a format of domain {domain!r}; its formats: {names}")
         return suffix
-    guesses = (".fasta",) if (head or b"").lstrip().startswith(b">") else LINE_SUFFIXES
+    text = (head or b"").removeprefix(codecs.BOM_UTF8).lstrip()  # a byte-order mark is no character of the text
+    guesses = (".fasta",) if text.startswith(b">") else LINE_SUFFIXES
     suffix = next((guess for guess in guesses if guess in accepted), None)
     if suffix is None:
         raise ConfigError(f"cannot tell the format of standard input for domain {domain!r}; give --format, one of: {names}")

@@ -141,6 +141,7 @@ def read_hdf5(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
         rate = options.get("sample_rate", rows.attrs.get("sample_rate", handle.attrs.get("sample_rate")))
         if rate is None:
             raise InputFileError(f"{path}: dataset {name!r} has no sample_rate attribute; set the sample_rate option")
+        rate = whole_hertz(rate, path, name)
         ids = _column(handle, path, column_option(options, "id_column", handle, DEFAULT_IDS), rows.shape[0])
         targets = _column(handle, path, column_option(options, "target_column", handle), rows.shape[0])
         for index in range(rows.shape[0]):
@@ -155,7 +156,18 @@ def read_hdf5(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
             except (TypeError, OSError) as error:
                 yield Record(record_id, None, target, error=f"row {index} of {name!r} is not audio: {error}")
                 continue
-            yield Record(record_id, Waveform(samples, int(rate)), target)
+            yield Record(record_id, Waveform(samples, rate), target)
+
+
+def whole_hertz(value: Any, path: Path, name: str) -> int:
+    """The sample rate of dataset `name` as a positive whole number of Hz, or InputFileError saying what it is."""
+    try:
+        number = float(np.asarray(value).item()) if not isinstance(value, str) else float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if not (number >= 1 and number.is_integer()):
+        raise InputFileError(f"{path}: the sample rate of dataset {name!r} must be a positive whole number of Hz, got {value!r}")
+    return int(number)
 
 
 def _column(handle: h5py.File, path: Path, name: str | None, length: int) -> np.ndarray | None:

@@ -9,6 +9,7 @@ Every record yields the same number of tokens (CLS, distillation, one per patch)
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from sciformer.config import ModelConfig
@@ -24,7 +25,14 @@ from sciformer_audio.waveform import condition
 
 NUM_SAMPLES = "num_samples"  # extras key: (B,) real samples of each padded waveform
 
-Encoding = tuple[Tensor, "int | float | None"]
+
+
+class Encoding(NamedTuple):
+    """One record conditioned: the samples the model hears, its target, and its whole length if it was cropped."""
+
+    samples: Tensor
+    target: int | float | None
+    cropped_from: int | None = None
 
 
 class WaveformTokenizer(Tokenizer):
@@ -39,14 +47,15 @@ class WaveformTokenizer(Tokenizer):
         if record.error:
             raise BadRecordError(record.id, record.error)
         s = self.settings
-        samples = condition(record.id, record.data, s.sample_rate, s.window_size, s.max_samples, s.max_clipped_fraction)
-        return torch.from_numpy(samples), encode_target(record, self.config)
+        samples = condition(record.id, record.data, s.sample_rate, s.window_size, s.max_clipped_fraction)
+        cropped_from = samples.shape[0] if samples.shape[0] > s.max_samples else None
+        return Encoding(torch.from_numpy(samples[: s.max_samples]), encode_target(record, self.config), cropped_from)
 
     def collate(self, encoded: Sequence[Encoding], record_ids: Sequence[str]) -> TokenBatch:
         """Right-pad waveforms into `features` (B, S); lengths go to `extras["num_samples"]`."""
-        waveforms, _ = pad_sequences([samples for samples, _ in encoded], value=0.0)
-        lengths = torch.tensor([samples.shape[0] for samples, _ in encoded], dtype=torch.long)
-        targets = [target for _, target in encoded]
+        waveforms, _ = pad_sequences([e.samples for e in encoded], value=0.0)
+        lengths = torch.tensor([e.samples.shape[0] for e in encoded], dtype=torch.long)
+        targets = [e.target for e in encoded]
         target_tensor = torch.tensor(targets) if all(t is not None for t in targets) else None
         padding_mask = torch.ones(len(encoded), self.settings.num_tokens, dtype=torch.bool)
         return TokenBatch(
@@ -56,3 +65,10 @@ class WaveformTokenizer(Tokenizer):
     def num_tokens(self, encoded: Encoding) -> int:
         """Every record has the same tokens: CLS, distillation and the patch grid."""
         return self.settings.num_tokens
+
+    def warning(self, encoded: Encoding) -> str | None:
+        """Says that a recording was cropped to the seconds the model's `max_length` frames cover."""
+        if encoded.cropped_from is None:
+            return None
+        rate = self.settings.sample_rate
+        return f"cropped: the model heard the first {self.settings.max_samples / rate:.2f} s of {encoded.cropped_from / rate:.2f} s (max_length {self.settings.max_length} frames)"

@@ -3,7 +3,8 @@
 A record's data is a `Waveform` (samples and their rate) or a bare 1-D array at the model's rate.
 Conditioning, in order: check the samples (empty, non-finite, clipped), mix channels to mono (their
 mean), resample to the model's rate with `scipy.signal.resample_poly`, check that one frame fits,
-remove the waveform's mean (AST's recipe), and crop to the samples the model's frames cover.
+and remove the waveform's mean (AST's recipe). The tokenizer then crops it to the samples the model's
+frames cover, and notes a crop.
 
 Clipping rule: a sample is at full scale when its magnitude reaches 32767/32768, the largest int16
 value in the [-1, 1) float convention (float audio beyond [-1, 1] counts too); a record with more
@@ -74,8 +75,8 @@ def clipped_fraction(samples: np.ndarray) -> float:
     return float(np.mean(np.abs(samples) >= FULL_SCALE)) if samples.size else 0.0
 
 
-def condition(record_id: str, data: object, sample_rate: int, window_size: int, max_samples: int, max_clipped_fraction: float) -> np.ndarray:
-    """A record's audio -> mean-free float32 mono samples at `sample_rate`, cropped to `max_samples`.
+def condition(record_id: str, data: object, sample_rate: int, window_size: int, max_clipped_fraction: float) -> np.ndarray:
+    """A record's audio -> mean-free float32 mono samples at `sample_rate`, all of them.
 
     `data` is a Waveform, or a 1-D array already at `sample_rate`. Raises BadRecordError for empty,
     non-finite, clipped or too-short audio (shorter than one `window_size` frame after resampling).
@@ -110,4 +111,4 @@ def condition(record_id: str, data: object, sample_rate: int, window_size: int, 
         )
     centred = mono.astype(np.float64)
     centred -= centred.mean()  # AST removes the waveform's mean before its fbank
-    return centred[:max_samples].astype(np.float32)
+    return centred.astype(np.float32)

@@ -37,7 +37,7 @@ def statistics(records: Sequence[Record], options: dict) -> torch.Tensor:
     fbank = KaldiFbank(rate, bins)
     rows = []
     for record in records:
-        samples, _ = tokenizer.encode(record)
+        samples = tokenizer.encode(record).samples
         frames, _ = fbank(samples[None], torch.tensor([samples.shape[0]]))
         rows.append(torch.cat((frames[0].mean(dim=0), frames[0].std(dim=0))))
     return torch.stack(rows)

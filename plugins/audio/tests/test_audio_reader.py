@@ -123,11 +123,23 @@ def test_hdf5_without_sample_rate_is_a_file_error(tmp_path: Path, host: PluginHo
     assert [r.id for r in records] == ["0", "1"]
 
 
+@pytest.mark.parametrize("rate", ["abc", "1e3.5", 0, -8000, 8000.5, "0"])
+def test_a_sample_rate_that_is_no_whole_number_of_hz_is_a_file_error(tmp_path: Path, host: PluginHost, rate: object) -> None:
+    """The option (or attribute) must be a positive whole number of Hz: one line, before any record."""
+    path = tmp_path / "rows.h5"
+    with h5py.File(path, "w") as handle:
+        handle["waveforms"] = np.zeros((2, 800), np.float32)
+    with pytest.raises(InputFileError, match=r"sample rate of dataset 'waveforms' must be a positive whole number of Hz, got"):
+        list(read_records(host, "audio", path, {"sample_rate": rate}))
+    assert [r.data.sample_rate for r in read_records(host, "audio", path, {"sample_rate": "8000"})] == [8000, 8000]
+    assert [r.data.sample_rate for r in read_records(host, "audio", path, {"sample_rate": 8000.0})] == [8000, 8000]
+
+
 def test_stereo_is_mixed_and_other_rates_resampled() -> None:
     """Stereo becomes the mean of its channels; 8 kHz becomes 16 kHz by resample_poly; the mean is removed."""
     left, right = tone(0.5, 8000, 300), tone(0.5, 8000, 700)
     stereo = Waveform(np.stack((left, right), axis=1), 8000)
-    conditioned = condition("s", stereo, 16000, 400, 10**6, 0.001)
+    conditioned = condition("s", stereo, 16000, 400, 0.001)
     expected = resample((left + right) / 2, 8000, 16000)
     assert conditioned.shape == (8000,)
     np.testing.assert_allclose(conditioned, expected - expected.mean(), atol=1e-6)
@@ -172,6 +184,24 @@ def test_tokenizer_crops_to_the_frames_the_model_sees() -> None:
     assert batch.extras["num_samples"].tolist() == [4120, 1600]
     assert batch.padding_mask.shape == (2, 2 + 5 * 4) and bool(batch.padding_mask.all())
     assert tokenizer.num_tokens(tokenizer.encode(Record("x", short))) == 22
+    assert tokenizer.warning(tokenizer.encode(Record("long", long))) == "cropped: the model heard the first 0.52 s of 3.00 s (max_length 50 frames)"
+    assert tokenizer.warning(tokenizer.encode(Record("short", short))) is None
+
+
+def test_a_cropped_recording_is_scored_with_a_note(tmp_path: Path, host: PluginHost, fsdd_rows: list[dict[str, str]]) -> None:
+    """A recording longer than the model's frames is scored on its start (status 0), the crop named in `error`."""
+    samples, rate = soundfile.read(DATA / fsdd_rows[0]["file"], dtype="float32")
+    folder = tmp_path / "clips"
+    folder.mkdir()
+    soundfile.write(folder / "long.wav", np.tile(samples, 4), rate)
+    soundfile.write(folder / "start.wav", np.tile(samples, 4)[:6520], rate)  # the 0.815 s (80 frames) the model hears of long.wav
+    summary = score("ast-fsdd-small", folder, tmp_path / "out.h5", host)
+    assert (summary.scored, summary.bad, summary.noted) == (2, 0, 1)
+    with h5py.File(tmp_path / "out.h5") as results:
+        errors, ids, probabilities = results["error"].asstr()[:], results["record_id"].asstr()[:], results["probabilities"][:]
+    seconds = 4 * len(samples) / rate
+    assert dict(zip(ids, errors)) == {"long.wav": f"cropped: the model heard the first 0.81 s of {seconds:.2f} s (max_length 80 frames)", "start.wav": ""}
+    np.testing.assert_allclose(probabilities[0], probabilities[1], atol=1e-3)  # the mean is removed over the whole recording first
 
 
 COUNT = 3000

@@ -4,12 +4,14 @@ Each chosen variable (option `variables`, default every numeric dataset whose fi
 coordinates left out) becomes a channel; variables share their shape (time, ...), and each index of the
 trailing axes is one series, named by that index (`12,30`). Values equal to a variable's `_FillValue` or
 `missing_value` are missing (NaN). Time stamps come from `time_dataset` (CF units such as
-`hours since 1970-01-01` are decoded to ISO times), else the time index. A variable is read whole, once;
-windows are views of it.
+`hours since 1970-01-01` are decoded to ISO times), else the time index; when they do not strictly
+increase (`time_order`), every window of the file is a bad record naming the first offending step. A
+variable is read whole, once; windows are views of it.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,9 @@ import numpy as np
 from sciformer.errors import InputFileError
 
 from .series import Series
+from .time_order import order_problem
+
+log = logging.getLogger(__name__)
 
 CF_UNITS = {"seconds": "s", "second": "s", "minutes": "m", "minute": "m", "hours": "h", "hour": "h", "days": "D", "day": "D"}
 
@@ -96,8 +101,18 @@ def read_hdf5_series(path: Path, options: Mapping[str, Any]) -> Iterator[Series]
             raise InputFileError(f"{path}: the variables have different shapes {shapes}; choose some with the option `variables`")
         grid = shapes[variables[0]][1:]
         times = time_labels(file[time_name]) if time_name else None
+        order = time_order(file[time_name], times) if time_name else None
         data = np.stack([read_variable(file[name]) for name in variables], axis=-1)  # (T, P, C)
+    if order:
+        log.warning("%s: %s; the windows of its %d series are bad records", path, order, data.shape[1])
     channels = tuple(name.rsplit("/", 1)[-1] for name in variables)
     for point in range(data.shape[1]):
         name = ",".join(str(i) for i in np.unravel_index(point, grid)) if grid else "0"
-        yield Series(name, data[:, point, :], channels, times)
+        yield Series(name, data[:, point, :], channels, times, problem=order)
+
+
+def time_order(dataset: h5py.Dataset, labels: tuple[str, ...]) -> str | None:
+    """Why the time dataset does not strictly increase (its numbers compared, else its labels), naming the step; else None."""
+    values = dataset[()]
+    numeric = values.ndim == 1 and values.dtype.kind in "fiu"
+    return order_problem(labels, lambda step: f"time step {step}", values.astype(np.float64) if numeric else None)

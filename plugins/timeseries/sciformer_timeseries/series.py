@@ -27,13 +27,15 @@ NAN_POLICIES = ("bad", "fill")
 @dataclass(frozen=True)
 class Series:
     """One series: `values` (T, C) float32 (NaN where missing), channel names, time labels (T,) or None,
-    and `broken` {time index: reason} for cells that could not be read (the windows holding them are bad)."""
+    `broken` {time index: reason} for cells that could not be read (the windows holding them are bad), and
+    `problem`, why none of its windows can be used (its times do not increase), else None."""
 
     name: str
     values: np.ndarray
     channels: tuple[str, ...]
     times: tuple[str, ...] | None = None
     broken: Mapping[int, str] | None = None
+    problem: str | None = None
 
     def label(self, index: int) -> str:
         """The time stamp of step `index` (`LAST+k` k steps after the last one), or the index itself."""
@@ -148,7 +150,9 @@ def _record(series: Series, begin: int, origin: int, end: int | None, options: W
 
 
 def _problem(series: Series, begin: int, end: int, options: WindowOptions) -> str | None:
-    """Why the window [begin, end) is bad: an unreadable cell, or (nan_policy bad) a missing value."""
+    """Why the window [begin, end) is bad: its series' times, an unreadable cell, or (nan_policy bad) a missing value."""
+    if series.problem:
+        return series.problem
     for index, reason in (series.broken or {}).items():
         if begin <= index < end:
             return reason

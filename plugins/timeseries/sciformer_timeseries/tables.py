@@ -4,11 +4,14 @@ Wide tables hold one series: a time column and one column per channel. Long tabl
 per time step and series: a `series_column` naming the series, a time column and the channel columns;
 series may have different lengths, and their rows keep the file's order. Empty cells and NA / NaN /
 null are missing values (NaN); any other cell that is not a finite number, and a short row, make the
-windows holding that step bad records, naming the row.
+windows holding that step bad records, naming the row. A series whose times do not strictly increase
+(`time_order`) makes every window of it a bad record, naming the first offending row; nothing is sorted.
+A CSV whose header row is all numbers, a data row, is refused.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +21,9 @@ from sciformer.errors import InputFileError
 from sciformer.reading import column_option, csv_table
 
 from .series import Series
+from .time_order import order_problem
+
+log = logging.getLogger(__name__)
 
 MISSING = frozenset({"", "nan", "na", "n/a", "null", "none"})
 
@@ -59,7 +65,8 @@ def assemble(
     channels: Sequence[str],
 ) -> list[Series]:
     """Rows (N, C) of a table -> its series, grouped by `names` (None: one series named after the file),
-    each in the file's row order; `broken` maps a row index to why it is unusable."""
+    each in the file's row order; `broken` maps a row index to why it is unusable. A series whose times do
+    not strictly increase is kept, with that problem: its windows are bad records (and a warning names it)."""
     groups: dict[str, list[int]] = {}
     for row, name in enumerate(names if names is not None else [path.stem] * len(cells)):
         groups.setdefault(name, []).append(row)
@@ -68,13 +75,29 @@ def assemble(
         index = np.asarray(rows)
         problems = {step: broken[row] for step, row in enumerate(rows) if row in broken}
         labels = tuple(times[row] for row in rows) if times is not None else None
-        out.append(Series(name, cells[index].astype(np.float32), tuple(channels), labels, problems or None))
+        order = order_problem(labels, lambda step, rows=rows: f"row {rows[step] + 1:,}") if labels else None
+        if order:
+            log.warning("%s: %s%s; its windows are bad records", path, f"series {name!r}: " if names is not None else "", order)
+        out.append(Series(name, cells[index].astype(np.float32), tuple(channels), labels, problems or None, order))
     return out
+
+
+def check_header(path: Path, columns: Sequence[str], options: Mapping[str, Any]) -> None:
+    """Refuse a CSV whose header row is all numbers (a data row taken for the header), unless its columns are named by option."""
+    if options.get("time_column") or options.get("value_columns") or not columns:
+        return
+    if all(np.isfinite(parse_cell(name)[0]) for name in columns):
+        shown = ",".join(columns[:4]) + (",..." if len(columns) > 4 else "")
+        raise InputFileError(
+            f"{path}: the first row ({shown}) is all numbers, a data row, not a header; "
+            "add a header row naming the columns (e.g. time,VALUE); a header of numeric names needs the option time_column or value_columns"
+        )
 
 
 def read_csv_series(path: Path, options: Mapping[str, Any]) -> list[Series]:
     """The series of a CSV (or, by suffix, TSV) table; options as `reader_options.TABLE_OPTIONS`."""
     with csv_table(path) as table:
+        check_header(path, table.columns, options)
         time_column = column_option(options, "time_column", table.columns, "time")
         series_column = column_option(options, "series_column", table.columns, "series")
         channels = value_columns(options, table.columns, (time_column, series_column))

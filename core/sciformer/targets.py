@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -29,9 +30,10 @@ def encode_target(record: Record, config: ModelConfig) -> int | float | None:
             raise BadRecordError(record.id, f"regression target {target!r} is not finite")
         return value
     if config.labels:
-        if str(target) not in config.labels:
+        name = label_name(target, config.labels)
+        if name is None:
             raise BadRecordError(record.id, f"class {target!r} is not one of the model's labels {list(config.labels)}")
-        return config.labels.index(str(target))
+        return config.labels.index(name)
     try:
         index = int(target)
     except (TypeError, ValueError):
@@ -39,6 +41,36 @@ def encode_target(record: Record, config: ModelConfig) -> int | float | None:
     if not 0 <= index < config.num_labels:
         raise BadRecordError(record.id, f"class {index} outside 0..{config.num_labels - 1}")
     return index
+
+
+def label_name(target: Any, labels: Sequence[str]) -> str | None:
+    """The model's label that `target` names: itself, or for a whole number written as a float (`1.0`, as
+    tables with gaps store integer columns) the integer's label; None when it names none."""
+    text = str(target).strip()
+    if text in labels:
+        return text
+    try:
+        number = float(text)
+    except ValueError:
+        return None
+    whole = str(int(number)) if number.is_integer() else None
+    return whole if whole in labels else None
+
+
+def for_scoring(record: Record, config: ModelConfig) -> Record:
+    """The record as scoring takes it: targets only feed the agreement figure, so a target the model cannot
+    compare with (an unknown class, a value that is no finite number) is dropped, with a note in its
+    `warning`, and the record is still scored. A NaN regression target is no target, without a note."""
+    if record.target is None or record.error:
+        return record
+    try:
+        encode_target(record, config)
+    except BadRecordError as error:
+        if config.task == "sequence-regression" and str(record.target).strip().lower() in ("nan", "na", "n/a", "null", "none"):
+            return dataclasses.replace(record, target=None)
+        note = f"target left out of the agreement: {error.reason}"
+        return dataclasses.replace(record, target=None, warning="; ".join(n for n in (record.warning, note) if n))
+    return record
 
 
 def class_names(targets: Iterable[Any]) -> tuple[str, ...]:

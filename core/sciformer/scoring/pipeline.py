@@ -39,6 +39,7 @@ from sciformer.scoring.ownership import check_request, prepare_output
 from sciformer.scoring.scorer import Scorer, scorer_for
 from sciformer.scoring.stopping import RunStopped, StopRequest, pause_after_chunk
 from sciformer.scoring.summary import ScoreSummary
+from sciformer.targets import for_scoring
 from sciformer.world import World, process_group
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,7 @@ def _score_owned(
     if finished is not None:
         return finished
     done = run.store.done()
-    chunks = NumberedChunks(run.records, chunk_records)
+    chunks = NumberedChunks((for_scoring(record, run.info.config) for record in run.records), chunk_records)
     agreement = ChunkAgreement(run.info.config, run.outputs)
     stop = StopRequest(time_limit)
     clock = time.perf_counter()
@@ -354,6 +355,7 @@ def score_chunk(
     and the tokens seen. `scorer` defaults to the engine's (pass `scorer_for(host, net, options)` for a
     domain's own)."""
     scorer = scorer or Scorer(net)
+    records = [for_scoring(record, net.config) for record in records]
     columns, tokens, _ = score_encoded(scorer, tokenizer, encode_chunk(tokenizer, records), scorer.choose(outputs), batch_tokens, dtype)
     return columns, tokens
 

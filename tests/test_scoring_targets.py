@@ -47,8 +47,9 @@ def test_rows_with_unknown_classes_are_scored_and_left_out_of_the_accuracy(tmp_p
     table = tmp_path / "labelled.csv"
     table.write_text("\n".join([lines[0], *(",".join(row) for row in rows)]) + "\n")
     labelled = score("esm2-deeploc-small", table, tmp_path / "labelled.h5", host, options={"target_column": "location"})
-    plain = score("esm2-deeploc-small", table, tmp_path / "plain.h5", host)
+    plain = score("esm2-deeploc-small", table, tmp_path / "plain.h5", host, options={"target_column": ""})
     assert (labelled.scored, labelled.bad, labelled.noted) == (6, 0, 2) and labelled.agreement["records"] == 4
+    assert (plain.scored, plain.noted, plain.agreement) == (6, 0, None)
     with h5py.File(tmp_path / "labelled.h5") as ours, h5py.File(tmp_path / "plain.h5") as reference:
         np.testing.assert_array_equal(ours["probabilities"][:], reference["probabilities"][:])
         errors = ours["error"].asstr()[:]

@@ -102,7 +102,7 @@ def evaluate_command(host: object, model: str, input_path: Path, variables: str 
     from sciformer.checkpoint import read_checkpoint_info, resolve_model
     from sciformer.plugins import PluginHost
 
-    from .evaluate import evaluate, period_climatology
+    from .evaluate import check_input, evaluate, period_climatology
     from .options import WeatherOptions
     from .plots import maps_from_results
     from .scoring import CLIMATOLOGY_FILE
@@ -115,8 +115,9 @@ def evaluate_command(host: object, model: str, input_path: Path, variables: str 
     if png is not None and output is None:
         raise click.BadParameter("--png draws from the evaluation file: give --output too")
     folder = resolve_model(model, host)
-    channels = WeatherOptions.from_config(read_checkpoint_info(folder).config).channels
-    options = _options(variables or ",".join(channels)) if input_path.suffix.lower() in (*NETCDF_SUFFIXES, *ZARR_SUFFIXES) else {}
+    trained = WeatherOptions.from_config(read_checkpoint_info(folder).config)
+    options = _options(variables or ",".join(trained.channels)) if input_path.suffix.lower() in (*NETCDF_SUFFIXES, *ZARR_SUFFIXES) else {}
+    check_input(input_path, options, trained, folder.name)  # before a climatology is computed from it
     start, stop = _period(period)
     climatology_file = climatology_file or (folder / CLIMATOLOGY_FILE if climatology_period is None else None)
     if climatology_file is not None and not climatology_file.is_file():

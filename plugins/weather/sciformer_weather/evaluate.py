@@ -24,6 +24,7 @@ from sciformer.errors import ConfigError, InputFileError
 from sciformer.plugins import PluginHost
 from sciformer.scoring import score
 
+from .matching import mismatch
 from .options import WeatherOptions
 from .scoring import FORECASTERS, SKILL_GROUP
 from .sources import open_fields
@@ -78,6 +79,21 @@ class Evaluation:
         return {"samples": self.samples, "skipped": self.skipped, "leads": self.leads, "channels": list(self.channels), "scores": self.rows()}
 
 
+def check_input(input_path: Path, options: Mapping[str, Any], weather: WeatherOptions, model: str) -> tuple[int, int]:
+    """Refuse an input whose channels, grid, units or coordinates are not those the model (named `model`) was
+    trained on, in one line (InputFileError; `matching.py`), before any work; returns its window's offset and length."""
+    with open_fields(input_path, options) as fields:
+        if fields.grid.channels != weather.channels or fields.grid.shape != weather.grid:
+            raise InputFileError(
+                f"{input_path}: channels {list(fields.grid.channels)} on a {fields.grid.shape} grid do not match the model's "
+                f"{list(weather.channels)} on {weather.grid}"
+            )
+        problem = mismatch(fields.grid, weather, fields.spec.path, model)
+        if problem:
+            raise InputFileError(problem)
+        return fields.offset, len(fields)
+
+
 def period_climatology(input_path: Path, options: Mapping[str, Any], start: int, stop: int | None, kind: str, out: Path) -> Climatology:
     """The climatology of time indices [start, stop) of the input, checked to span enough days and saved to `out`."""
     with open_fields(input_path, options) as fields:
@@ -114,13 +130,7 @@ def evaluate(
     weather = WeatherOptions.from_config(read_checkpoint_info(folder).config)
     leads = sorted({int(lead) for lead in leads})
     options = dict(options or {})
-    with open_fields(input_path, options) as fields:
-        if fields.grid.channels != weather.channels or fields.grid.shape != weather.grid:
-            raise InputFileError(
-                f"{input_path}: channels {list(fields.grid.channels)} on a {fields.grid.shape} grid do not match the model's "
-                f"{list(weather.channels)} on {weather.grid}"
-            )
-        offset, total = fields.offset, len(fields)
+    offset, total = check_input(input_path, options, weather, folder.name)
     stop = total if stop is None else stop
     if not 0 <= start < stop - leads[-1] or stop > total:
         raise ConfigError(f"no initial time in [{start}, {stop}) leaves room for a {leads[-1]}-step lead (the input has {total} steps)")

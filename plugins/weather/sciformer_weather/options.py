@@ -43,7 +43,8 @@ class WeatherOptions:
     `grid` (H, W) is the field size the model takes; `patch` (ph, pw) the patch size; the grid is padded
     on the bottom and right up to a multiple of the patch (`pad_mode`) and cropped back by the head.
     `mean` / `std` normalise each channel on the way in and out; `latitudes` (H,) give the
-    latitude weights; `step` is how many time indices one model step advances.
+    latitude weights; `latitudes`, `longitudes` (W,) and `units` are what an input must match
+    (`matching.py`); `step` is how many time indices one model step advances.
     """
 
     channels: tuple[str, ...]
@@ -66,6 +67,7 @@ class WeatherOptions:
     step_hours: float | None = None  # hours one model step advances (needed by time_features in rollouts)
     input_noise: float = 0.0  # std of Gaussian noise added to normalised input fields while training (rollout stability)
     units: tuple[str, ...] | None = None  # each channel's units (CF, e.g. "K"), when the training data gave them
+    longitudes: tuple[float, ...] | None = None  # the grid's longitudes (W,), when the training data gave them
 
     def __post_init__(self) -> None:
         channels = len(self.channels)
@@ -83,6 +85,8 @@ class WeatherOptions:
             raise ConfigError(f"domain_options.std must be positive and mean finite, got mean {list(self.mean)}, std {list(self.std)}")
         if self.latitudes is not None and len(self.latitudes) != self.grid[0]:
             raise ConfigError(f"domain_options.latitudes has {len(self.latitudes)} values for a grid of {self.grid[0]} rows")
+        if self.longitudes is not None and len(self.longitudes) != self.grid[1]:
+            raise ConfigError(f"domain_options.longitudes has {len(self.longitudes)} values for a grid of {self.grid[1]} columns")
         if self.step < 1:
             raise ConfigError(f"domain_options.step must be at least 1, got {self.step}")
         if not 0.0 < self.hard_thresholding_fraction <= 1.0:
@@ -140,7 +144,7 @@ class WeatherOptions:
         unknown = sorted(set(options) - KNOWN_OPTIONS)
         if unknown:
             raise ConfigError(f"unknown weather domain_options {unknown}; known: {sorted(KNOWN_OPTIONS)}")
-        latitudes = options.get("latitudes")
+        latitudes, longitudes = options.get("latitudes"), options.get("longitudes")
         options_out = cls(
             channels=channels,
             grid=_pair("grid", options["grid"]),
@@ -162,6 +166,7 @@ class WeatherOptions:
             step_hours=None if options.get("step_hours") is None else float(options["step_hours"]),
             input_noise=float(options.get("input_noise", 0.0)),
             units=tuple(str(u) for u in options["units"]) if options.get("units") else None,
+            longitudes=tuple(float(v) for v in longitudes) if longitudes else None,
         )
         if options_out.mixer == "afno" and config.dim % options_out.num_blocks:
             raise ConfigError(f"model.dim ({config.dim}) must be divisible by domain_options.num_blocks ({options_out.num_blocks})")

@@ -25,6 +25,7 @@ from sciformer.errors import BadRecordError
 from sciformer.records import Record
 from torch import Tensor
 
+from .matching import mismatch
 from .normalise import Normaliser
 from .options import WeatherOptions
 from .reader import LeadTruths, RolloutTargets
@@ -62,7 +63,8 @@ class FieldTokenizer(Tokenizer):
         self.normaliser = Normaliser.of(self.options)
 
     def encode(self, record: Record) -> FieldEncoding:
-        """A record -> FieldEncoding; raises BadRecordError for a wrong shape, wrong channels or non-finite values."""
+        """A record -> FieldEncoding; raises BadRecordError for a wrong shape, wrong channels, units or
+        coordinates (`matching.py`) or non-finite values."""
         if record.error:
             raise BadRecordError(record.id, record.error)
         hour = record.data.hour if isinstance(record.data, FieldRef) else None
@@ -101,6 +103,9 @@ class FieldTokenizer(Tokenizer):
         if isinstance(value, FieldRef):
             if value.grid.channels != self.options.channels:
                 raise BadRecordError(record.id, f"{role} channels {list(value.grid.channels)} differ from the model's {list(self.options.channels)}")
+            problem = mismatch(value.grid, self.options, value.spec.path)
+            if problem:
+                raise BadRecordError(record.id, problem)
             try:
                 value = value.load()
             except (OSError, IndexError) as error:

@@ -220,8 +220,11 @@ def test_a_stopped_table_run_resumes_from_its_hidden_hdf5(host, proteins, tmp_pa
     assert stopped.stopped and stopped.output == target
     assert [row["status"] for row in read_table(target)] == ["0", "0", "2", "2", "2", "2"]
     assert (tmp_path / ".out.csv.h5").is_file() and (tmp_path / ".out.csv.h5.chunks").is_dir()
-    with pytest.raises(OutputError, match="pass --resume to continue it"):
+    with pytest.raises(OutputError, match="pass --resume to continue it") as refused:
         score_to(MODEL, proteins, target, host, chunk_records=2)
+    assert str(target) in str(refused.value) and ".out.csv.h5" not in str(refused.value)  # the user's name, not the working file's
+    with pytest.raises(OutputError, match=f"cannot resume {target}: changed since the run that began it: chunk_records"):
+        score_to(MODEL, proteins, target, host, chunk_records=3, resume=True)
     resumed = score_to(MODEL, proteins, target, host, chunk_records=2, resume=True)
     assert (resumed.scored, resumed.bad, resumed.stopped) == (5, 1, None)
     assert [row["status"] for row in read_table(target)] == ["0", "0", "0", "0", "0", "1"]

@@ -54,7 +54,10 @@ def score_to(
         return score(model, input_path, output, host, outputs=outputs, resume=resume, overwrite=overwrite, **keywords)
     working = working_file(output)
     _check_exported(output, working, exporter, resume, overwrite)
-    summary = score(model, input_path, working, host, outputs=outputs, resume=resume, overwrite=overwrite, unless_asked=TABLE_UNLESS_ASKED, **keywords)
+    try:
+        summary = score(model, input_path, working, host, outputs=outputs, resume=resume, overwrite=overwrite, unless_asked=TABLE_UNLESS_ASKED, **keywords)
+    except OutputError as error:  # the hidden working file is the user's output, as far as they know
+        raise OutputError(str(error).replace(str(working), str(output))) from None
     if World.from_environment().is_main:
         with OutputLock(working):
             if not working.is_file():

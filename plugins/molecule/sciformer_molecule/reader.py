@@ -44,11 +44,12 @@ def read_table(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
 
 
 def read_smi(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
-    """A `.smi` file: `SMILES [name]` per line; the id is the name or the line number."""
+    """A `.smi` file: `SMILES [name]` per line; the id is the name or the line number. Lines starting with
+    `#`, and a first line whose first word is `smiles` (a title line, as RDKit's `titleLine` reads), are skipped."""
     with open_text(path) as handle:
         for number, line in enumerate(handle, start=1):
             parts = line.split(maxsplit=1)
-            if not parts or parts[0].startswith("#"):
+            if not parts or parts[0].startswith("#") or (number == 1 and parts[0].lstrip("\ufeff").lower() == "smiles"):
                 continue
             record_id = readable(parts[1].strip()) if len(parts) > 1 else str(number)
             yield Record(id=record_id, data=parts[0], error=not_utf8(line, f"line {number:,}"))

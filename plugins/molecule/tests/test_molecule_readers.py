@@ -29,6 +29,11 @@ def test_smi_reader(host, tmp_path: Path) -> None:
     path = tmp_path / "set.smi"
     path.write_text("CCO ethanol\n# comment\nc1ccccc1\n")
     assert [(r.id, r.data) for r in read_records(host, "molecule", path)] == [("ethanol", "CCO"), ("3", "c1ccccc1")]
+    for title in ("SMILES Name", "\ufeffsmiles\tid"):  # a title line, with or without a byte-order mark
+        path.write_text(f"{title}\nCCO ethanol\nc1ccccc1\n")
+        assert [(r.id, r.data) for r in read_records(host, "molecule", path)] == [("ethanol", "CCO"), ("3", "c1ccccc1")]
+    path.write_text("CCO ethanol\nSMILES x\n")  # past the first line, a molecule (here a bad one)
+    assert [r.id for r in read_records(host, "molecule", path)] == ["ethanol", "x"]
 
 
 def test_sdf_reader_keeps_blocks_and_properties(host, tmp_path: Path) -> None:

@@ -68,6 +68,8 @@ def truncation(path: Path, waveform: Waveform) -> str | None:
 def audio_record(record_id: str, path: Path, target: Any = None) -> Record:
     """A record for one sound file; a missing or undecodable file gives a record with `error` set,
     a truncated WAV one with `warning` set."""
+    if path.is_dir():
+        return Record(record_id, None, target, error=f"{path} is a folder, not an audio file")
     if not path.is_file():
         return Record(record_id, None, target, error=f"audio file not found: {path}")
     try:
@@ -118,6 +120,8 @@ def read_manifest(path: Path, options: Mapping[str, Any]) -> Iterator[Record]:
             target = row[target_column] if target_column else None
             if target is not None and not target.strip() and "target_column" not in options:
                 target = None  # a blank cell of the model's target column: no label
+            if not problem and not file.strip():
+                problem = f"row {number:,} names no audio file (column {data_column!r} is empty)"
             yield Record(record_id, None, target, error=problem) if problem else audio_record(record_id, root / file, target)
 
 

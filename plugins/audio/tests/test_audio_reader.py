@@ -60,10 +60,12 @@ def test_corrupt_and_missing_files_are_bad_records(tmp_path: Path, host: PluginH
     assert records["good.wav"].error is None
     assert "cannot decode broken.wav" in records["broken.wav"].error
     manifest = tmp_path / "list.csv"
-    manifest.write_text("file,label\nclips/good.wav,a\nclips/missing.wav,b\n")
+    manifest.write_text("file,label\nclips/good.wav,a\nclips/missing.wav,b\n,c\nclips,d\n")
     rows = list(read_records(host, "audio", manifest, {"target_column": "label"}))
     assert rows[0].error is None and rows[0].target == "a"
     assert rows[1].error.startswith("audio file not found")
+    assert (rows[2].id, rows[2].error) == ("3", "row 3 names no audio file (column 'file' is empty)")
+    assert rows[3].error == f"{folder} is a folder, not an audio file"
 
 
 def test_folder_reader_with_class_subfolders(tmp_path: Path, host: PluginHost) -> None:

@@ -149,10 +149,10 @@ def test_python_api_validates_numbers(tmp_path) -> None:
             score(MODEL, inputs, tmp_path / "o.h5", _host(), **keyword)
 
 
-@pytest.mark.parametrize("name", ["empty.txt", "header-only.csv"])
+@pytest.mark.parametrize("name", ["empty.txt", "header-only.csv", "zero-bytes.csv"])
 def test_an_empty_input_gives_a_valid_empty_file(tmp_path, name) -> None:
     inputs = tmp_path / name
-    inputs.write_text("text\n" if name.endswith(".csv") else "")
+    inputs.write_text("text\n" if name == "header-only.csv" else "")
     options = ("--option", "data_column=text") if name.endswith(".csv") else ()
     completed = sciformer("score", "--model", MODEL, "--input", str(inputs), "--output", str(tmp_path / "o.h5"), *options, "--outputs", "embedding,token_embeddings")
     assert completed.returncode == 0, completed.stderr

@@ -91,6 +91,8 @@ class CsvTable:
     def require(self, *columns: str | None, hint: str = "") -> None:
         """Check that the table has `columns` (None entries are skipped) and mark them as used."""
         wanted = tuple(c for c in columns if c)
+        if not self.columns:
+            return  # an empty file: no header and no rows, so no records, like a header alone
         missing = [c for c in wanted if c not in self.columns]
         if missing:
             shown = f"{self.columns[:SHOWN_COLUMNS]}{' ...' if len(self.columns) > SHOWN_COLUMNS else ''}"

@@ -93,6 +93,8 @@ def condition(record_id: str, data: object, sample_rate: int, window_size: int, 
         raise BadRecordError(record_id, str(error)) from None
     if samples.ndim not in (1, 2):
         raise BadRecordError(record_id, f"audio must be (samples,) or (samples, channels), got shape {samples.shape}")
+    if samples.ndim == 2 and samples.shape[0] < samples.shape[1]:
+        raise BadRecordError(record_id, f"audio of shape {samples.shape} has more channels than samples; give (samples, channels), not (channels, samples)")
     if samples.shape[0] == 0 or samples.size == 0:
         raise BadRecordError(record_id, "empty audio (no samples)")
     if not np.isfinite(samples).all():

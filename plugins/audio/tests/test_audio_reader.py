@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import h5py
@@ -151,7 +152,7 @@ def test_stereo_is_mixed_and_other_rates_resampled() -> None:
 
 
 def test_bad_audio_reasons() -> None:
-    """Empty, non-finite, clipped and too-short audio raise BadRecordError with the reason."""
+    """Empty, non-finite, clipped, too-short and (channels, samples) audio raise BadRecordError with the reason."""
     config = ModelConfig(domain="audio", domain_options={"sample_rate": 16000})
     tokenizer = WaveformTokenizer(config)
     loud = tone(1.0, 16000, amplitude=1.0)
@@ -163,9 +164,10 @@ def test_bad_audio_reasons() -> None:
         "unscaled": (Waveform(tone(1.0, 16000, amplitude=3000.0), 16000), "clipped audio"),
         "short": (Waveform(tone(0.01, 8000), 8000), "too short: 160 samples at 16000 Hz, one frame needs 400"),
         "text": ("a waveform", "must hold a Waveform"),
+        "transposed": (Waveform(np.stack([tone(1.0, 16000)] * 2), 16000), "audio of shape (2, 16000) has more channels than samples"),
     }
     for name, (data, reason) in cases.items():
-        with pytest.raises(BadRecordError, match=reason.replace("(", r"\(")) as error:
+        with pytest.raises(BadRecordError, match=re.escape(reason)) as error:
             tokenizer.encode(Record(name, data))
         assert error.value.record_id == name
     reader_error = Record("r", None, error="cannot decode r.wav: bad header")

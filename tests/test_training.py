@@ -15,10 +15,13 @@ import torch
 import yaml
 from safetensors.torch import load_file
 from sciformer.checkpoint import load_checkpoint
-from sciformer.errors import ConfigError
+from sciformer.errors import ConfigError, OutputError
 from sciformer.records import Record
+from sciformer.scoring.lock import OutputLock
 from sciformer.training import trainer as trainer_module
 from sciformer.training.recipe import load_recipe, split_records, train_recipe
+
+TEXT_PLUGIN_DATA = Path(__file__).resolve().parents[1] / "core/sciformer/builtin/text/data"
 
 
 def test_who_ordered_what(host, tmp_path, write_recipe) -> None:
@@ -60,10 +63,35 @@ def test_resume_after_interruption_continues_the_same_curve(host, tmp_path, monk
     with pytest.raises(KeyboardInterrupt):
         train_recipe(recipe_b, host)
     monkeypatch.setattr(trainer_module.Trainer, "_log", original_log)
+    with pytest.raises(ConfigError, match=r"cannot resume .*: changed since the run began: recipe.training.lr \(0.01 -> 0.02\); train again without --resume"):
+        train_recipe(recipe_b, host, ["training.lr=0.02"], resume=True)
     resumed = train_recipe(recipe_b, host, resume=True)
     a, b = load_file(str(full.output / "model.safetensors")), load_file(str(resumed.output / "model.safetensors"))
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert (full.output / "metrics.jsonl").read_text() == (resumed.output / "metrics.jsonl").read_text()
+
+
+def test_a_resume_on_changed_data_or_a_second_writer_is_refused(host, tmp_path, monkeypatch, write_recipe) -> None:
+    """The data file of a stopped run edited, then `--resume`: one line naming the split; a second run into an
+    output another run holds: one line naming the holder."""
+    orders = tmp_path / "orders.txt"
+    orders.write_text((TEXT_PLUGIN_DATA / "orders.txt").read_text())
+    recipe = write_recipe(tmp_path / "c", training={"max_steps": 20, "eval_every": 10}, data={"train": str(orders), "valid": str(orders)})
+
+    def crash(self, *arguments):
+        raise KeyboardInterrupt("simulated kill")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(trainer_module.Trainer, "_checkpoint", crash)
+        with pytest.raises(KeyboardInterrupt):
+            train_recipe(recipe, host)
+    orders.write_text(orders.read_text().replace("chicken", "beef"))
+    with pytest.raises(ConfigError, match=r"changed since the run began: data.train \(.*\), data.valid \(.*\); train again without --resume"):
+        train_recipe(recipe, host, resume=True)
+    with OutputLock(tmp_path / "c" / "run", advice="choose another output"):
+        with pytest.raises(OutputError, match=r"run is being written by another run \(pid \d+ .*\); wait for it to finish or choose another output"):
+            train_recipe(recipe, host)
+    assert train_recipe(recipe, host).steps == 20  # starting over is always allowed
 
 
 def _sentence_recipe(folder: Path) -> Path:

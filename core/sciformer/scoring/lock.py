@@ -23,8 +23,9 @@ from sciformer.errors import OutputError
 class OutputLock:
     """Exclusive ownership of `output` by this process; a second owner is refused in one line."""
 
-    def __init__(self, output: Path) -> None:
+    def __init__(self, output: Path, advice: str = "choose another --output") -> None:
         self.output = Path(output)
+        self.advice = advice
         self.path = self.output.with_name(self.output.name + ".lock")
         self._fd: int | None = None
 
@@ -40,7 +41,7 @@ class OutputLock:
             except BlockingIOError:
                 holder = os.pread(fd, 256, 0).decode("utf-8", "replace").strip() or "an unknown process"
                 os.close(fd)
-                raise OutputError(f"{self.output} is being written by another run ({holder}); wait for it to finish or choose another --output") from None
+                raise OutputError(f"{self.output} is being written by another run ({holder}); wait for it to finish or {self.advice}") from None
             if _same_file(fd, self.path):
                 self._fd = fd
             else:  # the previous owner removed the file between our open and our lock

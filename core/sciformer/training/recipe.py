@@ -34,8 +34,10 @@ from sciformer.plugins import PluginHost
 from sciformer.reader_options import checkpoint_options
 from sciformer.reading import read_records
 from sciformer.records import Record
+from sciformer.scoring.lock import OutputLock
 from sciformer.training.config import checked_fields, checked_value
 from sciformer.training.objectives import build_training_model
+from sciformer.training.run_record import check_resume, keep_run_record, run_record
 from sciformer.training.trainer import STATE_DIR, SUMMARY_FILE, Trainer, TrainingConfig, TrainResult
 from sciformer.world import process_group
 
@@ -343,11 +345,28 @@ def train_recipe(path: str | Path, host: PluginHost, overrides: Sequence[str] = 
 
 def _train(path: Path, host: PluginHost, overrides: Sequence[str], resume: bool, chain: tuple[Path, ...]) -> TrainResult:
     recipe = stage_output(load_recipe(path, overrides), host, chain)
-    parts = recipe_records(recipe, host, recipe.model["domain"])
+    record = run_record(recipe.raw, recipe.data)
+    state_dir = recipe.output / STATE_DIR
+    lock = OutputLock(recipe.output, advice="choose another output")
     with process_group(recipe.training.device) as world:
-        torch.manual_seed(recipe.training.seed)  # the same initial weights on every rank
-        model = build_recipe_model(recipe, host, parts["train"])
-        tokenizer = host.tokenizer(model.config)
-        extra = {**checkpoint_options(host, recipe.model["domain"], recipe.data.get("options") or {}), "recipe": recipe.raw}
-        trainer = Trainer(model, tokenizer, host, recipe.training, recipe.output, extra=extra, world=world)
-        return trainer.fit(parts["train"], parts["valid"], parts["test"], resume=resume)
+        try:
+            world.agree(lambda: own_output(lock, state_dir, record, resume), "could not take the training output")
+            parts = recipe_records(recipe, host, recipe.model["domain"])
+            torch.manual_seed(recipe.training.seed)  # the same initial weights on every rank
+            model = build_recipe_model(recipe, host, parts["train"])
+            tokenizer = host.tokenizer(model.config)
+            extra = {**checkpoint_options(host, recipe.model["domain"], recipe.data.get("options") or {}), "recipe": recipe.raw}
+            trainer = Trainer(model, tokenizer, host, recipe.training, recipe.output, extra=extra, world=world)
+            return trainer.fit(parts["train"], parts["valid"], parts["test"], resume=resume)
+        finally:
+            lock.release()
+
+
+def own_output(lock: OutputLock, state_dir: Path, record: dict[str, Any], resume: bool) -> None:
+    """Take the training output for this run (one writer at a time) and check or keep what it is started from."""
+    state_dir.parent.parent.mkdir(parents=True, exist_ok=True)
+    lock.acquire()
+    if resume:
+        check_resume(state_dir, record)
+    else:
+        keep_run_record(state_dir, record)

@@ -1,0 +1,42 @@
+"""What a training run was started from, kept in its state folder, so that `--resume` continues that run or refuses.
+
+The record holds the recipe as read (overrides included) and a fingerprint of the contents of each data
+file (`scoring.manifest.input_identity`). A resume whose recipe or data differ would silently train a
+mixture, or fail deep in loading a state of another shape; it is refused in one line naming what changed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sciformer.errors import ConfigError
+from sciformer.scoring.manifest import describe_differences, input_identity
+
+RUN_RECORD = "run.json"
+PARTS = ("train", "valid", "test")
+
+
+def run_record(raw: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
+    """The recipe (JSON-normalised) and the content fingerprint of each split's data file."""
+    files = {part: input_identity(data[part])["fingerprint"] for part in PARTS if data.get(part)}
+    return {"recipe": json.loads(json.dumps(raw, sort_keys=True, default=str)), "data": files}
+
+
+def keep_run_record(state_dir: Path, record: dict[str, Any]) -> None:
+    """Write the record of a run that starts now."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    (state_dir / RUN_RECORD).write_text(json.dumps(record, indent=1, sort_keys=True))
+
+
+def check_resume(state_dir: Path, record: dict[str, Any]) -> None:
+    """ConfigError unless the stopped run in `state_dir` was started from the same recipe and data as `record`."""
+    path = state_dir / RUN_RECORD
+    if not state_dir.is_dir():
+        return  # nothing to resume: the trainer says so
+    if not path.is_file():
+        raise ConfigError(f"cannot resume {state_dir.parent}: it keeps no record of the recipe and data it was started from; train again without --resume")
+    started = json.loads(path.read_text())
+    if started != record:
+        raise ConfigError(f"cannot resume {state_dir.parent}: changed since the run began: {describe_differences(started, record)}; train again without --resume")

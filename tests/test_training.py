@@ -88,9 +88,9 @@ def test_a_resume_on_changed_data_or_a_second_writer_is_refused(host, tmp_path, 
     orders.write_text(orders.read_text().replace("chicken", "beef"))
     with pytest.raises(ConfigError, match=r"changed since the run began: data.train \(.*\), data.valid \(.*\); train again without --resume"):
         train_recipe(recipe, host, resume=True)
-    with OutputLock(tmp_path / "c" / "run", advice="choose another output"):
-        with pytest.raises(OutputError, match=r"run is being written by another run \(pid \d+ .*\); wait for it to finish or choose another output"):
-            train_recipe(recipe, host)
+    holder = OutputLock(tmp_path / "c" / "run", advice="choose another output")
+    with holder, pytest.raises(OutputError, match=r"run is being written by another run \(pid \d+ .*\); wait for it to finish or choose another output"):
+        train_recipe(recipe, host)
     assert train_recipe(recipe, host).steps == 20  # starting over is always allowed
 
 

@@ -15,7 +15,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 from sciformer.checkpoint import load_checkpoint
-from sciformer.errors import ConfigError, OutputError
+from sciformer.errors import ConfigError, OutputError, TrainingDiverged
 from sciformer.records import Record
 from sciformer.scoring.lock import OutputLock
 from sciformer.training import trainer as trainer_module
@@ -139,6 +139,14 @@ def test_resume_after_a_real_sigkill_is_exact(tmp_path) -> None:
         assert (full / "run" / name).read_text() == (killed / "run" / name).read_text(), name
     first, second = ({k: v for k, v in json.loads((folder / "run/summary.json").read_text()).items() if k != "seconds"} for folder in (full, killed))
     assert first == second
+
+
+def test_a_diverging_run_stops_without_writing_a_model(host, tmp_path, write_recipe) -> None:
+    """A learning rate of 1e30 makes the loss NaN within a few steps: one line naming the step, no model saved."""
+    recipe = write_recipe(tmp_path, training={"max_steps": 30, "eval_every": 5, "lr": 1e30, "warmup_steps": 0})
+    with pytest.raises(TrainingDiverged, match=r"^the training loss is nan at step \d+: the run diverged and stops without writing a model; lower training.lr"):
+        train_recipe(recipe, host)
+    assert not (tmp_path / "run" / "model.safetensors").exists() and not (tmp_path / "run" / "summary.json").exists()
 
 
 def test_accumulation_bfloat16_and_early_stopping(host, tmp_path, write_recipe) -> None:

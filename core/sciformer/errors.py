@@ -34,3 +34,7 @@ class BadRecordError(SciformerError, ValueError):
 
 class OutputError(SciformerError):
     """The results file cannot be written: another run owns it, its folder is not writable, the disk is full."""
+
+
+class TrainingDiverged(SciformerError):
+    """The training loss stopped being a finite number: the run stops rather than save what follows."""

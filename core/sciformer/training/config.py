@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import types
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -62,8 +64,10 @@ class TrainingConfig:
         for name in NOT_NEGATIVE:
             if getattr(self, name) < 0:
                 raise ConfigError(f"training.{name} must not be negative, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ConfigError(f"training.lr must be positive, got {self.lr}")
+        if not 0 < self.lr < math.inf:
+            raise ConfigError(f"training.lr must be positive and finite, got {self.lr}")
+        if self.device.split(":")[0] not in ("cpu", "cuda"):
+            raise ConfigError(f"training.device must be cpu or cuda (cuda:N for one GPU), got {self.device!r}")
         if self.grad_clip is not None and self.grad_clip <= 0:
             raise ConfigError(f"training.grad_clip must be positive or null (no clipping), got {self.grad_clip}")
         for name in FRACTIONS:

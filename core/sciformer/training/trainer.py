@@ -32,7 +32,7 @@ from sciformer.data.batch import TokenBatch
 from sciformer.data.budget import fixed_size_batches, token_budget_batches
 from sciformer.domain import Tokenizer, VocabularyTokenizer
 from sciformer.engine.model import SciformerModel
-from sciformer.errors import BadRecordError, ConfigError
+from sciformer.errors import BadRecordError, ConfigError, TrainingDiverged
 from sciformer.inference import bfloat16_autocast, inference_context
 from sciformer.plugins import PluginHost
 from sciformer.records import Record
@@ -264,6 +264,11 @@ class Trainer:
             chunk = range(progress["batch"], min(progress["batch"] + per_step, len(batches)))
             with self.live.timed(sum(len(batches[position]) for position in chunk)):
                 loss = self._step(train_enc, batches, chunk, epoch)
+                if not math.isfinite(loss):
+                    raise TrainingDiverged(
+                        f"the training loss is {loss} at step {progress['step'] + 1}: the run diverged and stops without writing a model; "
+                        "lower training.lr, or set training.grad_clip"
+                    )
                 lr, grad_norm = optimizer_step(self.optimizer, self.parallel.clip_gradients, cfg, progress["step"], total_steps)
                 if self.average is not None:
                     self.average.update(self.model, progress["step"])

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 import yaml
 from click.testing import CliRunner
+from sciformer.checkpoint import read_checkpoint_info
 from sciformer.cli.main import build_cli
 from sciformer.errors import ConfigError
 from sciformer.plugins import PluginHost
-from sciformer.training.recipe import DATA_ENV, load_recipe, recipe_records
+from sciformer.training.recipe import DATA_ENV, load_recipe, recipe_records, train_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPES = sorted([*ROOT.glob("core/sciformer/builtin/*/recipes/*.yaml"), *ROOT.glob("plugins/*/recipes/*.yaml")])
@@ -135,3 +136,42 @@ def test_train_fraction_keeps_each_class_share_and_leaves_valid_and_test(tmp_pat
         assert sum(r.target == label for r in quarter["train"]) == round(total / 4)
     again = recipe_records(load_recipe(tmp_path / "recipe.yaml", ["data.train_fraction=0.25"]), host, "text")
     assert again["train"] == quarter["train"]
+
+
+def _text_table(folder: Path, labels: list[str], task: str = "sequence-classification", **model: object) -> Path:
+    """A recipe training a tiny text `task` model for 2 steps on sentences labelled `labels` (one each)."""
+    words = ["the man ordered the chicken", "the woman ordered the beef", "the man ordered the beef", "the woman ordered the chicken"]
+    rows = [f"{words[i % 4]},{label}" for i, label in enumerate(labels)]
+    (folder / "table.csv").write_text("text,label\n" + "\n".join(rows) + "\n")
+    recipe = {"model": {"domain": "text", "task": task, "dim": 16, "depth": 1, "heads": 2, **model},
+              "data": {"train": "table.csv", "valid": "table.csv", "options": {"target_column": "label"}},
+              "training": {"max_steps": 2, "batch_size": 4}, "output": "run"}  # fmt: skip
+    (folder / "recipe.yaml").write_text(yaml.safe_dump(recipe))
+    return folder / "recipe.yaml"
+
+
+def test_whole_numbers_written_as_floats_are_one_class_and_one_class_is_refused(tmp_path: Path) -> None:
+    """`1` and `1.0` (a table with gaps, written by pandas) are one class; a table of one class is refused in one line."""
+    host = PluginHost(entry_points=False)
+    result = train_recipe(_text_table(tmp_path, ["0", "1", "0.0", "1.0"] * 3), host)
+    assert read_checkpoint_info(result.output).config.labels == ("0", "1")
+    with pytest.raises(ConfigError, match=r"^the training records hold one class only \('1'\); a classifier needs at least two$"):
+        train_recipe(_text_table(tmp_path, ["1", "1.0"] * 4), host)
+
+
+def test_init_from_another_domain_is_refused_and_another_task_starts_a_new_head(tmp_path: Path) -> None:
+    """A text recipe with a molecule model as init: one line. The text classifier fine-tuned as a regressor:
+    no labels carried over, one output."""
+    host = PluginHost()
+    recipe = _text_table(tmp_path, ["0", "1"] * 6)
+    classifier = train_recipe(recipe, host)
+    raw = yaml.safe_load(recipe.read_text())
+    raw["init"] = "mat-esol-small"
+    (tmp_path / "foreign.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match=r"^init mat-esol-small is a molecule model; this recipe trains a text model$"):
+        train_recipe(tmp_path / "foreign.yaml", host)
+    raw.update(init=str(classifier.output), output="regressor")
+    raw["model"] = {"domain": "text", "task": "sequence-regression"}
+    (tmp_path / "regressor.yaml").write_text(yaml.safe_dump(raw))
+    config = read_checkpoint_info(train_recipe(tmp_path / "regressor.yaml", host).output).config
+    assert (config.task, config.labels, config.num_labels) == ("sequence-regression", (), 1)

@@ -43,6 +43,20 @@ def encode_target(record: Record, config: ModelConfig) -> int | float | None:
     return index
 
 
+def whole_number_text(name: str) -> str:
+    """`1.0` -> `1` (a float that is a whole number); any other text, `01` included, as it is."""
+    try:
+        int(name)
+        return name
+    except ValueError:
+        pass
+    try:
+        number = float(name)
+    except ValueError:
+        return name
+    return str(int(number)) if number.is_integer() else name
+
+
 def label_name(target: Any, labels: Sequence[str]) -> str | None:
     """The model's label that `target` names: itself, or for a whole number written as a float (`1.0`, as
     tables with gaps store integer columns) the integer's label; None when it names none."""
@@ -74,8 +88,9 @@ def for_scoring(record: Record, config: ModelConfig) -> Record:
 
 
 def class_names(targets: Iterable[Any]) -> tuple[str, ...]:
-    """The sorted distinct class names among training targets (integers sort numerically)."""
-    names = {str(t) for t in targets if t is not None}
+    """The sorted distinct class names among training targets (integers sort numerically); a whole number
+    written as a float names the integer's class (`1.0` is `1`, as `label_name` reads it when scoring)."""
+    names = {whole_number_text(str(t).strip()) for t in targets if t is not None}
     numeric = all(n.lstrip("-").isdigit() for n in names)
     return tuple(sorted(names, key=int if numeric else str))
 
@@ -83,10 +98,13 @@ def class_names(targets: Iterable[Any]) -> tuple[str, ...]:
 def with_class_names(config: ModelConfig, records: Sequence[Record]) -> ModelConfig:
     """`config` with `labels` / `num_labels` learned from the training records' targets when not given.
 
-    Sequence classification: the distinct targets. Token classification: the distinct letters of
-    string targets (or items of list targets), less the `domain_options.unlabelled` mark (default `.`).
+    Sequence classification: the distinct targets. Sequence regression: one output when none is given.
+    Token classification: the distinct letters of string targets (or items of list targets), less the
+    `domain_options.unlabelled` mark (default `.`).
     Records with a reader error are left out; other tasks and given labels are left as they are.
     """
+    if config.task == "sequence-regression" and not config.num_labels:
+        return config.replace(num_labels=1)  # one value per record (`encode_target`)
     if config.labels:
         return config
     targets = [r.target for r in records if r.error is None]

@@ -275,9 +275,16 @@ def build_recipe_model(recipe: Recipe, host: PluginHost, train: Sequence[Record]
     model's own when every training label is among them, else a new set and a re-initialised head.
     """
     domain = recipe.model["domain"]
+    change = ""
     if recipe.init:
         init_dir = resolve_model(recipe.init, host)
         base = read_checkpoint_info(init_dir).config.to_dict()
+        if base["domain"] != domain:
+            raise ConfigError(f"init {recipe.init} is a {base['domain']} model; this recipe trains a {domain} model")
+        task = recipe.model.get("task", base.get("task"))
+        if task != base.get("task"):  # another head: nothing of the old one carries over
+            change = f"task {base.get('task')} of {recipe.init} -> {task}"
+            base = {**base, "labels": [], "num_labels": 0}
     else:
         init_dir = None
         base = {**host.domain(domain).default_config, "domain": domain}
@@ -286,11 +293,12 @@ def build_recipe_model(recipe: Recipe, host: PluginHost, train: Sequence[Record]
     if inherited:
         config = config.replace(labels=(), num_labels=recipe.model.get("num_labels", 0))
     config = host.prepare_config(config, train)
-    change = ""
     if inherited and (not config.labels or set(config.labels) <= set(inherited)):
         config = config.replace(labels=inherited, num_labels=len(inherited))
     elif inherited:
         change = f"labels ({', '.join(inherited)}) of {recipe.init} -> ({', '.join(config.labels)}) of the training data"
+    if config.task == "sequence-classification" and len(config.labels) == 1:
+        raise ConfigError(f"the training records hold one class only ({config.labels[0]!r}); a classifier needs at least two")
     model = build_training_model(config, host, recipe.training.mask_ratio)
     if init_dir is not None:
         load_matching(model, init_dir / WEIGHTS, change)

@@ -175,3 +175,9 @@ def test_init_from_another_domain_is_refused_and_another_task_starts_a_new_head(
     (tmp_path / "regressor.yaml").write_text(yaml.safe_dump(raw))
     config = read_checkpoint_info(train_recipe(tmp_path / "regressor.yaml", host).output).config
     assert (config.task, config.labels, config.num_labels) == ("sequence-regression", (), 1)
+
+
+def test_a_misspelled_reader_option_is_refused_naming_the_split_and_the_accepted_ones(tmp_path: Path) -> None:
+    recipe = _text_table(tmp_path, ["0", "1"] * 6)
+    with pytest.raises(ConfigError, match=r"^data.train: reader \S+ does not accept option\(s\) targt_column; it accepts: .*target_column"):
+        train_recipe(recipe, PluginHost(entry_points=False), ["data.options={targt_column: label}"])

@@ -49,10 +49,18 @@ def check_options(reader: RecordReader, options: Mapping[str, Any]) -> None:
     fixed = sorted(key for key in options if key in reader.model_options)
     if fixed:
         raise ConfigError(f"option {fixed[0]} of reader {reader.name} is a setting of the model, taken from its checkpoint")
+    refuse_unknown_options(reader, options, "", with_model_options=False)
+
+
+def refuse_unknown_options(reader: RecordReader, options: Mapping[str, Any], where: str, with_model_options: bool) -> None:
+    """ConfigError naming the options `reader` does not know (`where` says whose they are) and those it
+    accepts; `with_model_options` when settings of the model may be given too (training)."""
+    if reader.options is None:
+        return
     unknown = sorted(key for key in options if key not in reader.options)
     if unknown:
-        accepted = ", ".join(sorted(key for key in reader.options if key not in reader.model_options)) or "none"
-        raise ConfigError(f"reader {reader.name} does not accept option(s) {', '.join(unknown)}; it accepts: {accepted}")
+        accepted = ", ".join(sorted(key for key in reader.options if with_model_options or key not in reader.model_options)) or "none"
+        raise ConfigError(f"{where}reader {reader.name} does not accept option(s) {', '.join(unknown)}; it accepts: {accepted}")
 
 
 def checkpoint_options(host: PluginHost, domain: str, training_options: Mapping[str, Any]) -> dict[str, dict[str, Any]]:

@@ -31,7 +31,7 @@ from sciformer.engine.model import SciformerModel
 from sciformer.errors import ConfigError, InputFileError
 from sciformer.known_keys import refuse_unknown
 from sciformer.plugins import PluginHost
-from sciformer.reader_options import checkpoint_options
+from sciformer.reader_options import checkpoint_options, refuse_unknown_options
 from sciformer.reading import read_records
 from sciformer.records import Record
 from sciformer.scoring.lock import OutputLock
@@ -235,6 +235,9 @@ def recipe_records(recipe: Recipe, host: PluginHost, domain: str) -> dict[str, l
     options = recipe.data.get("options") or {}
     limit = recipe.data.get("limit")
     files = {part: recipe.data[part] for part in ("train", "valid", "test") if recipe.data.get(part)}
+    for part, path in files.items():
+        if Path(path).exists():  # a missing file is named when it is read
+            refuse_unknown_options(host.reader_for(domain, Path(path)), {**options, **recipe.part_options.get(part, {})}, f"data.{part}: ", with_model_options=True)
     loaded = {
         part: list(itertools.islice(read_records(host, domain, path, {**options, **recipe.part_options.get(part, {})}), limit))
         for part, path in files.items()

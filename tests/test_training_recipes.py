@@ -181,3 +181,10 @@ def test_a_misspelled_reader_option_is_refused_naming_the_split_and_the_accepted
     recipe = _text_table(tmp_path, ["0", "1"] * 6)
     with pytest.raises(ConfigError, match=r"^data.train: reader \S+ does not accept option\(s\) targt_column; it accepts: .*target_column"):
         train_recipe(recipe, PluginHost(entry_points=False), ["data.options={targt_column: label}"])
+
+
+def test_no_records_to_train_on_is_said_as_such(tmp_path: Path) -> None:
+    """A header-only table, or a split that leaves nothing to train on, is named, not a missing num_labels."""
+    recipe = _text_table(tmp_path, [])
+    with pytest.raises(ConfigError, match=r"^no records to train on: .*table.csv holds none, or none are left after data.split \(0 to validate, 0 to test\)$"):
+        train_recipe(recipe, PluginHost(entry_points=False))

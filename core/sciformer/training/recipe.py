@@ -363,6 +363,9 @@ def _train(path: Path, host: PluginHost, overrides: Sequence[str], resume: bool,
         try:
             world.agree(lambda: own_output(lock, state_dir, record, resume), "could not take the training output")
             parts = recipe_records(recipe, host, recipe.model["domain"])
+            if not parts["train"]:
+                raise ConfigError(f"no records to train on: {recipe.data['train']} holds none, or none are left after data.split "
+                                  f"({len(parts['valid'])} to validate, {len(parts['test'])} to test)")
             torch.manual_seed(recipe.training.seed)  # the same initial weights on every rank
             model = build_recipe_model(recipe, host, parts["train"])
             tokenizer = host.tokenizer(model.config)

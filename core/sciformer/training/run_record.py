@@ -16,12 +16,18 @@ from sciformer.scoring.manifest import describe_differences, input_identity
 
 RUN_RECORD = "run.json"
 PARTS = ("train", "valid", "test")
+#: How a run executes, not what it trains: a resume may change these (a run killed on 2 processes
+#: continues on 1 with `accumulate` doubled; docs/training.md, "Exact resume at any world size").
+EXECUTION = ("accumulate", "device", "fsdp", "tensorboard", "keep_state")
 
 
 def run_record(raw: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
-    """The recipe (JSON-normalised) and the content fingerprint of each split's data file."""
+    """The recipe (JSON-normalised, without the EXECUTION settings) and the content fingerprint of each split's data file."""
+    recipe = json.loads(json.dumps(raw, sort_keys=True, default=str))
+    if isinstance(recipe.get("training"), dict):
+        recipe["training"] = {key: value for key, value in recipe["training"].items() if key not in EXECUTION}
     files = {part: input_identity(data[part])["fingerprint"] for part in PARTS if data.get(part)}
-    return {"recipe": json.loads(json.dumps(raw, sort_keys=True, default=str)), "data": files}
+    return {"recipe": recipe, "data": files}
 
 
 def keep_run_record(state_dir: Path, record: dict[str, Any]) -> None:

@@ -86,7 +86,7 @@ def test_a_resume_on_changed_data_or_a_second_writer_is_refused(host, tmp_path, 
         with pytest.raises(KeyboardInterrupt):
             train_recipe(recipe, host)
     orders.write_text(orders.read_text().replace("chicken", "beef"))
-    with pytest.raises(ConfigError, match=r"changed since the run began: data.train \(.*\), data.valid \(.*\); train again without --resume"):
+    with pytest.raises(ConfigError, match=r"changed since the run began: data.train \(its contents changed\), data.valid \(its contents changed\); train again without --resume"):
         train_recipe(recipe, host, resume=True)
     holder = OutputLock(tmp_path / "c" / "run", advice="choose another output")
     with holder, pytest.raises(OutputError, match=r"run is being written by another run \(pid \d+ .*\); wait for it to finish or choose another output"):

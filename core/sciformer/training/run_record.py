@@ -45,4 +45,8 @@ def check_resume(state_dir: Path, record: dict[str, Any]) -> None:
         raise ConfigError(f"cannot resume {state_dir.parent}: it keeps no record of the recipe and data it was started from; train again without --resume")
     started = json.loads(path.read_text())
     if started != record:
-        raise ConfigError(f"cannot resume {state_dir.parent}: changed since the run began: {describe_differences(started, record)}; train again without --resume")
+        before, now = started.get("data", {}), record["data"]
+        files = [f"data.{part} ({'its contents changed' if part in before and part in now else 'added or removed'})" for part in PARTS if before.get(part) != now.get(part)]
+        settings = describe_differences({"recipe": started.get("recipe")}, {"recipe": record["recipe"]})
+        changes = ", ".join([*files, *([settings] if settings else [])])
+        raise ConfigError(f"cannot resume {state_dir.parent}: changed since the run began: {changes}; train again without --resume")

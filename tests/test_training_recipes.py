@@ -14,7 +14,7 @@ import yaml
 from click.testing import CliRunner
 from sciformer.checkpoint import read_checkpoint_info
 from sciformer.cli.main import build_cli
-from sciformer.errors import ConfigError
+from sciformer.errors import ConfigError, InputFileError
 from sciformer.plugins import PluginHost
 from sciformer.training.recipe import DATA_ENV, load_recipe, recipe_records, train_recipe
 
@@ -188,3 +188,6 @@ def test_no_records_to_train_on_is_said_as_such(tmp_path: Path) -> None:
     recipe = _text_table(tmp_path, [])
     with pytest.raises(ConfigError, match=r"^no records to train on: .*table.csv holds none, or none are left after data.split \(0 to validate, 0 to test\)$"):
         train_recipe(recipe, PluginHost(entry_points=False))
+    with pytest.raises(InputFileError, match=r"^input not found: .*missing.csv$"):
+        train_recipe(recipe, PluginHost(entry_points=False), ["data.train=missing.csv"])
+    assert not (tmp_path / "run").exists()  # a refused run leaves no state behind

@@ -371,16 +371,16 @@ def _train(path: Path, host: PluginHost, overrides: Sequence[str], resume: bool,
             tokenizer = host.tokenizer(model.config)
             extra = {**checkpoint_options(host, recipe.model["domain"], recipe.data.get("options") or {}), "recipe": recipe.raw}
             trainer = Trainer(model, tokenizer, host, recipe.training, recipe.output, extra=extra, world=world)
+            if not resume and world.is_main:
+                keep_run_record(state_dir, record)  # once the run is set to start, not for a recipe refused above
             return trainer.fit(parts["train"], parts["valid"], parts["test"], resume=resume)
         finally:
             lock.release()
 
 
 def own_output(lock: OutputLock, state_dir: Path, record: dict[str, Any], resume: bool) -> None:
-    """Take the training output for this run (one writer at a time) and check or keep what it is started from."""
+    """Take the training output for this run (one writer at a time); on resume, check what it was started from."""
     state_dir.parent.parent.mkdir(parents=True, exist_ok=True)
     lock.acquire()
     if resume:
         check_resume(state_dir, record)
-    else:
-        keep_run_record(state_dir, record)

@@ -26,7 +26,7 @@ def run_record(raw: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
     recipe = json.loads(json.dumps(raw, sort_keys=True, default=str))
     if isinstance(recipe.get("training"), dict):
         recipe["training"] = {key: value for key, value in recipe["training"].items() if key not in EXECUTION}
-    files = {part: input_identity(data[part])["fingerprint"] for part in PARTS if data.get(part)}
+    files = {part: input_identity(data[part])["fingerprint"] for part in PARTS if data.get(part) and Path(data[part]).exists()}  # a missing one is named when read
     return {"recipe": recipe, "data": files}
 
 

@@ -61,14 +61,10 @@ def label_name(target: Any, labels: Sequence[str]) -> str | None:
     """The model's label that `target` names: itself, or for a whole number written as a float (`1.0`, as
     tables with gaps store integer columns) the integer's label; None when it names none."""
     text = str(target).strip()
-    if text in labels:
-        return text
-    try:
-        number = float(text)
-    except ValueError:
-        return None
-    whole = str(int(number)) if number.is_integer() else None
-    return whole if whole in labels else None
+    for name in (text, whole_number_text(text)):
+        if name in labels:
+            return name
+    return None
 
 
 def for_scoring(record: Record, config: ModelConfig) -> Record:
